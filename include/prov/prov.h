@@ -1,0 +1,312 @@
+/*
+ * prov.h — libprov, a device-side client for the Azure IoT Hub Device
+ * Provisioning Service (DPS).
+ *
+ * This is the only public header. It is C89 plus <stdint.h>/<stddef.h>, and
+ * it is also valid C99 and C++11. Every function is documented here, in the
+ * style of sqlite3.h: what it does, who owns what, which statuses it returns,
+ * and whether it is thread-safe.
+ *
+ * General rules (apply to every function unless its own comment says
+ * otherwise):
+ *
+ *  - Functions that can fail return a prov_status (an int). PROV_OK is 0.
+ *    On failure, prov_last_error_message() on the same thread explains what
+ *    went wrong, naming the step and the cause.
+ *  - Objects returned through a `T **out` parameter belong to the caller and
+ *    are released with their own `_free` function, which accepts NULL.
+ *  - A `const char *` returned by a getter is borrowed from the object it
+ *    came from and stays valid until that object is freed.
+ *  - Strings passed in are copied; the caller may free them after the call.
+ *    All strings are UTF-8 and NUL-terminated.
+ *  - No function keeps global mutable state: any number of clients, with
+ *    different identities, may live in one process and be used from
+ *    different threads. One client must not be used by two threads at once,
+ *    except where a function says it is safe (e.g. prov_client_register
+ *    returns PROV_E_BUSY when another registration on the same client is in
+ *    flight).
+ *  - Secrets (keys, SAS tokens) never appear in error messages.
+ */
+#ifndef PROV_PROV_H
+#define PROV_PROV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#define PROV_BEGIN_DECL extern "C" {
+#define PROV_END_DECL }
+#else
+#define PROV_BEGIN_DECL
+#define PROV_END_DECL
+#endif
+
+/* PROV_API marks every exported function; nothing else leaves the library. */
+#if defined(_WIN32) && !defined(PROV_STATIC)
+#ifdef PROV_BUILDING
+#define PROV_API __declspec(dllexport)
+#else
+#define PROV_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define PROV_API __attribute__((visibility("default")))
+#else
+#define PROV_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Versions                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Source version of this header. The library's own version is available at
+ * run time from prov_version_number()/prov_version_string(); a program can
+ * compare both to detect a header/library mismatch. */
+#define PROV_VERSION_MAJOR 1
+#define PROV_VERSION_MINOR 0
+#define PROV_VERSION_PATCH 0
+#define PROV_VERSION_NUMBER \
+  ((PROV_VERSION_MAJOR * 1000000) + (PROV_VERSION_MINOR * 1000) + PROV_VERSION_PATCH)
+#define PROV_VERSION_STRING "1.0.0"
+
+PROV_BEGIN_DECL
+
+/* ------------------------------------------------------------------------ */
+/* Handles                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A provisioning client: one device identity (registration id, id scope,
+ * credential) plus its options. Created by prov_client_create_*, released by
+ * prov_client_free. */
+typedef struct prov_client prov_client;
+
+/* The outcome of one registration: assignment, or the service's error
+ * details. Created by prov_client_register, released by prov_result_free. */
+typedef struct prov_result prov_result;
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Status codes. Append-only: a value is never renumbered or reused.
+ * The comment after each names the Python SDK exception it corresponds to. */
+typedef enum prov_status {
+  PROV_OK = 0,
+  /* ValueError/TypeError: an argument is NULL, empty, malformed or out of
+   * range. The message names the argument and the problem. */
+  PROV_E_INVALID_ARG = 1,
+  /* Memory could not be allocated. */
+  PROV_E_NOMEM = 2,
+  /* CredentialError: the service rejected the credential (401, CONNACK
+   * refused for bad credentials), or the key cannot be used. */
+  PROV_E_CREDENTIAL = 3,
+  /* ConnectionFailedError: DNS, TCP connect, proxy, TLS handshake or server
+   * certificate verification failed. */
+  PROV_E_CONNECTION_FAILED = 4,
+  /* ConnectionDroppedError: an established connection was lost. */
+  PROV_E_CONNECTION_DROPPED = 5,
+  /* OperationTimeout: the registration deadline or a response timeout
+   * expired. The message names the step that was waiting. */
+  PROV_E_TIMEOUT = 6,
+  /* OperationCancelled. */
+  PROV_E_CANCELLED = 7,
+  /* ClientError with service details: the service answered with an error
+   * (4xx/5xx other than credential errors) or the registration ended in
+   * status "failed" or "disabled". The result carries the details. */
+  PROV_E_SERVICE = 8,
+  /* ClientError: the service sent something libprov cannot parse. */
+  PROV_E_PROTOCOL = 9,
+  /* ClientError: the client is busy with a registration in flight. */
+  PROV_E_BUSY = 10,
+  /* ClientError: a bug in libprov (an internal invariant failed). */
+  PROV_E_INTERNAL = 11,
+
+  PROV__STATUS_FORCE_INT32 = 0x7FFFFFFF
+} prov_status;
+
+/* The name of a status code, e.g. "PROV_E_TIMEOUT". Static storage, never
+ * NULL ("PROV_E_UNKNOWN" for values this version does not know).
+ * Thread-safe. */
+PROV_API const char *prov_status_str(int status);
+
+/* A human-readable description of the last failure on the calling thread,
+ * naming the step and the cause. Never NULL; "" when there is none. The
+ * string is valid until the next libprov call on the same thread.
+ * Thread-safe (thread-local). */
+PROV_API const char *prov_last_error_message(void);
+
+/* Clears the calling thread's last error message. Thread-safe. */
+PROV_API void prov_last_error_clear(void);
+
+/* The library's version, as PROV_VERSION_NUMBER and PROV_VERSION_STRING of
+ * the header it was built with. Thread-safe. */
+PROV_API uint32_t prov_version_number(void);
+PROV_API const char *prov_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Strings owned by the caller                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Frees a string that libprov returned through a `char **out` parameter.
+ * The memory is wiped first (such strings may hold keys or tokens).
+ * NULL is a no-op. Thread-safe. */
+PROV_API void prov_string_free(char *s);
+
+/* ------------------------------------------------------------------------ */
+/* Symmetric-key helpers                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Derives a device key for a symmetric-key group enrollment:
+ * base64(HMAC-SHA256(base64decode(group_key), registration_id)).
+ * On success *out_device_key is a new string; free it with prov_string_free.
+ * Returns PROV_OK, PROV_E_INVALID_ARG (NULL/empty arguments, group_key not
+ * valid Base64, invalid registration id) or PROV_E_NOMEM. Thread-safe. */
+PROV_API int prov_derive_device_key(const char *group_key, const char *registration_id,
+                                    char **out_device_key);
+
+/* Builds the SAS token a device presents for registration_id in id_scope,
+ * valid until `expiry` (Unix seconds):
+ * "SharedAccessSignature sr=...&sig=...&se=...&skn=registration".
+ * Exposed for diagnostics and for callers with their own transport; the
+ * client builds its tokens itself. On success *out_token is a new string;
+ * free it with prov_string_free. Returns PROV_OK, PROV_E_INVALID_ARG or
+ * PROV_E_NOMEM. Thread-safe. */
+PROV_API int prov_generate_sas_token(const char *id_scope, const char *registration_id,
+                                     const char *symmetric_key, int64_t expiry,
+                                     char **out_token);
+
+/* ------------------------------------------------------------------------ */
+/* Client                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Creates a client that registers `registration_id` in the DPS instance
+ * `id_scope` with a symmetric key (individual enrollment, or a device key
+ * derived from a group key). Argument names and order follow the Python
+ * SDK's ProvisioningDeviceClient.create_from_symmetric_key.
+ *
+ *  provisioning_host  DPS host name, e.g. "global.azure-devices-provisioning.net",
+ *                     optionally with a port: "localhost:8883", "[::1]:8883".
+ *  registration_id    1..128 characters: letters, digits, '-', '.', '_', ':';
+ *                     first and last character a letter or digit.
+ *  id_scope           the DPS instance's id scope, e.g. "0ne00000A0A".
+ *  symmetric_key      Base64, decoding to 16..64 bytes. Copied, and wiped
+ *                     from memory when the client is freed.
+ *
+ * Nothing is sent over the network until prov_client_register.
+ * Returns PROV_OK, PROV_E_INVALID_ARG (the message names the argument) or
+ * PROV_E_NOMEM. On failure *out is set to NULL. Thread-safe. */
+PROV_API int prov_client_create_symkey(prov_client **out, const char *provisioning_host,
+                                       const char *registration_id, const char *id_scope,
+                                       const char *symmetric_key);
+
+/* Frees a client and wipes its credential. NULL is a no-op. Must not be
+ * called while a registration on this client is in flight. */
+PROV_API void prov_client_free(prov_client *client);
+
+/* Options. Each setter may be called any number of times, in any order,
+ * before prov_client_register; the last value wins. Each returns PROV_OK,
+ * PROV_E_INVALID_ARG (value rejected; the message says why), PROV_E_NOMEM,
+ * or PROV_E_BUSY when a registration on this client is in flight. */
+
+/* Trusted root certificate(s) for the server, as PEM text (not a file
+ * path), as the Python SDK's server_verification_cert. NULL restores the
+ * system trust store. The host name is always verified. */
+PROV_API int prov_client_set_server_verification_cert(prov_client *client, const char *pem);
+
+/* Connect to this host (optionally host:port) instead of provisioning_host,
+ * e.g. a protocol gateway; TLS host-name verification is done against it.
+ * Authentication still names the DPS id scope. NULL clears. */
+PROV_API int prov_client_set_gateway_hostname(prov_client *client, const char *hostname);
+
+/* OpenSSL cipher list for TLS 1.2 (e.g. "ECDHE-RSA-AES128-GCM-SHA256"),
+ * as the Python SDK's cipher. Validated when set. NULL or "" = defaults. */
+PROV_API int prov_client_set_cipher(prov_client *client, const char *cipher_list);
+
+/* MQTT keep-alive in seconds, 1..1740 (the service maximum). Default 60. */
+PROV_API int prov_client_set_keep_alive(prov_client *client, int32_t seconds);
+
+/* Lifetime of the SAS tokens the client creates, in seconds, 60..31536000.
+ * Default 3600. Symmetric-key clients only. */
+PROV_API int prov_client_set_sastoken_ttl(prov_client *client, int32_t seconds);
+
+/* Custom data sent to the service with the registration request
+ * ("payload" in the request body), as JSON text, e.g. {"modelId":"dtmi:x;1"}.
+ * Validated as JSON when set. NULL clears it. */
+PROV_API int prov_client_set_provisioning_payload(prov_client *client, const char *json);
+
+/* Overall deadline of one prov_client_register call, in milliseconds,
+ * covering connect, register, every poll and every wait between polls.
+ * 1..86400000. Default 90000 (90 s). */
+PROV_API int prov_client_set_register_timeout(prov_client *client, uint32_t milliseconds);
+
+/* How long to wait for each single network step (connect, each
+ * acknowledgement, each response) before giving up, in milliseconds,
+ * 1..3600000. Default 30000 (30 s, as the Python SDK). */
+PROV_API int prov_client_set_response_timeout(prov_client *client, uint32_t milliseconds);
+
+/* Registers the device: connects, sends the registration request, polls
+ * the operation until the service reaches a terminal status (honouring its
+ * retry-after), disconnects. Blocking, on the calling thread; the library
+ * starts no thread. May be called again on the same client (re-provisioning).
+ *
+ * *out receives a result whenever the service answered: on PROV_OK (status
+ * "assigned") and also on PROV_E_SERVICE and PROV_E_CREDENTIAL, where the
+ * result carries the service's error code, tracking id and message. It is
+ * NULL when no answer came (e.g. a connection failure). Free it with
+ * prov_result_free.
+ *
+ * Returns PROV_OK, PROV_E_INVALID_ARG, PROV_E_CREDENTIAL,
+ * PROV_E_CONNECTION_FAILED, PROV_E_CONNECTION_DROPPED, PROV_E_TIMEOUT,
+ * PROV_E_SERVICE, PROV_E_PROTOCOL, PROV_E_BUSY (another registration on this
+ * client is in flight; returned at once) or PROV_E_NOMEM. */
+PROV_API int prov_client_register(prov_client *client, prov_result **out);
+
+/* ------------------------------------------------------------------------ */
+/* Result                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Frees a result. NULL is a no-op. Strings borrowed from it become invalid. */
+PROV_API void prov_result_free(prov_result *result);
+
+/* Getters. Each returns a string borrowed from the result, or NULL when the
+ * service did not send that field (or when result is NULL). Thread-safe for
+ * concurrent reads. */
+
+/* The operation id of the registration ("operationId"). */
+PROV_API const char *prov_result_operation_id(const prov_result *result);
+/* Registration status: "assigned", "failed", "disabled", "assigning",
+ * "unassigned". */
+PROV_API const char *prov_result_status(const prov_result *result);
+PROV_API const char *prov_result_registration_id(const prov_result *result);
+PROV_API const char *prov_result_device_id(const prov_result *result);
+/* Host name of the IoT hub the device was assigned to. */
+PROV_API const char *prov_result_assigned_hub(const prov_result *result);
+/* "initialAssignment", "deviceDataMigrated", "deviceDataReset" or
+ * "reprovisionedToInitialAssignment". */
+PROV_API const char *prov_result_substatus(const prov_result *result);
+/* ISO-8601 times as the service sent them ("createdDateTimeUtc",
+ * "lastUpdatedDateTimeUtc"). */
+PROV_API const char *prov_result_created_date_time(const prov_result *result);
+PROV_API const char *prov_result_last_update_date_time(const prov_result *result);
+PROV_API const char *prov_result_etag(const prov_result *result);
+/* Data returned to the device ("registrationState.payload") as JSON text. */
+PROV_API const char *prov_result_payload(const prov_result *result);
+/* The whole "registrationState" object as JSON text. */
+PROV_API const char *prov_result_registration_state_json(const prov_result *result);
+
+/* Service error details, present when the service reported an error, either
+ * as a request error (e.g. 401 with errorCode 401002) or as a terminal
+ * status "failed"/"disabled" with registrationState.errorCode. */
+
+/* The 6-digit DPS error code (e.g. 401002), or 0 when there is none. */
+PROV_API int32_t prov_result_error_code(const prov_result *result);
+/* The HTTP-like status of the last service response (e.g. 200, 401, 429),
+ * or 0 when there was none. */
+PROV_API int32_t prov_result_http_status(const prov_result *result);
+/* The service's tracking id for support cases, or NULL. */
+PROV_API const char *prov_result_tracking_id(const prov_result *result);
+/* The service's error message ("message" or "errorMessage"), or NULL. */
+PROV_API const char *prov_result_error_message(const prov_result *result);
+
+PROV_END_DECL
+
+#endif /* PROV_PROV_H */
