@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds everything with warnings
+# as errors, and runs every test (unit, end-to-end against dps-emulator,
+# interop with the official SDKs, CLI, ABI and consumer checks, bindings),
+# then the library's tests again under ASan+UBSan.
+#
+#   scripts/test.sh            # everything
+#   PROV_TEST_QUICK=1 scripts/test.sh   # skip the sanitizer pass
+#
+# Build trees: build/ (main), build-asan/ (sanitizers). Logs of failed tests
+# are printed by ctest (--output-on-failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=${PROV_JOBS:-$(nproc)}
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "dependencies"
+scripts/install-deps.sh
+
+step "build (warnings as errors)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DPROV_WERROR=ON -DPROV_BUILD_BINDINGS=ON >/dev/null
+cmake --build build -j "$jobs"
+
+step "tests"
+ctest --test-dir build --output-on-failure -j "$jobs" --timeout 600
+
+if [ "${PROV_TEST_QUICK:-0}" != 1 ]; then
+  step "library tests under ASan+UBSan"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPROV_WERROR=ON \
+    -DPROV_SANITIZE=address,undefined -DPROV_BUILD_EMULATOR=OFF \
+    -DPROV_EMULATOR_BIN="$root/build/emulator/dps-emulator" >/dev/null
+  cmake --build build-asan -j "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600 -L 'unit|e2e|cli|fuzz'
+fi
+
+step "all tests passed"
