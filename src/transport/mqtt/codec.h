@@ -81,16 +81,16 @@ std::vector<uint8_t> encode_disconnect();
 // A packet received from the server. Fields not carried by `type` are zero/empty.
 struct Packet {
   PacketType type = PacketType::Connect;
-  uint8_t flags = 0;              // low nibble of the fixed header
-  bool session_present = false;   // CONNACK
-  uint8_t return_code = 0;        // CONNACK
-  uint16_t packet_id = 0;         // SUBACK, UNSUBACK, PUBACK, PUBLISH with qos 1
+  uint8_t flags = 0;                 // low nibble of the fixed header
+  bool session_present = false;      // CONNACK
+  uint8_t return_code = 0;           // CONNACK
+  uint16_t packet_id = 0;            // SUBACK, UNSUBACK, PUBACK, PUBLISH with qos 1
   std::vector<uint8_t> granted_qos;  // SUBACK: one entry per filter (0, 1, 2 or 0x80)
-  std::string topic;              // PUBLISH
-  std::string payload;            // PUBLISH (binary-safe)
-  uint8_t qos = 0;                // PUBLISH
-  bool retain = false;            // PUBLISH
-  bool dup = false;               // PUBLISH
+  std::string topic;                 // PUBLISH
+  std::string payload;               // PUBLISH (binary-safe)
+  uint8_t qos = 0;                   // PUBLISH
+  bool retain = false;               // PUBLISH
+  bool dup = false;                  // PUBLISH
 };
 
 class ProtocolError : public std::runtime_error {
