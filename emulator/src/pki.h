@@ -32,7 +32,8 @@ struct X509Check {
   int error_code = 0;
   std::string message;  // why the check failed (expired, unknown issuer, thumbprint mismatch, ...)
   std::string leaf_cn, sha1_thumbprint_hex, sha256_thumbprint_hex;
-  std::string enrollment_ca_subject;  // subject of the enrollment CA the chain verified to (CA checks)
+  std::string
+      enrollment_ca_subject;  // subject of the enrollment CA the chain verified to (CA checks)
 };
 
 // chain_pem: the certificates the device presented in the TLS handshake, as PEM, leaf first.
