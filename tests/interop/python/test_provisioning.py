@@ -1,0 +1,274 @@
+"""Interop: the official Python SDK (azure-iot-device from PyPI), unmodified,
+registers against dps-emulator over MQTT and MQTT over WebSockets.
+
+Run by netns-run.sh (private network namespace, emulator on localhost:8883/443):
+    INTEROP_PY_TRANSPORT=mqtt|ws  python -m pytest test_provisioning.py
+"""
+import json
+import logging
+import os
+import secrets
+import base64
+import threading
+import time
+import urllib.request
+from importlib.metadata import version
+
+import pytest
+from azure.iot.device import ProvisioningDeviceClient, X509, exceptions
+
+
+def _require_env(name):
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"{name} is not set: run this file through tests/interop/netns-run.sh")
+    return value
+
+
+TRANSPORT = _require_env("INTEROP_PY_TRANSPORT")
+if TRANSPORT not in ("mqtt", "ws"):
+    raise RuntimeError(f"INTEROP_PY_TRANSPORT must be 'mqtt' or 'ws', not {TRANSPORT!r}")
+WEBSOCKETS = TRANSPORT == "ws"
+with open(_require_env("INTEROP_FIXTURE"), encoding="utf-8") as _f:
+    FIXTURE = json.load(_f)
+HOST = _require_env("INTEROP_PROVISIONING_HOST")
+ADMIN_PORT = int(_require_env("INTEROP_ADMIN_PORT"))
+with open(_require_env("INTEROP_CA_PEM_PATH"), encoding="ascii") as _f:
+    # The SDK takes the PEM text itself, not a path.
+    ROOT_CA_PEM = _f.read()
+
+# The SDK logs the service's response body at DEBUG before raising a generic
+# ClientError; the tests read the 6-digit errorCode from there.
+PIPELINE_LOGGER = "azure.iot.device.provisioning.pipeline.pipeline_stages_provisioning"
+VALID_SUBSTATUS = {"initialAssignment", "deviceDataMigrated", "deviceDataReset", "reprovisionedToInitialAssignment"}
+
+
+def device(registration_id):
+    return FIXTURE["devices"][registration_id]
+
+
+def random_key():
+    return base64.b64encode(secrets.token_bytes(64)).decode()
+
+
+def client_with_key(registration_id, key):
+    return ProvisioningDeviceClient.create_from_symmetric_key(
+        provisioning_host=HOST,
+        registration_id=registration_id,
+        id_scope=FIXTURE["idScope"],
+        symmetric_key=key,
+        server_verification_cert=ROOT_CA_PEM,
+        websockets=WEBSOCKETS,
+    )
+
+
+def client_with_cert(registration_id, cert_file, key_file):
+    return ProvisioningDeviceClient.create_from_x509_certificate(
+        provisioning_host=HOST,
+        registration_id=registration_id,
+        id_scope=FIXTURE["idScope"],
+        x509=X509(cert_file=cert_file, key_file=key_file),
+        server_verification_cert=ROOT_CA_PEM,
+        websockets=WEBSOCKETS,
+    )
+
+
+def expect_failure(client):
+    """register() must raise; returns the exception. Shuts the client down,
+    since the SDK only does so itself after a successful registration."""
+    try:
+        with pytest.raises(exceptions.ClientError) as info:
+            client.register()
+        return info.value
+    finally:
+        _shut_down(client)
+
+
+def _shut_down(client):
+    # The public API has no shutdown(); without this, a failed client keeps its
+    # MQTT connection and threads until the process exits.
+    done = threading.Event()
+    client._pipeline.shutdown(callback=lambda error=None: done.set())
+    assert done.wait(10), "the SDK pipeline did not shut down within 10 s"
+
+
+def logged_error_bodies(caplog):
+    """Service error bodies the SDK logged ("Response body: {...}")."""
+    bodies = []
+    for record in caplog.records:
+        message = record.getMessage()
+        marker = "Response body: "
+        if record.name == PIPELINE_LOGGER and marker in message:
+            raw = message.split(marker, 1)[1].strip()
+            if raw.startswith("b'") or raw.startswith('b"'):
+                raw = raw[2:-1]
+            bodies.append(json.loads(raw))
+    return bodies
+
+
+def assert_assigned(result, expected_device_id, first_registration=True):
+    assert result.status == "assigned"
+    state = result.registration_state
+    assert state.device_id == expected_device_id
+    assert state.assigned_hub in FIXTURE["iotHubs"]
+    if first_registration:
+        assert state.sub_status == "initialAssignment"
+    else:
+        assert state.sub_status in VALID_SUBSTATUS
+    assert state.created_date_time and state.last_update_date_time
+    assert state.etag
+    assert result.operation_id
+
+
+def assert_unauthorized(err, caplog):
+    # register request -> res/401 -> ServiceError -> ClientError("Unexpected failure")
+    assert type(err) is exceptions.ClientError, repr(err)
+    cause = err.__cause__
+    assert cause is not None and type(cause).__name__ == "ServiceError", repr(cause)
+    assert "status code 401" in str(cause), str(cause)
+    bodies = logged_error_bodies(caplog)
+    assert bodies, "the SDK logged the service's error body"
+    assert bodies[-1]["errorCode"] in (401002, 401000), bodies[-1]
+    assert bodies[-1]["trackingId"] and bodies[-1]["message"] and bodies[-1]["timestampUtc"]
+
+
+def admin_registrations():
+    with urllib.request.urlopen(f"http://127.0.0.1:{ADMIN_PORT}/registrations", timeout=10) as response:
+        return json.load(response)
+
+
+def find_record(doc, registration_id):
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            rid = node.get("registrationId")
+            if isinstance(rid, str) and rid.lower() == registration_id.lower():
+                return node
+            stack.extend(node.values())
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _debug_logs(caplog):
+    caplog.set_level(logging.DEBUG, logger=PIPELINE_LOGGER)
+
+
+def test_sdk_version_recorded():
+    print(f"azure-iot-device {version('azure-iot-device')}, paho-mqtt {version('paho-mqtt')}, transport {TRANSPORT}")
+    assert version("azure-iot-device") == "2.14.0"
+
+
+def test_symmetric_key_individual():
+    d = device("sym-dev-1")
+    result = client_with_key(d["registrationId"], d["symmetricKey"]).register()
+    assert_assigned(result, "sym-dev-1-as-device")
+    record = find_record(admin_registrations(), d["registrationId"])
+    assert record is not None, "the emulator stored a registration record"
+    assert record["assignedHub"] == result.registration_state.assigned_hub
+
+
+def test_symmetric_key_reregistration_with_secondary_key_keeps_identity():
+    d = device("sym-dev-1")
+    first = client_with_key(d["registrationId"], d["symmetricKey"]).register()
+    second = client_with_key(d["registrationId"], d["secondaryKey"]).register()
+    assert_assigned(second, "sym-dev-1-as-device", first_registration=False)
+    assert second.registration_state.assigned_hub == first.registration_state.assigned_hub
+    assert second.registration_state.created_date_time == first.registration_state.created_date_time
+    assert second.registration_state.etag != first.registration_state.etag
+
+
+@pytest.mark.parametrize("registration_id", ["group-dev-a", "group-dev-b"])
+def test_symmetric_key_group_derived_key(registration_id):
+    d = device(registration_id)
+    result = client_with_key(d["registrationId"], d["symmetricKey"]).register()
+    assert_assigned(result, registration_id)
+
+
+def test_payload_round_trip_echo():
+    d = device("sym-echo-1")
+    client = client_with_key(d["registrationId"], d["symmetricKey"])
+    payload = {"modelId": "dtmi:interop:thermostat;1", "firmware": {"version": "1.2.3"}, "n": 7}
+    client.provisioning_payload = payload
+    result = client.register()
+    assert_assigned(result, d["registrationId"])
+    # response_payload is the payload re-serialized with sorted keys.
+    assert json.loads(result.registration_state.response_payload) == payload
+
+
+def test_enrollment_initial_payload():
+    d = device("sym-payload-1")
+    result = client_with_key(d["registrationId"], d["symmetricKey"]).register()
+    assert_assigned(result, d["registrationId"])
+    assert json.loads(result.registration_state.response_payload) == {
+        "color": "blue",
+        "answer": 42,
+        "nested": {"ok": True},
+    }
+
+
+def test_slow_assignment_polls_until_assigned():
+    d = device("sym-slow-1")
+    started = time.monotonic()
+    result = client_with_key(d["registrationId"], d["symmetricKey"]).register()
+    elapsed = time.monotonic() - started
+    assert_assigned(result, d["registrationId"])
+    # The SDK's first poll always waits 2 s; an instant result means no 202 happened.
+    assert elapsed >= 1.8, f"registration took {elapsed:.2f} s: no 202 assigning / poll happened"
+    assert elapsed < 15
+
+
+def test_x509_individual_thumbprint():
+    d = device("x509-self-1")
+    result = client_with_cert(d["registrationId"], d["cert"], d["key"]).register()
+    assert_assigned(result, d["registrationId"])
+
+
+@pytest.mark.parametrize("registration_id", ["x509-grp-dev-1", "x509-grp-dev-2"])
+def test_x509_ca_group_with_intermediate(registration_id):
+    d = device(registration_id)
+    result = client_with_cert(d["registrationId"], d["cert"], d["key"]).register()
+    assert_assigned(result, registration_id)
+
+
+def test_throttled_twice_then_assigned():
+    d = device("sym-throttled-1")
+    started = time.monotonic()
+    result = client_with_key(d["registrationId"], d["symmetricKey"]).register()
+    elapsed = time.monotonic() - started
+    assert_assigned(result, d["registrationId"])
+    # Python retries status >= 429 after retry-after (1 s here), twice.
+    assert elapsed >= 1.9, f"registration took {elapsed:.2f} s; expected two 1 s retry-after waits"
+    assert elapsed < 20
+
+
+def test_wrong_key_is_unauthorized(caplog):
+    d = device("sym-dev-1")
+    assert_unauthorized(expect_failure(client_with_key(d["registrationId"], random_key())), caplog)
+
+
+def test_unknown_registration_is_unauthorized(caplog):
+    err = expect_failure(client_with_key("no-such-device-in-any-enrollment", random_key()))
+    assert_unauthorized(err, caplog)
+
+
+def test_group_key_for_another_device_is_unauthorized(caplog):
+    a, b = device("group-dev-a"), device("group-dev-b")
+    assert_unauthorized(expect_failure(client_with_key(b["registrationId"], a["symmetricKey"])), caplog)
+
+
+def test_x509_from_untrusted_ca_is_unauthorized(caplog):
+    d = device("x509-rogue-1")
+    assert_unauthorized(expect_failure(client_with_cert(d["registrationId"], d["cert"], d["key"])), caplog)
+
+
+def test_disabled_enrollment():
+    d = device("sym-disabled-1")
+    err = expect_failure(client_with_key(d["registrationId"], d["symmetricKey"]))
+    # 200 with status "disabled": the SDK raises ClientError caused by ServiceError.
+    assert type(err) is exceptions.ClientError, repr(err)
+    cause = err.__cause__
+    assert type(cause).__name__ == "ServiceError", repr(cause)
+    assert "invalid registration status disabled" in str(cause), str(cause)
