@@ -86,7 +86,8 @@ class CertMaker:
 
 
 def build(emulator: str, workdir: str):
-    certs = CertMaker(emulator, os.path.join(workdir, "creds"))
+    # Absolute paths: the emulator resolves relative ones against the config file.
+    certs = CertMaker(emulator, os.path.join(os.path.abspath(workdir), "creds"))
     enrollments, groups, devices = [], [], {}
 
     def sym_individual(registration_id, **extra):
