@@ -1,0 +1,263 @@
+#include "batch_input.h"
+
+#include <cjson/cJSON.h>
+
+#include <memory>
+
+#include "credentials.h"
+#include "errors.h"
+
+namespace prov_cli {
+namespace {
+
+std::string trim(const std::string &text) {
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  size_t last = text.find_last_not_of(" \t\r\n");
+  return text.substr(first, last - first + 1);
+}
+
+std::vector<std::string> split_lines(const std::string &text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+    start = end + 1;
+  }
+  return lines;
+}
+
+bool is_skipped(const std::string &line) {
+  std::string content = trim(line);
+  return content.empty() || content[0] == '#';
+}
+
+// Splits one CSV record. Fields may be double-quoted ("" is a quote inside
+// quotes). Returns false for an unterminated quote.
+bool split_csv(const std::string &line, std::vector<std::string> &fields) {
+  fields.clear();
+  std::string field;
+  bool quoted = false;
+  bool was_quoted = false;
+  for (size_t index = 0; index < line.size(); ++index) {
+    char character = line[index];
+    if (quoted) {
+      if (character == '"') {
+        if (index + 1 < line.size() && line[index + 1] == '"') {
+          field += '"';
+          ++index;
+        } else {
+          quoted = false;
+        }
+      } else {
+        field += character;
+      }
+    } else if (character == '"' && trim(field).empty()) {
+      quoted = true;
+      was_quoted = true;
+      field.clear();
+    } else if (character == ',') {
+      fields.push_back(was_quoted ? field : trim(field));
+      field.clear();
+      was_quoted = false;
+    } else {
+      field += character;
+    }
+  }
+  if (quoted) return false;
+  fields.push_back(was_quoted ? field : trim(field));
+  return true;
+}
+
+// Fills entry.credential from a device key and a group key (either may be
+// empty), or sets entry.input_error.
+void set_credential(BatchEntry &entry, const std::string &device_key, const std::string &group_key,
+                    const char *device_key_name, const char *group_key_name) {
+  if (!device_key.empty() && !group_key.empty()) {
+    entry.input_error =
+        std::string("both ") + device_key_name + " and " + group_key_name + " are set; give one";
+    return;
+  }
+  if (device_key.empty() && group_key.empty()) {
+    entry.input_error = std::string("no key: set ") + device_key_name + " or " + group_key_name;
+    return;
+  }
+  Credential credential;
+  credential.kind = device_key.empty() ? KeyKind::kGroup : KeyKind::kDevice;
+  credential.key = SecretString(device_key.empty() ? group_key : device_key);
+  entry.credential = std::move(credential);
+}
+
+struct CsvColumns {
+  int registration_id = -1;
+  int key = -1;
+  int group_key = -1;
+  size_t count = 0;
+};
+
+CsvColumns parse_csv_header(const std::string &line, long line_number,
+                            const std::string &source_name) {
+  std::vector<std::string> names;
+  if (!split_csv(line, names)) {
+    throw UsageError(source_name + " line " + std::to_string(line_number) +
+                     ": CSV header has an unterminated quote");
+  }
+  CsvColumns columns;
+  columns.count = names.size();
+  for (size_t index = 0; index < names.size(); ++index) {
+    const std::string &name = names[index];
+    int *column = nullptr;
+    if (name == "registration_id") {
+      column = &columns.registration_id;
+    } else if (name == "key") {
+      column = &columns.key;
+    } else if (name == "group_key") {
+      column = &columns.group_key;
+    } else {
+      throw UsageError(source_name + " line " + std::to_string(line_number) +
+                       ": unknown CSV column '" + name +
+                       "' (expected registration_id and key and/or group_key)");
+    }
+    if (*column >= 0) {
+      throw UsageError(source_name + " line " + std::to_string(line_number) + ": CSV column '" +
+                       name + "' appears twice");
+    }
+    *column = static_cast<int>(index);
+  }
+  if (columns.registration_id < 0 || (columns.key < 0 && columns.group_key < 0)) {
+    throw UsageError(source_name + " line " + std::to_string(line_number) +
+                     ": CSV header must name registration_id and key or group_key (e.g. "
+                     "'registration_id,key')");
+  }
+  return columns;
+}
+
+BatchEntry parse_csv_record(const std::string &line, long line_number, const CsvColumns &columns) {
+  BatchEntry entry;
+  entry.line_number = line_number;
+  std::vector<std::string> fields;
+  if (!split_csv(line, fields)) {
+    entry.input_error = "unterminated quote";
+    return entry;
+  }
+  if (fields.size() != columns.count) {
+    entry.input_error = "expected " + std::to_string(columns.count) + " fields, found " +
+                        std::to_string(fields.size());
+    // A registration id is still useful for the report when it is there.
+    if (static_cast<size_t>(columns.registration_id) < fields.size()) {
+      entry.registration_id = fields[static_cast<size_t>(columns.registration_id)];
+    }
+    return entry;
+  }
+  entry.registration_id = fields[static_cast<size_t>(columns.registration_id)];
+  if (entry.registration_id.empty()) {
+    entry.input_error = "registration_id is empty";
+    return entry;
+  }
+  std::string device_key = columns.key >= 0 ? fields[static_cast<size_t>(columns.key)] : "";
+  std::string group_key =
+      columns.group_key >= 0 ? fields[static_cast<size_t>(columns.group_key)] : "";
+  set_credential(entry, device_key, group_key, "key", "group_key");
+  wipe_string(device_key);
+  wipe_string(group_key);
+  for (std::string &field : fields) wipe_string(field);
+  return entry;
+}
+
+struct JsonDeleter {
+  void operator()(cJSON *item) const { cJSON_Delete(item); }
+};
+
+// Reads an optional string member; sets `error` when it has another type.
+std::string string_member(const cJSON *object, const char *name, std::string &error) {
+  const cJSON *member = cJSON_GetObjectItemCaseSensitive(object, name);
+  if (member == nullptr || cJSON_IsNull(member)) return "";
+  if (!cJSON_IsString(member) || member->valuestring == nullptr) {
+    if (error.empty()) error = std::string("\"") + name + "\" must be a string";
+    return "";
+  }
+  return member->valuestring;
+}
+
+BatchEntry parse_json_record(const std::string &line, long line_number) {
+  BatchEntry entry;
+  entry.line_number = line_number;
+  std::unique_ptr<cJSON, JsonDeleter> object(cJSON_ParseWithLength(line.data(), line.size()));
+  if (!object) {
+    entry.input_error = "not valid JSON";
+    return entry;
+  }
+  if (!cJSON_IsObject(object.get())) {
+    entry.input_error = "expected a JSON object";
+    return entry;
+  }
+  for (const cJSON *member = object->child; member != nullptr; member = member->next) {
+    std::string name = member->string != nullptr ? member->string : "";
+    if (name != "registrationId" && name != "key" && name != "groupKey") {
+      entry.input_error = "unknown field \"" + name + "\" (expected registrationId, key, groupKey)";
+      return entry;
+    }
+  }
+  std::string error;
+  entry.registration_id = string_member(object.get(), "registrationId", error);
+  std::string device_key = string_member(object.get(), "key", error);
+  std::string group_key = string_member(object.get(), "groupKey", error);
+  if (!error.empty()) {
+    entry.input_error = error;
+  } else if (entry.registration_id.empty()) {
+    entry.input_error = "\"registrationId\" is missing or empty";
+  } else {
+    set_credential(entry, device_key, group_key, "\"key\"", "\"groupKey\"");
+  }
+  wipe_string(device_key);
+  wipe_string(group_key);
+  return entry;
+}
+
+}  // namespace
+
+std::vector<BatchEntry> parse_batch_text(const std::string &text, const std::string &source_name) {
+  std::vector<std::string> lines = split_lines(text);
+  size_t first_content = 0;
+  while (first_content < lines.size() && is_skipped(lines[first_content])) ++first_content;
+  if (first_content == lines.size()) {
+    throw UsageError(source_name + " has no devices");
+  }
+  bool json_lines = trim(lines[first_content])[0] == '{';
+
+  std::vector<BatchEntry> entries;
+  CsvColumns columns;
+  for (size_t index = first_content; index < lines.size(); ++index) {
+    long line_number = static_cast<long>(index) + 1;
+    if (is_skipped(lines[index])) continue;
+    if (json_lines) {
+      entries.push_back(parse_json_record(lines[index], line_number));
+    } else if (index == first_content) {
+      columns = parse_csv_header(lines[index], line_number, source_name);
+    } else {
+      entries.push_back(parse_csv_record(lines[index], line_number, columns));
+    }
+    wipe_string(lines[index]);
+  }
+  if (entries.empty()) throw UsageError(source_name + " has a header but no devices");
+  return entries;
+}
+
+std::vector<BatchEntry> read_batch_file(const std::string &path) {
+  std::string text = read_text_file(path, "--batch");
+  std::vector<BatchEntry> entries;
+  try {
+    entries = parse_batch_text(text, "batch file '" + path + "'");
+  } catch (...) {
+    wipe_string(text);
+    throw;
+  }
+  wipe_string(text);
+  return entries;
+}
+
+}  // namespace prov_cli

@@ -1,0 +1,182 @@
+#include "batch_runner.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "batch_input.h"
+#include "errors.h"
+#include "exit_codes.h"
+#include "output.h"
+
+namespace prov_cli {
+namespace {
+
+// Writes whole lines from many threads; each line is flushed at once so a
+// reader (or an interrupted run) always sees complete lines. The JSON
+// formatting also happens under the lock because cJSON's parser writes a
+// global error pointer.
+class LineWriter {
+ public:
+  explicit LineWriter(FILE *stream) : stream_(stream) {}
+
+  template <typename Format>
+  void write(Format &&format) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::string line = format();
+    line += '\n';
+    if (std::fwrite(line.data(), 1, line.size(), stream_) != line.size() ||
+        std::fflush(stream_) != 0) {
+      failed_ = true;
+    }
+  }
+  bool failed() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return failed_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  FILE *stream_;
+  bool failed_ = false;
+};
+
+struct SharedState {
+  const RegistrationSettings *settings = nullptr;
+  const std::vector<BatchEntry> *entries = nullptr;
+  std::atomic<size_t> next_entry{0};
+  std::atomic<bool> stop_requested{false};
+  std::atomic<int> workers_running{0};
+  LineWriter *writer = nullptr;
+  BatchStats *stats = nullptr;
+};
+
+void worker_loop(SharedState &state) {
+  const BatchLineInfo line_info_template{0, true};
+  while (!state.stop_requested.load()) {
+    size_t index = state.next_entry.fetch_add(1);
+    if (index >= state.entries->size()) break;
+    const BatchEntry &entry = (*state.entries)[index];
+    if (!entry.input_error.empty()) {
+      state.stats->input_rejected();
+      state.writer->write([&entry] {
+        return input_error_to_json(
+            entry.line_number, entry.registration_id,
+            "line " + std::to_string(entry.line_number) + ": " + entry.input_error);
+      });
+      continue;
+    }
+    state.stats->registration_started();
+    Outcome outcome = register_device(*state.settings, entry.registration_id, *entry.credential);
+    BatchLineInfo line_info = line_info_template;
+    line_info.line_number = entry.line_number;
+    state.writer->write([&outcome, &line_info] { return outcome_to_json(outcome, line_info); });
+    state.stats->registration_finished(outcome);
+  }
+  state.workers_running.fetch_sub(1);
+}
+
+// Signals the batch handles itself. They are blocked in every thread (the
+// workers inherit the mask) and collected by the main thread with
+// sigtimedwait, so no registration in flight is ever interrupted by one.
+sigset_t batch_signal_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+int run_batch(const RegistrationSettings &settings, const BatchOptions &options) {
+  std::vector<BatchEntry> entries = read_batch_file(options.input_path);
+
+  FILE *output = stdout;
+  if (options.output_path) {
+    output = std::fopen(options.output_path->c_str(), "w");
+    if (output == nullptr) {
+      throw UsageError("cannot write --output file '" + *options.output_path +
+                       "': " + std::strerror(errno));
+    }
+  }
+
+  sigset_t signals = batch_signal_set();
+  sigset_t previous_mask;
+  pthread_sigmask(SIG_BLOCK, &signals, &previous_mask);
+
+  LineWriter writer(output);
+  BatchStats stats(entries.size());
+  ProgressDisplay progress(options.progress, isatty(STDERR_FILENO) == 1);
+  SharedState state;
+  state.settings = &settings;
+  state.entries = &entries;
+  state.writer = &writer;
+  state.stats = &stats;
+
+  size_t worker_count = std::min(entries.size(), static_cast<size_t>(options.concurrency));
+  state.workers_running = static_cast<int>(worker_count);
+  std::vector<std::thread> workers;
+  workers.reserve(worker_count);
+  for (size_t index = 0; index < worker_count; ++index) {
+    workers.emplace_back(worker_loop, std::ref(state));
+  }
+
+  bool interrupted = false;
+  const timespec poll_interval{0, 50 * 1000 * 1000};
+  while (state.workers_running.load() > 0) {
+    int signal_number = sigtimedwait(&signals, nullptr, &poll_interval);
+    if (signal_number == SIGINT || signal_number == SIGTERM) {
+      if (!interrupted) {
+        interrupted = true;
+        state.stop_requested = true;
+        BatchSnapshot now = stats.snapshot();
+        progress.message("prov: interrupted; starting no new registrations, waiting for " +
+                         std::to_string(now.in_flight) +
+                         " in flight (interrupt again to quit at once)\n");
+      } else {
+        // Every finished line is already written and flushed.
+        progress.finish(stats.snapshot());
+        std::fputs(stats.summary(true).c_str(), stderr);
+        std::fflush(stderr);
+        std::_Exit(kExitInterrupted);
+      }
+    }
+    progress.update(stats.snapshot());
+  }
+  for (std::thread &worker : workers) worker.join();
+  progress.finish(stats.snapshot());
+
+  bool write_failed = writer.failed();
+  if (output != stdout) {
+    if (std::fclose(output) != 0) write_failed = true;
+  }
+  std::fputs(stats.summary(interrupted).c_str(), stderr);
+  // A signal that arrived after the last worker finished is still pending;
+  // take it before unblocking, or it would kill the process now.
+  const timespec no_wait{0, 0};
+  while (sigtimedwait(&signals, nullptr, &no_wait) > 0) {
+  }
+  pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
+
+  if (write_failed) {
+    std::fputs("prov: error: writing the result lines failed\n", stderr);
+    return kExitOther;
+  }
+  if (interrupted) return kExitInterrupted;
+  BatchSnapshot final_counts = stats.snapshot();
+  return final_counts.failed == 0 ? kExitAssigned : kExitOther;
+}
+
+}  // namespace prov_cli

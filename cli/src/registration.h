@@ -1,0 +1,65 @@
+// One device registration through the public C API, with every output copied
+// into plain C++ values (so the prov_result can be freed at once) and every
+// message scrubbed of the keys involved.
+#ifndef PROV_CLI_REGISTRATION_H
+#define PROV_CLI_REGISTRATION_H
+
+#include <stdint.h>
+
+#include <optional>
+#include <string>
+
+#include "secret.h"
+
+namespace prov_cli {
+
+// Options shared by every device of a run (single or batch).
+struct RegistrationSettings {
+  std::string host;  // provisioning host, optionally host:port
+  std::string id_scope;
+  std::optional<std::string> ca_pem;  // trusted roots, PEM text
+  std::optional<std::string> gateway_host;
+  std::optional<std::string> cipher;
+  std::optional<std::string> payload_json;
+  std::optional<int32_t> keep_alive_seconds;
+  std::optional<int32_t> sas_ttl_seconds;
+  std::optional<uint32_t> register_timeout_ms;
+  std::optional<uint32_t> response_timeout_ms;
+};
+
+enum class KeyKind { kDevice, kGroup };
+
+struct Credential {
+  KeyKind kind = KeyKind::kDevice;
+  SecretString key;
+};
+
+// What the service answered (copied out of prov_result). Absent fields stay
+// empty optionals and print as JSON null.
+struct ResultFields {
+  std::optional<std::string> operation_id, status, registration_id, device_id, assigned_hub,
+      substatus, created_date_time, last_update_date_time, etag, payload, registration_state,
+      tracking_id, error_message;
+  int32_t error_code = 0;
+  int32_t http_status = 0;
+};
+
+struct Outcome {
+  std::string registration_id;         // as requested
+  int status = 0;                      // prov_status; 0 = assigned
+  std::string message;                 // libprov's explanation on failure (secrets removed)
+  std::string step;                    // which step failed: "derive device key", "create client",
+                                       // "--keep-alive", ..., "register"
+  std::optional<ResultFields> result;  // present whenever the service answered
+  double latency_ms = 0.0;             // wall time of the whole registration
+};
+
+// Creates a client for `registration_id`, applies `settings`, registers, and
+// frees everything. Never throws for a failed registration: the failure is
+// in the Outcome. Safe to call from many threads at once (one client each).
+Outcome register_device(const RegistrationSettings &settings, const std::string &registration_id,
+                        const Credential &credential);
+
+}  // namespace prov_cli
+
+#endif

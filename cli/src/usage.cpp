@@ -1,0 +1,113 @@
+#include "usage.h"
+
+namespace prov_cli {
+
+#define PROV_CLI_EXIT_CODES                                                          \
+  "Exit codes:\n"                                                                    \
+  "  0    assigned (batch: every device assigned)\n"                                 \
+  "  1    other error (out of memory, internal); batch: some devices not assigned\n" \
+  "  2    usage error or invalid argument (bad option, unreadable file, bad key)\n"  \
+  "  3    credential rejected by the service\n"                                      \
+  "  4    connection failed or dropped (DNS, TCP, TLS, certificate)\n"               \
+  "  5    timeout\n"                                                                 \
+  "  6    service error (status failed or disabled, other service errors)\n"         \
+  "  7    protocol error (the service sent something unparseable)\n"                 \
+  "  8    cancelled\n"                                                               \
+  "  130  batch interrupted by SIGINT/SIGTERM (finished lines are written)\n"
+
+const char *const kMainUsage =
+    "Usage: prov <command> [options]\n"
+    "\n"
+    "A command-line client for the Azure IoT Hub Device Provisioning Service,\n"
+    "built on libprov.\n"
+    "\n"
+    "Commands:\n"
+    "  register     register a device (or a batch of devices) and print the assignment\n"
+    "  derive-key   derive a device key from a group enrollment key\n"
+    "  version      print the versions of prov and libprov\n"
+    "  help         show this text\n"
+    "\n"
+    "Run 'prov <command> --help' for the options of a command.\n"
+    "\n" PROV_CLI_EXIT_CODES;
+
+const char *const kRegisterUsage =
+    "Usage: prov register --host HOST[:PORT] --id-scope SCOPE --registration-id ID KEY [options]\n"
+    "       prov register --batch FILE --host HOST[:PORT] --id-scope SCOPE [options]\n"
+    "\n"
+    "Registers a device with DPS over MQTT/TLS and prints where it was assigned.\n"
+    "\n"
+    "KEY, one of (options win over the environment):\n"
+    "  --key KEY               the device's symmetric key (Base64)\n"
+    "  --key-file FILE         read the device key from FILE\n"
+    "  --group-key KEY         a group enrollment key; the device key is derived from it\n"
+    "  --group-key-file FILE   read the group key from FILE\n"
+    "  env PROV_SYMMETRIC_KEY  device key; env PROV_GROUP_KEY: group key\n"
+    "  (keys on the command line are visible to other local users in the process list;\n"
+    "   prefer files or the environment)\n"
+    "\n"
+    "Options:\n"
+    "  --host HOST[:PORT]      DPS host, e.g. global.azure-devices-provisioning.net or "
+    "localhost:8883\n"
+    "  --id-scope SCOPE        the DPS instance's id scope, e.g. 0ne00000A0A\n"
+    "  --registration-id ID    the device's registration id\n"
+    "  --payload JSON          custom data sent with the request, e.g. "
+    "'{\"modelId\":\"dtmi:x;1\"}'\n"
+    "  --payload-file FILE     read the payload JSON from FILE\n"
+    "  --ca-file PEM_FILE      trust these root certificates instead of the system store\n"
+    "  --gateway-host H[:P]    connect to this host instead (e.g. a protocol gateway)\n"
+    "  --cipher LIST           OpenSSL cipher list for TLS 1.2\n"
+    "  --keep-alive S          MQTT keep-alive in seconds (1..1740, default 60)\n"
+    "  --sas-ttl S             lifetime of the SAS token in seconds (60..31536000, default 3600)\n"
+    "  --timeout S             overall deadline of the registration (default 90)\n"
+    "  --response-timeout S    deadline of each network step (default 30)\n"
+    "  --json                  print one JSON object with every result field\n"
+    "  -h, --help              show this text\n"
+    "\n"
+    "Batch mode (--batch FILE) registers every device listed in FILE; the options above\n"
+    "(except --registration-id and the key options) apply to all of them:\n"
+    "  --batch FILE            CSV with a header 'registration_id,key' or\n"
+    "                          'registration_id,group_key' (both key columns may be present,\n"
+    "                          one filled per row), or JSON lines\n"
+    "                          {\"registrationId\":\"..\",\"key\":\"..\"} or "
+    "{..,\"groupKey\":\"..\"}.\n"
+    "                          Blank lines and lines starting with # are skipped.\n"
+    "  --concurrency N         registrations in flight at once, one thread each (default 8)\n"
+    "  --output FILE           write the result lines to FILE (default stdout)\n"
+    "  --progress auto|always|never\n"
+    "                          progress on stderr: auto = live line on a terminal, a plain line\n"
+    "                          every 2 s otherwise; always = live line; never = none\n"
+    "  Output: one JSON line per device as it finishes (the --json object plus \"line\" and\n"
+    "  \"latencyMs\"; unusable input lines give an error line with their line number).\n"
+    "  A summary (counts, failures by reason, throughput, latency percentiles) goes to stderr.\n"
+    "  Ctrl-C stops starting new devices and waits for those in flight; a second Ctrl-C\n"
+    "  quits at once. Every finished line is written either way.\n"
+    "\n"
+    "Human output: 'assigned: device D on hub H (substatus S, operation O)'; errors go to\n"
+    "stderr and name the step, the status and the service's error code and tracking id.\n"
+    "Keys and SAS tokens are never printed.\n"
+    "\n" PROV_CLI_EXIT_CODES;
+
+const char *const kDeriveKeyUsage =
+    "Usage: prov derive-key (--group-key KEY | --group-key-file FILE | env PROV_GROUP_KEY)\n"
+    "                       --registration-id ID\n"
+    "\n"
+    "Prints the device key for ID in a symmetric-key group enrollment:\n"
+    "base64(HMAC-SHA256(base64decode(group key), ID)).\n"
+    "\n"
+    "Options:\n"
+    "  --group-key KEY         the group enrollment key (Base64)\n"
+    "  --group-key-file FILE   read the group key from FILE\n"
+    "  --registration-id ID    the device's registration id\n"
+    "  -h, --help              show this text\n"
+    "\n"
+    "Exit codes: 0 printed, 2 usage error or invalid key/registration id, 1 other error.\n";
+
+const char *const kVersionUsage =
+    "Usage: prov version\n"
+    "\n"
+    "Prints the version of prov (the header it was built with) and of the libprov\n"
+    "library it runs with, and warns when they differ.\n";
+
+#undef PROV_CLI_EXIT_CODES
+
+}  // namespace prov_cli
