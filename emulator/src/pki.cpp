@@ -331,17 +331,18 @@ CertPtr issue_certificate(const CertRequest &request, EVP_PKEY *subject_key, X50
   X509_set_version(cert.get(), X509_VERSION_3);
   set_random_serial(cert.get());
 
+  // Most general RDN first, so the usual (RFC 2253) rendering reads "CN=...,O=...".
   NamePtr subject(X509_NAME_new());
-  if (!subject ||
-      X509_NAME_add_entry_by_txt(
-          subject.get(), "CN", MBSTRING_UTF8,
-          reinterpret_cast<const unsigned char *>(request.common_name.c_str()), -1, -1, 0) != 1)
-    throw_openssl("invalid common name");
+  if (!subject) throw_openssl("out of memory");
   if (!request.organization.empty() &&
       X509_NAME_add_entry_by_txt(
           subject.get(), "O", MBSTRING_UTF8,
           reinterpret_cast<const unsigned char *>(request.organization.c_str()), -1, -1, 0) != 1)
     throw_openssl("invalid organization name");
+  if (X509_NAME_add_entry_by_txt(
+          subject.get(), "CN", MBSTRING_UTF8,
+          reinterpret_cast<const unsigned char *>(request.common_name.c_str()), -1, -1, 0) != 1)
+    throw_openssl("invalid common name");
   X509_set_subject_name(cert.get(), subject.get());
   X509_set_issuer_name(cert.get(),
                        issuer_cert ? X509_get_subject_name(issuer_cert) : subject.get());
