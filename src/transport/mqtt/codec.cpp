@@ -120,16 +120,8 @@ class PacketWriter {
     std::vector<uint8_t> packet;
     packet.reserve(body_.size() + 5);
     packet.push_back(first_byte(type, flags));
-    // Remaining length: 7 bits per byte, least significant first (2.2.3).
-    size_t remaining = body_.size();
-    do {
-      uint8_t digit = remaining % 128;
-      remaining /= 128;
-      if (remaining > 0) {
-        digit |= 0x80;
-      }
-      packet.push_back(digit);
-    } while (remaining > 0);
+    const std::vector<uint8_t> length = encode_remaining_length(body_.size());
+    packet.insert(packet.end(), length.begin(), length.end());
     packet.insert(packet.end(), body_.begin(), body_.end());
     return packet;
   }
@@ -386,6 +378,23 @@ std::string connack_code_description(uint8_t return_code) {
       break;
   }
   return std::string(text) + " (" + std::to_string(return_code) + ")";
+}
+
+std::vector<uint8_t> encode_remaining_length(size_t remaining_length) {
+  if (remaining_length > kMaxRemainingLength) {
+    throw std::invalid_argument("MQTT remaining length " + std::to_string(remaining_length) +
+                                " exceeds the maximum 268435455");
+  }
+  std::vector<uint8_t> field;
+  do {
+    auto digit = static_cast<uint8_t>(remaining_length % 128);
+    remaining_length /= 128;
+    if (remaining_length > 0) {
+      digit |= 0x80;
+    }
+    field.push_back(digit);
+  } while (remaining_length > 0);
+  return field;
 }
 
 std::vector<uint8_t> encode_connect(const ConnectPacket &packet) {

@@ -68,6 +68,10 @@ struct ConnectPacket {
   bool clean_session = true;
 };
 
+// The remaining-length field (2.2.3): 1 to 4 bytes, 7 bits each, least
+// significant first. std::invalid_argument above kMaxRemainingLength.
+std::vector<uint8_t> encode_remaining_length(size_t remaining_length);
+
 std::vector<uint8_t> encode_connect(const ConnectPacket &packet);
 // qos 0 or 1; packet_id must be non-zero.
 std::vector<uint8_t> encode_subscribe(uint16_t packet_id, std::string_view filter, uint8_t qos);
