@@ -119,8 +119,8 @@ static int spawn_and_wait(emu_fixture *e) {
       close(log_fd);
     }
     execl(bin, bin, "serve", "--data-dir", e->data_dir, "--config", e->config_path, "--bind",
-          "127.0.0.1", "--mqtt-port", "0", "--https-port", "0", "--admin-port", "0",
-          "--ports-file", e->ports_path, "--log-level", "debug", (char *)NULL);
+          "127.0.0.1", "--mqtt-port", "0", "--https-port", "0", "--admin-port", "0", "--ports-file",
+          e->ports_path, "--log-level", "debug", (char *)NULL);
     fprintf(stderr, "exec %s failed: %s\n", bin, strerror(errno));
     _exit(127);
   }
@@ -214,13 +214,27 @@ emu_fixture *emu_start(const char *config_json) {
   return e;
 }
 
-int emu_mqtt_port(const emu_fixture *e) { return e ? e->mqtt_port : 0; }
-int emu_https_port(const emu_fixture *e) { return e ? e->https_port : 0; }
-int emu_admin_port(const emu_fixture *e) { return e ? e->admin_port : 0; }
-const char *emu_ca_pem(const emu_fixture *e) { return e ? e->ca_pem : NULL; }
-const char *emu_ca_path(const emu_fixture *e) { return e ? e->ca_path : NULL; }
-const char *emu_data_dir(const emu_fixture *e) { return e ? e->data_dir : NULL; }
-const char *emu_mqtt_host(const emu_fixture *e) { return e ? e->mqtt_host : NULL; }
+int emu_mqtt_port(const emu_fixture *e) {
+  return e ? e->mqtt_port : 0;
+}
+int emu_https_port(const emu_fixture *e) {
+  return e ? e->https_port : 0;
+}
+int emu_admin_port(const emu_fixture *e) {
+  return e ? e->admin_port : 0;
+}
+const char *emu_ca_pem(const emu_fixture *e) {
+  return e ? e->ca_pem : NULL;
+}
+const char *emu_ca_path(const emu_fixture *e) {
+  return e ? e->ca_path : NULL;
+}
+const char *emu_data_dir(const emu_fixture *e) {
+  return e ? e->data_dir : NULL;
+}
+const char *emu_mqtt_host(const emu_fixture *e) {
+  return e ? e->mqtt_host : NULL;
+}
 
 static void stop_process(emu_fixture *e, int sig) {
   if (e->pid <= 0) return;
@@ -272,8 +286,8 @@ void emu_dump_log(const emu_fixture *e) {
   }
 }
 
-int emu_admin_request(const emu_fixture *e, const char *method, const char *path,
-                      const char *body, char **response_body) {
+int emu_admin_request(const emu_fixture *e, const char *method, const char *path, const char *body,
+                      char **response_body) {
   if (response_body) *response_body = NULL;
   if (!e || !method || !path || e->admin_port <= 0) return -1;
   int fd = socket(AF_INET, SOCK_STREAM, 0);

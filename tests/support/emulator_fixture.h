@@ -48,8 +48,8 @@ int emu_restart(emu_fixture *e);
 /* Sends one plain-HTTP request to the admin endpoint. Returns the HTTP
  * status (or -1 on failure); when response_body is not NULL it receives a
  * malloc'ed body that the caller frees. */
-int emu_admin_request(const emu_fixture *e, const char *method, const char *path,
-                      const char *body, char **response_body);
+int emu_admin_request(const emu_fixture *e, const char *method, const char *path, const char *body,
+                      char **response_body);
 
 /* Prints the emulator's log (stderr) to our stderr, for failed tests. */
 void emu_dump_log(const emu_fixture *e);

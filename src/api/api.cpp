@@ -1,0 +1,287 @@
+// The extern "C" boundary: handle <-> object, argument checks for NULL
+// handles/outputs, and the exception firewall. No logic lives here.
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "api/firewall.h"
+#include "auth/sas.h"
+#include "core/client.h"
+#include "core/error.h"
+#include "core/result.h"
+#include "core/validate.h"
+#include "prov/prov.h"
+
+struct prov_client {
+  std::unique_ptr<prov::core::Client> impl;
+};
+
+struct prov_result {
+  prov::core::Result impl;
+};
+
+namespace {
+
+using prov::api::guarded;
+using prov::core::throw_invalid_arg;
+
+template <typename T>
+void require_out(T **out, const char *name) {
+  if (out == nullptr) throw_invalid_arg(std::string(name) + " is NULL");
+}
+
+prov::core::Client &require_client(prov_client *client) {
+  if (client == nullptr || !client->impl) throw_invalid_arg("client is NULL");
+  return *client->impl;
+}
+
+// A malloc'ed copy the caller frees with prov_string_free.
+char *copy_out(const std::string &text) {
+  char *copy = static_cast<char *>(std::malloc(text.size() + 1));
+  if (copy == nullptr) throw std::bad_alloc();
+  std::memcpy(copy, text.c_str(), text.size() + 1);
+  return copy;
+}
+
+const char *field(const prov_result *result,
+                  const std::optional<std::string> prov::json::ServiceAnswer::*member) {
+  if (result == nullptr) return nullptr;
+  const std::optional<std::string> &value = result->impl.answer().*member;
+  return value ? value->c_str() : nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+PROV_API const char *prov_status_str(int status) {
+  switch (status) {
+    case PROV_OK:
+      return "PROV_OK";
+    case PROV_E_INVALID_ARG:
+      return "PROV_E_INVALID_ARG";
+    case PROV_E_NOMEM:
+      return "PROV_E_NOMEM";
+    case PROV_E_CREDENTIAL:
+      return "PROV_E_CREDENTIAL";
+    case PROV_E_CONNECTION_FAILED:
+      return "PROV_E_CONNECTION_FAILED";
+    case PROV_E_CONNECTION_DROPPED:
+      return "PROV_E_CONNECTION_DROPPED";
+    case PROV_E_TIMEOUT:
+      return "PROV_E_TIMEOUT";
+    case PROV_E_CANCELLED:
+      return "PROV_E_CANCELLED";
+    case PROV_E_SERVICE:
+      return "PROV_E_SERVICE";
+    case PROV_E_PROTOCOL:
+      return "PROV_E_PROTOCOL";
+    case PROV_E_BUSY:
+      return "PROV_E_BUSY";
+    case PROV_E_INTERNAL:
+      return "PROV_E_INTERNAL";
+    default:
+      return "PROV_E_UNKNOWN";
+  }
+}
+
+PROV_API const char *prov_last_error_message(void) {
+  return prov::api::last_error();
+}
+
+PROV_API void prov_last_error_clear(void) {
+  prov::api::clear_last_error();
+}
+
+PROV_API uint32_t prov_version_number(void) {
+  return PROV_VERSION_NUMBER;
+}
+
+PROV_API const char *prov_version_string(void) {
+  return PROV_VERSION_STRING;
+}
+
+PROV_API void prov_string_free(char *s) {
+  if (s == nullptr) return;
+  prov::auth::secure_wipe(s, std::strlen(s));
+  std::free(s);
+}
+
+PROV_API int prov_derive_device_key(const char *group_key, const char *registration_id,
+                                    char **out_device_key) {
+  if (out_device_key != nullptr) *out_device_key = nullptr;
+  return guarded(__func__, [&] {
+    require_out(out_device_key, "out_device_key");
+    // Group keys are as long as any DPS key (16..64 bytes decoded).
+    prov::core::validate_symmetric_key(group_key, "group_key", 16, 64);
+    std::string id = prov::core::validate_registration_id(registration_id, "registration_id");
+    prov::auth::SecretString key =
+        prov::auth::derive_device_key(prov::auth::SecretString(group_key), id);
+    *out_device_key = copy_out(key.str());
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_generate_sas_token(const char *id_scope, const char *registration_id,
+                                     const char *symmetric_key, int64_t expiry, char **out_token) {
+  if (out_token != nullptr) *out_token = nullptr;
+  return guarded(__func__, [&] {
+    require_out(out_token, "out_token");
+    std::string scope = prov::core::validate_id_scope(id_scope, "id_scope");
+    std::string id = prov::core::validate_registration_id(registration_id, "registration_id");
+    prov::core::validate_symmetric_key(symmetric_key, "symmetric_key", 16, 64);
+    if (expiry <= 0) {
+      throw_invalid_arg("expiry " + std::to_string(expiry) +
+                        " must be a positive Unix time in seconds");
+    }
+    prov::auth::SecretString token =
+        prov::auth::make_sas_token(scope, id, prov::auth::SecretString(symmetric_key), expiry);
+    *out_token = copy_out(token.str());
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_create_symkey(prov_client **out, const char *provisioning_host,
+                                       const char *registration_id, const char *id_scope,
+                                       const char *symmetric_key) {
+  if (out != nullptr) *out = nullptr;
+  return guarded(__func__, [&] {
+    require_out(out, "out");
+    auto client = std::make_unique<prov_client>();
+    client->impl = prov::core::Client::create_symkey(provisioning_host, registration_id, id_scope,
+                                                     symmetric_key);
+    *out = client.release();
+    return PROV_OK;
+  });
+}
+
+PROV_API void prov_client_free(prov_client *client) {
+  delete client;
+}
+
+PROV_API int prov_client_set_server_verification_cert(prov_client *client, const char *pem) {
+  return guarded(__func__, [&] {
+    require_client(client).set_server_verification_cert(pem);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_gateway_hostname(prov_client *client, const char *hostname) {
+  return guarded(__func__, [&] {
+    require_client(client).set_gateway_hostname(hostname);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_cipher(prov_client *client, const char *cipher_list) {
+  return guarded(__func__, [&] {
+    require_client(client).set_cipher(cipher_list);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_keep_alive(prov_client *client, int32_t seconds) {
+  return guarded(__func__, [&] {
+    require_client(client).set_keep_alive(seconds);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_sastoken_ttl(prov_client *client, int32_t seconds) {
+  return guarded(__func__, [&] {
+    require_client(client).set_sastoken_ttl(seconds);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_provisioning_payload(prov_client *client, const char *json) {
+  return guarded(__func__, [&] {
+    require_client(client).set_provisioning_payload(json);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_register_timeout(prov_client *client, uint32_t milliseconds) {
+  return guarded(__func__, [&] {
+    require_client(client).set_register_timeout(milliseconds);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_response_timeout(prov_client *client, uint32_t milliseconds) {
+  return guarded(__func__, [&] {
+    require_client(client).set_response_timeout(milliseconds);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_register(prov_client *client, prov_result **out) {
+  if (out != nullptr) *out = nullptr;
+  return guarded(__func__, [&] {
+    require_out(out, "out");
+    prov::core::Client &impl = require_client(client);
+    try {
+      std::shared_ptr<prov::core::Result> result = impl.register_device();
+      *out = new prov_result{*result};
+      return PROV_OK;
+    } catch (const prov::core::Error &error) {
+      // The service answered: hand its details to the caller with the status.
+      if (error.result()) *out = new prov_result{*error.result()};
+      throw;
+    }
+  });
+}
+
+PROV_API void prov_result_free(prov_result *result) {
+  delete result;
+}
+
+using Answer = prov::json::ServiceAnswer;
+
+PROV_API const char *prov_result_operation_id(const prov_result *r) {
+  return field(r, &Answer::operation_id);
+}
+PROV_API const char *prov_result_status(const prov_result *r) {
+  return field(r, &Answer::status);
+}
+PROV_API const char *prov_result_registration_id(const prov_result *r) {
+  return field(r, &Answer::registration_id);
+}
+PROV_API const char *prov_result_device_id(const prov_result *r) {
+  return field(r, &Answer::device_id);
+}
+PROV_API const char *prov_result_assigned_hub(const prov_result *r) {
+  return field(r, &Answer::assigned_hub);
+}
+PROV_API const char *prov_result_substatus(const prov_result *r) {
+  return field(r, &Answer::substatus);
+}
+PROV_API const char *prov_result_created_date_time(const prov_result *r) {
+  return field(r, &Answer::created_date_time);
+}
+PROV_API const char *prov_result_last_update_date_time(const prov_result *r) {
+  return field(r, &Answer::last_update_date_time);
+}
+PROV_API const char *prov_result_etag(const prov_result *r) {
+  return field(r, &Answer::etag);
+}
+PROV_API const char *prov_result_payload(const prov_result *r) {
+  return field(r, &Answer::payload_json);
+}
+PROV_API const char *prov_result_registration_state_json(const prov_result *r) {
+  return field(r, &Answer::registration_state_json);
+}
+PROV_API int32_t prov_result_error_code(const prov_result *r) {
+  return r ? r->impl.answer().error_code : 0;
+}
+PROV_API int32_t prov_result_http_status(const prov_result *r) {
+  return r ? r->impl.http_status() : 0;
+}
+PROV_API const char *prov_result_tracking_id(const prov_result *r) {
+  return field(r, &Answer::tracking_id);
+}
+PROV_API const char *prov_result_error_message(const prov_result *r) {
+  return field(r, &Answer::error_message);
+}
+
+}  // extern "C"

@@ -1,0 +1,61 @@
+// Client: one device identity (registration id, id scope, credential) plus
+// its options; runs registrations on the caller's thread.
+#ifndef PROV_CORE_CLIENT_H
+#define PROV_CORE_CLIENT_H
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "auth/secret.h"
+#include "core/options.h"
+#include "core/result.h"
+#include "core/validate.h"
+
+namespace prov::core {
+
+struct SymmetricKeyIdentity {
+  HostPort provisioning_host;
+  std::string registration_id;
+  std::string id_scope;
+  auth::SecretString symmetric_key;  // Base64
+};
+
+class Client {
+ public:
+  // Validates every argument (Error(PROV_E_INVALID_ARG) naming it).
+  static std::unique_ptr<Client> create_symkey(const char *provisioning_host,
+                                               const char *registration_id, const char *id_scope,
+                                               const char *symmetric_key);
+
+  void set_server_verification_cert(const char *pem);
+  void set_gateway_hostname(const char *hostname);
+  void set_cipher(const char *cipher_list);
+  void set_keep_alive(int32_t seconds);
+  void set_sastoken_ttl(int32_t seconds);
+  void set_provisioning_payload(const char *json);
+  void set_register_timeout(uint32_t milliseconds);
+  void set_response_timeout(uint32_t milliseconds);
+
+  // Blocking registration. Returns the assigned result or throws Error
+  // (carrying the service's result when it answered). PROV_E_BUSY at once
+  // when another registration on this client is in flight.
+  std::shared_ptr<Result> register_device();
+
+ private:
+  explicit Client(SymmetricKeyIdentity identity) : identity_(std::move(identity)) {}
+  // Applies `change` to the options unless a registration is in flight.
+  template <typename Change>
+  void update_options(Change change);
+
+  const SymmetricKeyIdentity identity_;
+  std::mutex options_mutex_;
+  Options options_;
+  std::atomic<bool> busy_{false};
+};
+
+}  // namespace prov::core
+
+#endif  // PROV_CORE_CLIENT_H

@@ -1,0 +1,130 @@
+#include "json/json.h"
+
+#include <cjson/cJSON.h>
+
+#include <cmath>
+#include <memory>
+
+#include "core/error.h"
+
+namespace prov::json {
+
+namespace {
+
+struct CJsonDeleter {
+  void operator()(cJSON *item) const { cJSON_Delete(item); }
+};
+using JsonPtr = std::unique_ptr<cJSON, CJsonDeleter>;
+
+struct CStringDeleter {
+  void operator()(char *text) const { cJSON_free(text); }
+};
+using JsonText = std::unique_ptr<char, CStringDeleter>;
+
+// Parses the whole text; sets *stop to where cJSON stopped on failure.
+JsonPtr parse(const std::string &text, size_t *stop) {
+  const char *end = nullptr;
+  JsonPtr root(cJSON_ParseWithLengthOpts(text.c_str(), text.size(), &end, 1));
+  if (!root && stop != nullptr) *stop = end ? static_cast<size_t>(end - text.c_str()) : 0;
+  return root;
+}
+
+std::string print(const cJSON *item) {
+  JsonText text(cJSON_PrintUnformatted(item));
+  if (!text) throw std::bad_alloc();
+  return std::string(text.get());
+}
+
+std::optional<std::string> string_field(const cJSON *object, const char *name) {
+  const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
+  if (cJSON_IsString(item) && item->valuestring != nullptr) return std::string(item->valuestring);
+  return std::nullopt;
+}
+
+// Error codes are 6-digit integers; accept a number or a numeric string.
+int32_t error_code_field(const cJSON *object, const char *name) {
+  const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
+  if (cJSON_IsNumber(item)) {
+    double value = item->valuedouble;
+    if (std::isfinite(value) && value >= 0 && value <= 2147483647.0) {
+      return static_cast<int32_t>(value);
+    }
+  } else if (cJSON_IsString(item) && item->valuestring != nullptr) {
+    char *end = nullptr;
+    long value = std::strtol(item->valuestring, &end, 10);
+    if (end != item->valuestring && *end == '\0' && value >= 0 && value <= 2147483647L) {
+      return static_cast<int32_t>(value);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::optional<std::string> parse_problem(const std::string &text) {
+  size_t stop = 0;
+  JsonPtr root = parse(text, &stop);
+  if (root) return std::nullopt;
+  if (stop >= text.size()) {
+    return "unexpected end of text (" + std::to_string(text.size()) + " characters)";
+  }
+  return "parse error at character " + std::to_string(stop + 1) + " of " +
+         std::to_string(text.size());
+}
+
+std::string build_register_body(const std::string &registration_id,
+                                const std::optional<std::string> &payload_json) {
+  JsonPtr body(cJSON_CreateObject());
+  if (!body || !cJSON_AddStringToObject(body.get(), "registrationId", registration_id.c_str())) {
+    throw std::bad_alloc();
+  }
+  if (payload_json) {
+    JsonPtr payload = parse(*payload_json, nullptr);
+    if (!payload) {
+      throw core::Error(PROV_E_INVALID_ARG, "the provisioning payload is not valid JSON");
+    }
+    cJSON_AddItemToObject(body.get(), "payload", payload.release());
+  }
+  return print(body.get());
+}
+
+ServiceAnswer parse_service_answer(const std::string &body) {
+  size_t stop = 0;
+  JsonPtr root = parse(body, &stop);
+  if (!root) {
+    throw core::Error(PROV_E_PROTOCOL, "the response body is not valid JSON (parse error at byte " +
+                                           std::to_string(stop + 1) + " of " +
+                                           std::to_string(body.size()) + ")");
+  }
+  if (!cJSON_IsObject(root.get())) {
+    throw core::Error(PROV_E_PROTOCOL, "the response body is JSON but not an object");
+  }
+  ServiceAnswer answer;
+  const cJSON *top = root.get();
+  answer.operation_id = string_field(top, "operationId");
+  answer.status = string_field(top, "status");
+  answer.error_code = error_code_field(top, "errorCode");
+  answer.tracking_id = string_field(top, "trackingId");
+  answer.error_message = string_field(top, "message");
+  if (!answer.error_message) answer.error_message = string_field(top, "errorMessage");
+
+  const cJSON *state = cJSON_GetObjectItemCaseSensitive(top, "registrationState");
+  if (cJSON_IsObject(state)) {
+    answer.registration_state_json = print(state);
+    answer.registration_id = string_field(state, "registrationId");
+    answer.device_id = string_field(state, "deviceId");
+    answer.assigned_hub = string_field(state, "assignedHub");
+    answer.substatus = string_field(state, "substatus");
+    answer.created_date_time = string_field(state, "createdDateTimeUtc");
+    answer.last_update_date_time = string_field(state, "lastUpdatedDateTimeUtc");
+    answer.etag = string_field(state, "etag");
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(state, "payload");
+    if (payload != nullptr && !cJSON_IsNull(payload)) answer.payload_json = print(payload);
+    if (!answer.status) answer.status = string_field(state, "status");
+    if (answer.error_code == 0) answer.error_code = error_code_field(state, "errorCode");
+    if (!answer.error_message) answer.error_message = string_field(state, "errorMessage");
+  }
+  return answer;
+}
+
+}  // namespace prov::json

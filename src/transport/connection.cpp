@@ -1,0 +1,236 @@
+#include "transport/connection.h"
+
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "core/error.h"
+
+namespace prov::transport {
+
+using core::Error;
+
+namespace {
+CURLM *as_multi(void *p) {
+  return static_cast<CURLM *>(p);
+}
+CURL *as_easy(void *p) {
+  return static_cast<CURL *>(p);
+}
+
+std::string url_host(const ConnectionSettings &s) {
+  return s.is_ipv6_literal ? "[" + s.host + "]" : s.host;
+}
+
+int to_poll_timeout(const core::Deadline &until) {
+  auto left = until.remaining().count();
+  return left > 60000 ? 60000 : static_cast<int>(left);
+}
+}  // namespace
+
+void ensure_curl_initialized() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK) {
+      throw Error(PROV_E_INTERNAL,
+                  std::string("libcurl initialisation failed: ") + curl_easy_strerror(rc));
+    }
+  });
+}
+
+CurlConnection::CurlConnection(ConnectionSettings settings)
+    : settings_(std::move(settings)),
+      peer_(url_host(settings_) + ":" + std::to_string(settings_.port)) {}
+
+CurlConnection::~CurlConnection() {
+  close();
+}
+
+void CurlConnection::close() noexcept {
+  if (multi_ != nullptr && easy_ != nullptr && attached_) {
+    curl_multi_remove_handle(as_multi(multi_), as_easy(easy_));
+  }
+  attached_ = false;
+  if (easy_ != nullptr) curl_easy_cleanup(as_easy(easy_));
+  if (multi_ != nullptr) curl_multi_cleanup(as_multi(multi_));
+  easy_ = nullptr;
+  multi_ = nullptr;
+}
+
+int CurlConnection::socket_fd() const {
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  if (easy_ == nullptr ||
+      curl_easy_getinfo(as_easy(easy_), CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK) {
+    return -1;
+  }
+  return fd == CURL_SOCKET_BAD ? -1 : static_cast<int>(fd);
+}
+
+void CurlConnection::open(const core::WaitBudget &budget) {
+  ensure_curl_initialized();
+  close();
+  multi_ = curl_multi_init();
+  easy_ = curl_easy_init();
+  if (multi_ == nullptr || easy_ == nullptr) throw std::bad_alloc();
+  CURL *easy = as_easy(easy_);
+  const core::Deadline step = budget.step();
+  const std::string url = "https://" + peer_ + "/";
+
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_CONNECT_ONLY, 1L);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer_);
+  curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(easy, CURLOPT_PROXY,
+                   "");  // no proxy from the environment (proxies are explicit)
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::max<int64_t>(1, step.remaining().count())));
+  // TLS 1.2 at least (DPS requires it). A cipher list only governs TLS 1.2,
+  // so when one is given stay on 1.2 to honour it.
+  long tls_version = CURL_SSLVERSION_TLSv1_2;
+  if (!settings_.cipher_list.empty()) {
+    tls_version |= CURL_SSLVERSION_MAX_TLSv1_2;
+    curl_easy_setopt(easy, CURLOPT_SSL_CIPHER_LIST, settings_.cipher_list.c_str());
+  }
+  curl_easy_setopt(easy, CURLOPT_SSLVERSION, tls_version);
+  if (settings_.ca_pem) {
+    curl_blob blob{};
+    blob.data = const_cast<char *>(settings_.ca_pem->data());
+    blob.len = settings_.ca_pem->size();
+    blob.flags = CURL_BLOB_COPY;
+    curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
+    // Trust only the given roots, as the Python SDK does with cadata.
+    curl_easy_setopt(easy, CURLOPT_CAINFO, nullptr);
+    curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr);
+  }
+
+  if (curl_multi_add_handle(as_multi(multi_), easy) != CURLM_OK) {
+    throw Error(PROV_E_INTERNAL, "libcurl refused the connection handle");
+  }
+  attached_ = true;
+
+  CURLcode outcome = CURLE_OK;
+  bool done = false;
+  while (!done) {
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(as_multi(multi_), &running);
+    if (mc != CURLM_OK) {
+      throw Error(PROV_E_CONNECTION_FAILED,
+                  "connecting to " + peer_ + ": libcurl multi error: " + curl_multi_strerror(mc));
+    }
+    int queued = 0;
+    while (CURLMsg *msg = curl_multi_info_read(as_multi(multi_), &queued)) {
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) {
+        outcome = msg->data.result;
+        done = true;
+      }
+    }
+    if (done) break;
+    if (step.expired()) {
+      throw Error(PROV_E_TIMEOUT, budget.timeout_message("the TLS connection to " + peer_));
+    }
+    curl_multi_poll(as_multi(multi_), nullptr, 0, std::max(1, std::min(to_poll_timeout(step), 200)),
+                    nullptr);
+  }
+
+  if (outcome == CURLE_OK) return;
+  const std::string detail = std::string(curl_easy_strerror(outcome)) +
+                             (error_buffer_[0] ? std::string(": ") + error_buffer_ : std::string());
+  switch (outcome) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+      throw Error(PROV_E_CONNECTION_FAILED,
+                  "DNS: could not resolve host \"" + settings_.host + "\": " + detail);
+    case CURLE_COULDNT_CONNECT:
+      throw Error(PROV_E_CONNECTION_FAILED, "TCP connect to " + peer_ + " failed: " + detail);
+    case CURLE_PEER_FAILED_VERIFICATION:
+      throw Error(PROV_E_CONNECTION_FAILED,
+                  "TLS: server certificate verification failed for " + peer_ + ": " + detail);
+    case CURLE_SSL_CACERT_BADFILE:
+      throw Error(PROV_E_CONNECTION_FAILED,
+                  "TLS: the trusted root certificates could not be loaded (connecting to " + peer_ +
+                      "): " + detail);
+    case CURLE_SSL_CIPHER:
+      throw Error(PROV_E_CONNECTION_FAILED,
+                  "TLS: the cipher list could not be used with " + peer_ + ": " + detail);
+    case CURLE_OPERATION_TIMEDOUT:
+      throw Error(PROV_E_TIMEOUT,
+                  budget.timeout_message("the TLS connection to " + peer_) + " (" + detail + ")");
+    case CURLE_SSL_CONNECT_ERROR:
+      throw Error(PROV_E_CONNECTION_FAILED, "TLS handshake with " + peer_ + " failed: " + detail);
+    default:
+      throw Error(PROV_E_CONNECTION_FAILED, "connecting to " + peer_ + " failed: " + detail);
+  }
+}
+
+void CurlConnection::wait_socket(short events, const core::Deadline &until) {
+  int fd = socket_fd();
+  if (fd < 0) throw Error(PROV_E_CONNECTION_DROPPED, "the connection to " + peer_ + " is closed");
+  pollfd pfd{};
+  pfd.fd = fd;
+  pfd.events = events;
+  for (;;) {
+    int rc = ::poll(&pfd, 1, to_poll_timeout(until));
+    if (rc >= 0) return;
+    if (errno != EINTR) {
+      throw Error(PROV_E_CONNECTION_DROPPED, "waiting on the connection to " + peer_ +
+                                                 ": poll failed: " + std::strerror(errno));
+    }
+  }
+}
+
+void CurlConnection::send_all(const uint8_t *data, size_t len, const core::Deadline &until,
+                              const core::WaitBudget &budget) {
+  if (easy_ == nullptr)
+    throw Error(PROV_E_CONNECTION_DROPPED, "the connection to " + peer_ + " is closed");
+  size_t sent_total = 0;
+  while (sent_total < len) {
+    size_t sent = 0;
+    CURLcode rc = curl_easy_send(as_easy(easy_), data + sent_total, len - sent_total, &sent);
+    if (rc == CURLE_OK) {
+      sent_total += sent;
+      continue;
+    }
+    if (rc != CURLE_AGAIN) {
+      throw Error(PROV_E_CONNECTION_DROPPED,
+                  "sending to " + peer_ + " failed: " + curl_easy_strerror(rc));
+    }
+    if (until.expired()) {
+      throw Error(PROV_E_TIMEOUT,
+                  budget.timeout_message("the connection to " + peer_ + " to accept data"));
+    }
+    wait_socket(POLLOUT, until);
+  }
+}
+
+ByteStream::Received CurlConnection::receive(uint8_t *buffer, size_t capacity,
+                                             const core::Deadline &until) {
+  if (easy_ == nullptr)
+    throw Error(PROV_E_CONNECTION_DROPPED, "the connection to " + peer_ + " is closed");
+  for (;;) {
+    size_t got = 0;
+    // Always try to read first: TLS may hold decrypted bytes the socket no
+    // longer signals.
+    CURLcode rc = curl_easy_recv(as_easy(easy_), buffer, capacity, &got);
+    if (rc == CURLE_OK) {
+      if (got == 0) return {ReceiveStatus::Closed, 0};
+      return {ReceiveStatus::Data, got};
+    }
+    if (rc != CURLE_AGAIN) {
+      throw Error(PROV_E_CONNECTION_DROPPED,
+                  "receiving from " + peer_ + " failed: " + curl_easy_strerror(rc));
+    }
+    if (until.expired()) return {ReceiveStatus::Timeout, 0};
+    wait_socket(POLLIN, until);
+  }
+}
+
+}  // namespace prov::transport

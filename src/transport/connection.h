@@ -1,0 +1,83 @@
+// Connection: a TLS byte stream from libcurl (CURLOPT_CONNECT_ONLY) — DNS,
+// TCP, TLS handshake, server certificate and host-name verification — then
+// curl_easy_send/recv with poll() on the socket, bounded by deadlines.
+#ifndef PROV_TRANSPORT_CONNECTION_H
+#define PROV_TRANSPORT_CONNECTION_H
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/deadline.h"
+
+namespace prov::transport {
+
+struct ConnectionSettings {
+  std::string host;  // host name or IP literal (no brackets)
+  int port = 8883;
+  bool is_ipv6_literal = false;
+  std::optional<std::string> ca_pem;  // trusted roots; nullopt = system store
+  std::string cipher_list;            // TLS 1.2 cipher list; "" = defaults
+};
+
+// A bidirectional byte stream; MQTT runs over it (directly or, later,
+// inside WebSocket frames).
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+
+  enum class ReceiveStatus { Data, Timeout, Closed };
+  struct Received {
+    ReceiveStatus status;
+    size_t size;
+  };
+
+  // Opens the stream; throws core::Error (CONNECTION_FAILED or TIMEOUT).
+  virtual void open(const core::WaitBudget &budget) = 0;
+  // Sends every byte before `until`; throws core::Error on failure/timeout.
+  virtual void send_all(const uint8_t *data, size_t len, const core::Deadline &until,
+                        const core::WaitBudget &budget) = 0;
+  // Receives what is available, waiting at most until `until`.
+  // Throws core::Error(CONNECTION_DROPPED) on a connection error.
+  virtual Received receive(uint8_t *buffer, size_t capacity, const core::Deadline &until) = 0;
+  virtual void close() noexcept = 0;
+  // "host:port" for messages.
+  virtual const std::string &peer() const = 0;
+};
+
+class CurlConnection final : public ByteStream {
+ public:
+  explicit CurlConnection(ConnectionSettings settings);
+  ~CurlConnection() override;
+  CurlConnection(const CurlConnection &) = delete;
+  CurlConnection &operator=(const CurlConnection &) = delete;
+
+  void open(const core::WaitBudget &budget) override;
+  void send_all(const uint8_t *data, size_t len, const core::Deadline &until,
+                const core::WaitBudget &budget) override;
+  Received receive(uint8_t *buffer, size_t capacity, const core::Deadline &until) override;
+  void close() noexcept override;
+  const std::string &peer() const override { return peer_; }
+
+ private:
+  void wait_socket(short events, const core::Deadline &until);
+  int socket_fd() const;
+
+  ConnectionSettings settings_;
+  std::string peer_;
+  void *multi_ = nullptr;  // CURLM*
+  void *easy_ = nullptr;   // CURL*
+  bool attached_ = false;
+  char error_buffer_[256 + 1] = {};
+};
+
+// Checks an OpenSSL cipher list; returns why it is unusable, or nullopt.
+std::optional<std::string> cipher_list_problem(const std::string &cipher_list);
+
+// Initialises libcurl's global state once per process (thread-safe).
+void ensure_curl_initialized();
+
+}  // namespace prov::transport
+
+#endif  // PROV_TRANSPORT_CONNECTION_H

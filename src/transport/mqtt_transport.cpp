@@ -1,0 +1,200 @@
+#include "transport/mqtt_transport.h"
+
+#include <array>
+
+#include "auth/crypto.h"
+#include "core/error.h"
+#include "transport/dps_topic.h"
+
+namespace prov::transport {
+
+using core::Error;
+
+namespace {
+constexpr const char *kResponseFilter = "$dps/registrations/res/#";
+constexpr const char *kRegisterTopic = "$dps/registrations/PUT/iotdps-register/?$rid=";
+constexpr const char *kStatusTopic = "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=";
+// DPS caps messages at 96 KB; allow headroom, refuse anything larger.
+constexpr size_t kMaxPacketSize = 128 * 1024;
+}  // namespace
+
+std::string mqtt_username(const std::string &id_scope, const std::string &registration_id) {
+  return id_scope + "/registrations/" + registration_id + "/api-version=" + kDpsApiVersion +
+         "&ClientVersion=" + auth::url_encode(std::string("libprov/") + PROV_VERSION_STRING);
+}
+
+MqttTransport::MqttTransport(MqttSettings settings, std::unique_ptr<ByteStream> stream)
+    : settings_(std::move(settings)), stream_(std::move(stream)), decoder_(kMaxPacketSize) {}
+
+MqttTransport::~MqttTransport() {
+  close();
+}
+
+uint16_t MqttTransport::next_packet_id() {
+  if (++packet_id_ == 0) packet_id_ = 1;  // 0 is not a valid packet id
+  return packet_id_;
+}
+
+void MqttTransport::send_packet(const std::vector<uint8_t> &bytes, const core::WaitBudget &budget) {
+  stream_->send_all(bytes.data(), bytes.size(), budget.step(), budget);
+  last_sent_ = core::Clock::now();
+}
+
+template <typename Predicate>
+std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
+                                                const std::string &waiting_for, Predicate wanted) {
+  std::array<uint8_t, 16384> buffer;
+  const auto keep_alive = std::chrono::seconds(settings_.keep_alive_s);
+  for (;;) {
+    // Packets already buffered first.
+    for (;;) {
+      std::optional<mqtt::Packet> packet;
+      try {
+        packet = decoder_.next();
+      } catch (const mqtt::ProtocolError &bad) {
+        throw Error(PROV_E_PROTOCOL, "MQTT: malformed packet from " + stream_->peer() +
+                                         " while waiting for " + waiting_for + ": " + bad.what());
+      }
+      if (!packet) break;
+      if (packet->type == mqtt::PacketType::Publish && packet->qos == 1) {
+        // Acknowledge server publishes so it does not redeliver them.
+        send_packet(mqtt::encode_puback(packet->packet_id), *budget_);
+      }
+      if (wanted(*packet)) return packet;
+    }
+    if (until.expired()) return std::nullopt;
+
+    // Wake up for keep-alive when connected and idle.
+    core::Deadline wake = until;
+    if (connected_) {
+      wake = wake.earliest(core::Deadline(last_sent_ + keep_alive));
+      if (core::Clock::now() >= last_sent_ + keep_alive) {
+        send_packet(mqtt::encode_pingreq(), *budget_);
+        continue;
+      }
+    }
+    ByteStream::Received got = stream_->receive(buffer.data(), buffer.size(), wake);
+    if (got.status == ByteStream::ReceiveStatus::Closed) {
+      connected_ = false;
+      throw Error(PROV_E_CONNECTION_DROPPED,
+                  "connection closed by " + stream_->peer() + " while waiting for " + waiting_for);
+    }
+    if (got.status == ByteStream::ReceiveStatus::Data) decoder_.feed(buffer.data(), got.size);
+  }
+}
+
+void MqttTransport::connect(const core::WaitBudget &budget) {
+  budget_ = &budget;
+  stream_->open(budget);
+
+  mqtt::ConnectPacket connect;
+  connect.client_id = settings_.registration_id;
+  connect.username = mqtt_username(settings_.id_scope, settings_.registration_id);
+  if (settings_.password) connect.password = settings_.password->str();
+  connect.keep_alive = settings_.keep_alive_s;
+  connect.clean_session = true;
+  std::vector<uint8_t> bytes = mqtt::encode_connect(connect);
+  // The CONNECT packet and its copy of the password hold the SAS token.
+  if (connect.password) auth::secure_wipe(connect.password->data(), connect.password->size());
+  try {
+    send_packet(bytes, budget);
+  } catch (...) {
+    auth::secure_wipe(bytes.data(), bytes.size());
+    throw;
+  }
+  auth::secure_wipe(bytes.data(), bytes.size());
+
+  auto connack = pump(budget.step(), "the MQTT CONNACK",
+                      [](const mqtt::Packet &p) { return p.type == mqtt::PacketType::ConnAck; });
+  if (!connack) throw Error(PROV_E_TIMEOUT, budget.timeout_message("the MQTT CONNACK"));
+  if (connack->return_code != mqtt::kConnAccepted) {
+    const prov_status status = (connack->return_code == mqtt::kConnRefusedBadUsernameOrPassword ||
+                                connack->return_code == mqtt::kConnRefusedNotAuthorized)
+                                   ? PROV_E_CREDENTIAL
+                                   : PROV_E_CONNECTION_FAILED;
+    throw Error(status,
+                "MQTT CONNACK refused: " + mqtt::connack_code_description(connack->return_code));
+  }
+  connected_ = true;
+
+  const uint16_t subscribe_id = next_packet_id();
+  send_packet(mqtt::encode_subscribe(subscribe_id, kResponseFilter, 1), budget);
+  auto suback = pump(budget.step(), "the MQTT SUBACK", [&](const mqtt::Packet &p) {
+    return p.type == mqtt::PacketType::SubAck && p.packet_id == subscribe_id;
+  });
+  if (!suback) throw Error(PROV_E_TIMEOUT, budget.timeout_message("the MQTT SUBACK"));
+  if (suback->granted_qos.empty() || suback->granted_qos[0] == mqtt::kSubAckFailure) {
+    throw Error(PROV_E_PROTOCOL,
+                std::string("MQTT SUBACK refused the subscription to ") + kResponseFilter);
+  }
+}
+
+core::ServiceResponse MqttTransport::request(const std::string &topic_base,
+                                             const std::string &payload,
+                                             const std::string &step_name,
+                                             const core::WaitBudget &budget) {
+  budget_ = &budget;
+  const std::string rid = std::to_string(++rid_);
+  std::string topic = topic_base;
+  topic.insert(topic.find("$rid=") + 5, rid);
+  send_packet(mqtt::encode_publish(topic, payload, 1, next_packet_id()), budget);
+
+  const std::string waiting_for = "the " + step_name + " response";
+  std::optional<ResponseTopic> matched;
+  auto response = pump(budget.step(), waiting_for, [&](const mqtt::Packet &p) {
+    if (p.type != mqtt::PacketType::Publish) return false;
+    TopicParse parsed = parse_response_topic(p.topic);
+    if (!parsed.is_response) return false;
+    if (!parsed.topic) {
+      throw Error(PROV_E_PROTOCOL, "MQTT: unusable response topic while waiting for " +
+                                       waiting_for + ": " + parsed.problem);
+    }
+    // A response to an earlier request (e.g. one that timed out) is not ours.
+    if (parsed.topic->rid != rid) return false;
+    matched = std::move(parsed.topic);
+    return true;
+  });
+  if (!response) throw Error(PROV_E_TIMEOUT, budget.timeout_message(waiting_for));
+  core::ServiceResponse out;
+  out.status = matched->status;
+  out.retry_after_s = matched->retry_after_s;
+  out.body = std::move(response->payload);
+  return out;
+}
+
+core::ServiceResponse MqttTransport::request_register(const std::string &body,
+                                                      const core::WaitBudget &budget) {
+  return request(std::string(kRegisterTopic), body, "register", budget);
+}
+
+core::ServiceResponse MqttTransport::request_operation_status(const std::string &operation_id,
+                                                              const core::WaitBudget &budget) {
+  // Operation ids are [A-Za-z0-9.-] in practice; encode anything else.
+  std::string topic = std::string(kStatusTopic) + "&operationId=" + auth::url_encode(operation_id);
+  return request(topic, "", "operation status", budget);
+}
+
+void MqttTransport::idle(core::Millis duration, const core::WaitBudget &budget) {
+  budget_ = &budget;
+  core::Deadline until = core::Deadline::after(duration).earliest(budget.overall());
+  pump(until, "the next poll", [](const mqtt::Packet &) { return false; });
+  if (budget.overall().expired()) {
+    throw Error(PROV_E_TIMEOUT, budget.timeout_message("the next poll"));
+  }
+}
+
+void MqttTransport::close() noexcept {
+  if (connected_) {
+    connected_ = false;
+    try {
+      std::vector<uint8_t> bye = mqtt::encode_disconnect();
+      core::WaitBudget quick(1000, 1000);
+      stream_->send_all(bye.data(), bye.size(), quick.step(), quick);
+    } catch (...) {
+      // The connection is going away anyway; DISCONNECT is a courtesy.
+    }
+  }
+  if (stream_) stream_->close();
+}
+
+}  // namespace prov::transport

@@ -1,0 +1,69 @@
+// MqttTransport: the DPS device exchange over MQTT 3.1.1 on a ByteStream,
+// framed by prov::mqtt's codec. CONNECT (client id = registration id,
+// username with api-version and ClientVersion, SAS password), SUBSCRIBE to
+// the response topics, PUBLISH register / operation-status requests with a
+// fresh $rid each, and wait for the response carrying that $rid.
+#ifndef PROV_TRANSPORT_MQTT_TRANSPORT_H
+#define PROV_TRANSPORT_MQTT_TRANSPORT_H
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "auth/secret.h"
+#include "core/transport.h"
+#include "transport/connection.h"
+#include "transport/mqtt/codec.h"
+
+namespace prov::transport {
+
+inline constexpr const char *kDpsApiVersion = "2019-03-31";
+
+struct MqttSettings {
+  std::string registration_id;
+  std::string id_scope;
+  std::optional<auth::SecretString> password;  // SAS token; none for X.509
+  uint16_t keep_alive_s = 60;
+};
+
+// "{scope}/registrations/{id}/api-version=2019-03-31&ClientVersion=libprov%2F1.0.0"
+std::string mqtt_username(const std::string &id_scope, const std::string &registration_id);
+
+class MqttTransport final : public core::RegistrationTransport {
+ public:
+  MqttTransport(MqttSettings settings, std::unique_ptr<ByteStream> stream);
+  ~MqttTransport() override;
+
+  void connect(const core::WaitBudget &budget) override;
+  core::ServiceResponse request_register(const std::string &body,
+                                         const core::WaitBudget &budget) override;
+  core::ServiceResponse request_operation_status(const std::string &operation_id,
+                                                 const core::WaitBudget &budget) override;
+  void idle(core::Millis duration, const core::WaitBudget &budget) override;
+  void close() noexcept override;
+
+ private:
+  // What a packet meant to the waiter.
+  void send_packet(const std::vector<uint8_t> &bytes, const core::WaitBudget &budget);
+  // Reads and handles packets until `until`; returns the first packet for
+  // which `wanted` returns true, or nullopt at `until`.
+  template <typename Predicate>
+  std::optional<mqtt::Packet> pump(const core::Deadline &until, const std::string &waiting_for,
+                                   Predicate wanted);
+  core::ServiceResponse request(const std::string &topic_base, const std::string &payload,
+                                const std::string &step_name, const core::WaitBudget &budget);
+  uint16_t next_packet_id();
+
+  MqttSettings settings_;
+  std::unique_ptr<ByteStream> stream_;
+  mqtt::Decoder decoder_;
+  const core::WaitBudget *budget_ = nullptr;  // of the registration in progress
+  core::Clock::time_point last_sent_{};
+  uint16_t packet_id_ = 0;
+  uint64_t rid_ = 0;
+  bool connected_ = false;
+};
+
+}  // namespace prov::transport
+
+#endif  // PROV_TRANSPORT_MQTT_TRANSPORT_H
