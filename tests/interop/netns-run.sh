@@ -8,7 +8,7 @@
 # only) gives every test run its own loopback interface: runs never clash with
 # each other or with anything on the host, and nothing can leave the machine.
 #
-# Usage: netns-run.sh [--emulator PATH] [--name LABEL] -- COMMAND [ARG...]
+# Usage: netns-run.sh [--emulator PATH] [--name LABEL] [--host NAME] -- COMMAND [ARG...]
 # (--emulator defaults to $PROV_TEST_EMULATOR, which ctest sets.)
 #
 # Inside the namespace: bring up lo, write credentials and the emulator config
@@ -21,7 +21,11 @@
 #   NODE_EXTRA_CA_CERTS    the same, for Node's TLS
 #   INTEROP_ADMIN_PORT     the emulator's admin HTTP port on 127.0.0.1
 #   INTEROP_EMULATOR       the emulator binary
-#   INTEROP_PROVISIONING_HOST  the host name the SDKs dial ("localhost")
+#   INTEROP_PROVISIONING_HOST  the host name the SDKs dial (--host, default "localhost")
+# With --host NAME other than localhost (e.g. the production name
+# global.azure-devices-provisioning.net), the run also gets a private mount
+# namespace in which /etc/hosts maps NAME to 127.0.0.1, and the emulator gets
+# --host-name NAME, so the SDKs dial exactly what they dial in production.
 # The temp directory is removed afterwards unless INTEROP_KEEP_WORKDIR=1.
 set -euo pipefail
 
@@ -29,6 +33,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 self="$here/$(basename "${BASH_SOURCE[0]}")"
 emulator="${PROV_TEST_EMULATOR:-}"
 name="interop"
+host="localhost"
 inside=0
 workdir=""
 
@@ -41,6 +46,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --emulator) emulator=$2; shift 2 ;;
         --name) name=$2; shift 2 ;;
+        --host) host=$2; shift 2 ;;
         --inside) inside=1; workdir=$2; shift 2 ;;
         --) shift; break ;;
         *) die "unknown argument '$1' (usage: netns-run.sh --emulator PATH [--name LABEL] -- COMMAND...)" ;;
@@ -56,8 +62,10 @@ if [[ $inside -eq 0 ]]; then
     [[ $(id -u) -eq 0 ]] || die "needs root to create a network namespace (unshare -n); run the interop tests as root (CI does)"
     command -v unshare >/dev/null || die "'unshare' (util-linux) is not installed"
     command -v ip >/dev/null || die "'ip' (iproute2) is not installed"
-    if ! probe=$(unshare -n -- true 2>&1); then
-        die "'unshare -n' is not permitted here ($probe); the interop tests need a private network namespace"
+    namespaces=(-n)
+    [[ "$host" == localhost ]] || namespaces+=(-m)
+    if ! probe=$(unshare "${namespaces[@]}" -- true 2>&1); then
+        die "'unshare ${namespaces[*]}' is not permitted here ($probe); the interop tests need a private network namespace"
     fi
     workdir=$(mktemp -d "${TMPDIR:-/tmp}/prov-interop-${name}.XXXXXX")
     cleanup() {
@@ -69,12 +77,21 @@ if [[ $inside -eq 0 ]]; then
     }
     trap cleanup EXIT
     rc=0
-    unshare -n -- bash "$self" --inside "$workdir" --emulator "$emulator" --name "$name" -- "$@" || rc=$?
+    unshare "${namespaces[@]}" -- bash "$self" --inside "$workdir" --emulator "$emulator" --name "$name" \
+        --host "$host" -- "$@" || rc=$?
     exit $rc
 fi
 
 # ---- inside the private network namespace ----
 ip link set lo up || die "could not bring up the loopback interface in the namespace"
+
+host_name_args=()
+if [[ "$host" != localhost ]]; then
+    # Private mount namespace: this /etc/hosts is seen by this run only.
+    printf '127.0.0.1 localhost %s\n::1 localhost ip6-localhost\n' "$host" >"$workdir/hosts"
+    mount --bind "$workdir/hosts" /etc/hosts || die "could not bind-mount a hosts file mapping $host to 127.0.0.1"
+    host_name_args=(--host-name "$host")
+fi
 
 python3 "$here/make_fixture.py" --emulator "$emulator" --workdir "$workdir" \
     || die "could not create the test credentials and emulator config"
@@ -86,7 +103,7 @@ mkdir -p "$data_dir"
 
 "$emulator" serve --data-dir "$data_dir" --config "$workdir/config.json" --bind 127.0.0.1 \
     --mqtt-port 8883 --https-port 443 --admin-port 0 --ports-file "$ports_file" \
-    --log-level debug 2>"$emulator_log" >/dev/null &
+    "${host_name_args[@]}" --log-level debug 2>"$emulator_log" >/dev/null &
 emulator_pid=$!
 # If this script is interrupted (ctest timeout, Ctrl-C), do not leave the
 # emulator behind: a network namespace does not end its processes.
@@ -147,9 +164,9 @@ export INTEROP_CA_PEM_PATH="$ca_path"
 export NODE_EXTRA_CA_CERTS="$ca_path"
 export INTEROP_ADMIN_PORT="$admin_port"
 export INTEROP_EMULATOR="$emulator"
-export INTEROP_PROVISIONING_HOST="localhost"
+export INTEROP_PROVISIONING_HOST="$host"
 
-echo "netns-run: [$name] dps-emulator pid $emulator_pid on 127.0.0.1:8883 (MQTT) and :443 (HTTPS/WSS), admin port $admin_port"
+echo "netns-run: [$name] dps-emulator pid $emulator_pid on $host (127.0.0.1) ports 8883 (MQTT) and 443 (HTTPS/WSS), admin port $admin_port"
 test_rc=0
 "$@" || test_rc=$?
 

@@ -4,6 +4,7 @@ registers against dps-emulator over MQTT and MQTT over WebSockets.
 Run by netns-run.sh (private network namespace, emulator on localhost:8883/443):
     INTEROP_PY_TRANSPORT=mqtt|ws  python -m pytest test_provisioning.py
 """
+import ast
 import json
 import logging
 import os
@@ -100,8 +101,9 @@ def logged_error_bodies(caplog):
         marker = "Response body: "
         if record.name == PIPELINE_LOGGER and marker in message:
             raw = message.split(marker, 1)[1].strip()
-            if raw.startswith("b'") or raw.startswith('b"'):
-                raw = raw[2:-1]
+            if raw.startswith(("b'", 'b"')):
+                # The SDK formats the raw bytes: b'{...}'
+                raw = ast.literal_eval(raw).decode("utf-8")
             bodies.append(json.loads(raw))
     return bodies
 
