@@ -643,11 +643,13 @@ const char kMakeCertHelp[] =
     "      A root CA, or an intermediate CA signed by the issuer when --issuer-* are given.\n"
     "\n"
     "  make-cert device --cn REGID --out-cert F --out-key F [--issuer-cert F --issuer-key F]\n"
-    "               [--chain] [--key-type ec|rsa] [--days N] [--expired] [--pass-phrase P]\n"
+    "               [--chain] [--key-type ec|rsa] [--days N] [--expired] [--pass-phrase P | "
+    "--pass-phrase-file F]\n"
     "      A device (client) certificate with CN = registration id; self-signed without an\n"
     "      issuer. --chain appends the issuer certificate file (which may itself hold a chain)\n"
     "      so F holds the whole chain leaf first. --expired puts notAfter in the past.\n"
-    "      --pass-phrase writes the key as encrypted PKCS#8.\n"
+    "      --pass-phrase / --pass-phrase-file (first line of F) write the key as encrypted\n"
+    "      PKCS#8 (AES-256-CBC, PBKDF2).\n"
     "\n"
     "  make-cert thumbprint --cert F\n"
     "      Prints the SHA-256 thumbprint (hex of the DER) of the first certificate in F.\n"
@@ -655,7 +657,7 @@ const char kMakeCertHelp[] =
     "Keys are EC P-256 unless --key-type rsa (RSA 2048); key files are written with mode 0600.\n";
 
 struct MakeCertOptions {
-  std::string out_cert, out_key, cn, issuer_cert, issuer_key, cert, pass_phrase;
+  std::string out_cert, out_key, cn, issuer_cert, issuer_key, cert, pass_phrase, pass_phrase_file;
   KeyType key_type = KeyType::kEc;
   long days = 0;
   bool chain = false, expired = false, has_pass_phrase = false, help = false;
@@ -668,8 +670,9 @@ MakeCertOptions parse_make_cert_options(const std::string &kind, int argc, char 
     static const std::vector<std::string> ca = {
         "--out-cert", "--out-key", "--cn", "--key-type", "--issuer-cert", "--issuer-key", "--days"};
     static const std::vector<std::string> device = {
-        "--out-cert",   "--out-key", "--cn",   "--key-type", "--issuer-cert",
-        "--issuer-key", "--chain",   "--days", "--expired",  "--pass-phrase"};
+        "--out-cert",        "--out-key", "--cn",   "--key-type", "--issuer-cert",
+        "--issuer-key",      "--chain",   "--days", "--expired",  "--pass-phrase",
+        "--pass-phrase-file"};
     static const std::vector<std::string> thumbprint = {"--cert"};
     const auto &list = kind == "ca" ? ca : kind == "device" ? device : thumbprint;
     return std::find(list.begin(), list.end(), name) != list.end();
@@ -711,7 +714,12 @@ MakeCertOptions parse_make_cert_options(const std::string &kind, int argc, char 
     else if (arg == "--cert")
       opts.cert = value;
     else if (arg == "--pass-phrase") {
+      if (opts.has_pass_phrase) throw std::invalid_argument("give the pass phrase only once");
       opts.pass_phrase = value;
+      opts.has_pass_phrase = true;
+    } else if (arg == "--pass-phrase-file") {
+      if (opts.has_pass_phrase) throw std::invalid_argument("give the pass phrase only once");
+      opts.pass_phrase_file = value;
       opts.has_pass_phrase = true;
     } else if (arg == "--key-type") {
       if (value == "ec")
@@ -737,7 +745,13 @@ void require(bool condition, const std::string &message) {
   if (!condition) throw std::invalid_argument(message);
 }
 
-int make_cert_issue(const std::string &kind, const MakeCertOptions &opts) {
+int make_cert_issue(const std::string &kind, MakeCertOptions &opts) {
+  if (!opts.pass_phrase_file.empty()) {
+    // Only the first line, so a trailing newline from `echo` is not part of the pass phrase.
+    opts.pass_phrase = read_text_file(opts.pass_phrase_file);
+    opts.pass_phrase.erase(
+        std::min(opts.pass_phrase.find_first_of("\r\n"), opts.pass_phrase.size()));
+  }
   bool device = kind == "device";
   require(!opts.out_cert.empty(), "--out-cert is required");
   require(!opts.out_key.empty(), "--out-key is required");
@@ -745,7 +759,7 @@ int make_cert_issue(const std::string &kind, const MakeCertOptions &opts) {
   require(opts.issuer_cert.empty() == opts.issuer_key.empty(),
           "--issuer-cert and --issuer-key go together");
   require(!opts.chain || !opts.issuer_cert.empty(), "--chain needs --issuer-cert and --issuer-key");
-  require(!opts.has_pass_phrase || !opts.pass_phrase.empty(), "--pass-phrase must not be empty");
+  require(!opts.has_pass_phrase || !opts.pass_phrase.empty(), "the pass phrase must not be empty");
 
   CertPtr issuer;
   PkeyPtr issuer_key;

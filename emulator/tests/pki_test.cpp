@@ -431,6 +431,16 @@ void test_verify_against_cas() {
   CHECK(by_intermediate.ok);
   CHECK_CONTAINS(by_intermediate.enrollment_ca_subject, "CN=Test Intermediate");
 
+  // The device presents leaf + intermediate + root; the enrollment trusts only the intermediate.
+  {
+    auto full = via_intermediate;
+    full.push_back(root_pem);
+    X509Check partial = verify_device_chain_against_cas(full, {intermediate_pem});
+    CHECK(partial.ok);
+    CHECK_CONTAINS(partial.enrollment_ca_subject, "CN=Test Intermediate");
+    CHECK(verify_device_chain_against_cas(full, {root_pem}).ok);
+  }
+
   // Missing intermediate: only the leaf presented, enrollment on the root.
   X509Check missing = verify_device_chain_against_cas({via_intermediate.at(0)}, {root_pem});
   check_rejected(missing, "unknown issuer");
@@ -665,6 +675,22 @@ void test_make_cert_credentials() {
     CHECK(!key);
     ERR_clear_error();
   }
+  // The pass phrase from a file: its first line.
+  std::ofstream(tmp / "pass.txt") << "from-file\nsecond line ignored\n";
+  make_device(tmp, "dev-passfile", nullptr, {"--pass-phrase-file", tmp / "pass.txt"});
+  {
+    std::string text = read_file(tmp / "dev-passfile.key");
+    Bio bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+    Key key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char *>("from-file")));
+    CHECK(key != nullptr);
+    ERR_clear_error();
+  }
+  CHECK(
+      run_make_cert({"device", "--cn", "x", "--out-cert", tmp / "x.pem", "--out-key", tmp / "x.key",
+                     "--pass-phrase", "a", "--pass-phrase-file", tmp / "pass.txt"}) == 2);
+  CHECK(run_make_cert({"device", "--cn", "x", "--out-cert", tmp / "x.pem", "--out-key",
+                       tmp / "x.key", "--pass-phrase", ""}) == 2);
+
   // The device certificate is a TLS client certificate.
   Cert root_cert = cert_from_file(root.cert);
   CHECK(verify_with_openssl(cert.get(), {}, root_cert.get(), X509_PURPOSE_SSL_CLIENT));
