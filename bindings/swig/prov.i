@@ -1,0 +1,503 @@
+/*
+ * prov.i — the language-neutral SWIG interface over include/prov/prov.h.
+ *
+ * Every binding (Python, Lua, Go, Java, C#) includes this file from a small
+ * per-language file (prov_<lang>.i) that only chooses the module name,
+ * packaging and disposal details. What lives here, once for all languages:
+ *
+ *  - Handles as proxy classes. SWIG sees two small wrapper structs,
+ *    ProvClient and ProvResult, each holding one libprov handle. Their
+ *    destructors call prov_client_free / prov_result_free, and each has an
+ *    idempotent close() so languages with deterministic disposal (Python
+ *    `with`, Lua __close, Java AutoCloseable, C# IDisposable) can release the
+ *    native handle before the garbage collector gets to the proxy. Any call
+ *    on a closed handle fails cleanly ("client is closed") instead of
+ *    touching freed memory.
+ *  - One error mapping. Each wrapper records a failure (prov_status, the
+ *    message from prov_last_error_message() and, for registrations, the
+ *    service's error details) in a thread-local "pending error"; a single
+ *    %exception turns it into the target language's error idiom.
+ *  - Ownership: %newobject on everything that returns a new object; owned
+ *    strings (prov_derive_device_key, prov_generate_sas_token) are copied
+ *    into the target language and released with prov_string_free (which
+ *    wipes them) through the newfree typemap.
+ *
+ * Hooks for per-language files (define before %include "prov.i"):
+ *  - PROV_SWIG_RAISE: a SWIG macro (%define) that raises the pending error
+ *    in the target language; it may read prov_binding_pending (see below)
+ *    and must end by leaving the wrapper (e.g. SWIG_fail; or return $null;).
+ *    Python and Lua have built-in mappings here; other languages fall back
+ *    to SWIG_exception(SWIG_RuntimeError, message).
+ *  - PROV_SWIG_NO_EXCEPTIONS: no %exception at all (e.g. Go, whose
+ *    hand-written layer reads the pending error through
+ *    prov_binding_last_status() and friends right after each call).
+ */
+
+%{
+#include <stdlib.h>
+#include <string.h>
+
+#include <prov/prov.h>
+%}
+
+%include <stdint.i>
+%include <exception.i>
+
+/* ------------------------------------------------------------------------ */
+/* Pending error: set by the wrappers, raised by %exception                 */
+/* ------------------------------------------------------------------------ */
+
+%{
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define PROV_BINDING_THREAD_LOCAL thread_local
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define PROV_BINDING_THREAD_LOCAL _Thread_local
+#elif defined(_MSC_VER)
+#define PROV_BINDING_THREAD_LOCAL __declspec(thread)
+#else
+#define PROV_BINDING_THREAD_LOCAL __thread
+#endif
+
+/* The details of the last failure of a wrapper call on this thread. The
+ * message must be copied at once: prov_last_error_message() is only valid
+ * until the next libprov call on the same thread. Fixed buffers, so that
+ * recording an error never allocates (it may be reporting PROV_E_NOMEM). */
+typedef struct prov_binding_error {
+  int status;                    /* a prov_status; PROV_OK = nothing pending */
+  char message[1024];            /* libprov's explanation, never a secret */
+  int32_t error_code;            /* DPS 6-digit error code, 0 = none */
+  int32_t http_status;           /* HTTP-like status of the last response, 0 = none */
+  char tracking_id[128];         /* "" = none */
+  char service_message[1024];    /* the service's own message, "" = none */
+  char registration_status[32];  /* e.g. "failed", "disabled"; "" = none */
+} prov_binding_error;
+
+static PROV_BINDING_THREAD_LOCAL prov_binding_error prov_binding_pending;
+
+static void prov_binding_copy(char *destination, size_t capacity, const char *source) {
+  size_t length = source ? strlen(source) : 0;
+  if (length >= capacity) length = capacity - 1;
+  if (length > 0) memcpy(destination, source, length);
+  destination[length] = '\0';
+}
+
+static void prov_binding_clear(void) { prov_binding_pending.status = PROV_OK; }
+
+/* Records a failure whose explanation is libprov's last error message, plus
+ * the service's details when a result came back with the failure. */
+static void prov_binding_fail(int status, const prov_result *details) {
+  prov_binding_error *pending = &prov_binding_pending;
+  const char *message = prov_last_error_message();
+  prov_binding_copy(pending->message, sizeof pending->message,
+                    (message && message[0]) ? message : prov_status_str(status));
+  pending->status = status;
+  pending->error_code = details ? prov_result_error_code(details) : 0;
+  pending->http_status = details ? prov_result_http_status(details) : 0;
+  prov_binding_copy(pending->tracking_id, sizeof pending->tracking_id,
+                    details ? prov_result_tracking_id(details) : NULL);
+  prov_binding_copy(pending->service_message, sizeof pending->service_message,
+                    details ? prov_result_error_message(details) : NULL);
+  prov_binding_copy(pending->registration_status, sizeof pending->registration_status,
+                    details ? prov_result_status(details) : NULL);
+}
+
+/* Records a failure detected by the binding itself (not by libprov). */
+static void prov_binding_fail_message(int status, const char *message) {
+  prov_binding_error *pending = &prov_binding_pending;
+  pending->status = status;
+  prov_binding_copy(pending->message, sizeof pending->message, message);
+  pending->error_code = 0;
+  pending->http_status = 0;
+  pending->tracking_id[0] = '\0';
+  pending->service_message[0] = '\0';
+  pending->registration_status[0] = '\0';
+}
+
+/* Returns 1 when status is PROV_OK, else records the failure and returns 0. */
+static int prov_binding_check(int status) {
+  if (status == PROV_OK) return 1;
+  prov_binding_fail(status, NULL);
+  return 0;
+}
+%}
+
+/* Accessors for the pending error, for languages without exceptions
+ * (PROV_SWIG_NO_EXCEPTIONS). Valid until the next wrapper call on the same
+ * OS thread. */
+%inline %{
+int prov_binding_last_status(void) { return prov_binding_pending.status; }
+const char *prov_binding_last_message(void) { return prov_binding_pending.message; }
+int32_t prov_binding_last_error_code(void) { return prov_binding_pending.error_code; }
+int32_t prov_binding_last_http_status(void) { return prov_binding_pending.http_status; }
+const char *prov_binding_last_tracking_id(void) { return prov_binding_pending.tracking_id; }
+const char *prov_binding_last_service_message(void) { return prov_binding_pending.service_message; }
+%}
+
+/* ------------------------------------------------------------------------ */
+/* Per-language raising of the pending error                                */
+/* ------------------------------------------------------------------------ */
+
+#if defined(SWIGPYTHON)
+%{
+/* libprov.native.NativeError(status, status_name, message, details): the
+ * Python layer (libprov/_errors.py) maps it to the Python SDK's exception
+ * classes. Created in %init below. */
+static PyObject *prov_binding_native_error = NULL;
+
+static const char *prov_binding_or_null(const char *text) {
+  return (text && text[0]) ? text : NULL;
+}
+
+static void prov_binding_raise_python(void) {
+  const prov_binding_error *pending = &prov_binding_pending;
+  PyObject *arguments = Py_BuildValue(
+      "(iss{s:i,s:i,s:z,s:z,s:z})", pending->status, prov_status_str(pending->status),
+      pending->message, "error_code", (int)pending->error_code, "http_status",
+      (int)pending->http_status, "tracking_id", prov_binding_or_null(pending->tracking_id),
+      "service_message", prov_binding_or_null(pending->service_message),
+      "registration_status", prov_binding_or_null(pending->registration_status));
+  if (arguments == NULL) return; /* Py_BuildValue set MemoryError */
+  PyErr_SetObject(prov_binding_native_error, arguments);
+  Py_DECREF(arguments);
+}
+
+/* Registration blocks for up to its deadline: let other Python threads (and
+ * the asyncio loop driving run_in_executor) run meanwhile. */
+#define PROV_BINDING_BEGIN_BLOCKING PyThreadState *prov_binding_thread_state = PyEval_SaveThread();
+#define PROV_BINDING_END_BLOCKING PyEval_RestoreThread(prov_binding_thread_state);
+%}
+%init %{
+  prov_binding_native_error =
+      PyErr_NewException("libprov.native.NativeError", PyExc_RuntimeError, NULL);
+  if (prov_binding_native_error) {
+    PyDict_SetItemString(d, "NativeError", prov_binding_native_error);
+  }
+%}
+#elif defined(SWIGLUA)
+%{
+/* The error value is a table {status, status_name, message, error_code,
+ * http_status, tracking_id, service_message, registration_status}; the
+ * prov.lua layer turns `error(table)` into the `nil, err` idiom. */
+static void prov_binding_push_lua_error(lua_State *L) {
+  const prov_binding_error *pending = &prov_binding_pending;
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, pending->status);
+  lua_setfield(L, -2, "status");
+  lua_pushstring(L, prov_status_str(pending->status));
+  lua_setfield(L, -2, "status_name");
+  lua_pushstring(L, pending->message);
+  lua_setfield(L, -2, "message");
+  lua_pushinteger(L, pending->error_code);
+  lua_setfield(L, -2, "error_code");
+  lua_pushinteger(L, pending->http_status);
+  lua_setfield(L, -2, "http_status");
+  if (pending->tracking_id[0]) {
+    lua_pushstring(L, pending->tracking_id);
+    lua_setfield(L, -2, "tracking_id");
+  }
+  if (pending->service_message[0]) {
+    lua_pushstring(L, pending->service_message);
+    lua_setfield(L, -2, "service_message");
+  }
+  if (pending->registration_status[0]) {
+    lua_pushstring(L, pending->registration_status);
+    lua_setfield(L, -2, "registration_status");
+  }
+}
+%}
+#endif
+
+%{
+#ifndef PROV_BINDING_BEGIN_BLOCKING
+#define PROV_BINDING_BEGIN_BLOCKING
+#define PROV_BINDING_END_BLOCKING
+#endif
+%}
+
+#if !defined(PROV_SWIG_NO_EXCEPTIONS)
+#if defined(PROV_SWIG_RAISE)
+%exception {
+  prov_binding_clear();
+  $action
+  if (prov_binding_pending.status != PROV_OK) {
+    PROV_SWIG_RAISE
+  }
+}
+#elif defined(SWIGPYTHON)
+%exception {
+  prov_binding_clear();
+  $action
+  if (prov_binding_pending.status != PROV_OK) {
+    prov_binding_raise_python();
+    SWIG_fail;
+  }
+}
+#elif defined(SWIGLUA)
+%exception {
+  prov_binding_clear();
+  $action
+  if (prov_binding_pending.status != PROV_OK) {
+    prov_binding_push_lua_error(L);
+    SWIG_fail;
+  }
+}
+#else
+%exception {
+  prov_binding_clear();
+  $action
+  if (prov_binding_pending.status != PROV_OK) {
+    SWIG_exception(SWIG_RuntimeError, prov_binding_pending.message);
+  }
+}
+#endif
+#else
+%exception {
+  prov_binding_clear();
+  $action
+}
+#endif
+
+/* The accessors above must not clear what they report. */
+%exception prov_binding_last_status "$action"
+%exception prov_binding_last_message "$action"
+%exception prov_binding_last_error_code "$action"
+%exception prov_binding_last_http_status "$action"
+%exception prov_binding_last_tracking_id "$action"
+%exception prov_binding_last_service_message "$action"
+
+/* ------------------------------------------------------------------------ */
+/* Owned strings                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Strings that libprov hands over through `char **out` are returned by the
+ * wrappers below as `char *` marked %newobject: SWIG copies them into the
+ * target language, then this typemap wipes and frees the C copy. */
+%typemap(newfree) char * "prov_string_free($1);";
+
+%newobject derive_device_key;
+%newobject generate_sas_token;
+
+%inline %{
+/* base64(HMAC-SHA256(base64decode(group_key), registration_id)). */
+char *derive_device_key(const char *group_key, const char *registration_id) {
+  char *device_key = NULL;
+  if (!prov_binding_check(prov_derive_device_key(group_key, registration_id, &device_key))) {
+    return NULL;
+  }
+  return device_key;
+}
+
+/* The SAS token a device presents, valid until `expiry` (Unix seconds). */
+char *generate_sas_token(const char *id_scope, const char *registration_id,
+                         const char *symmetric_key, int64_t expiry) {
+  char *token = NULL;
+  if (!prov_binding_check(
+          prov_generate_sas_token(id_scope, registration_id, symmetric_key, expiry, &token))) {
+    return NULL;
+  }
+  return token;
+}
+
+const char *version_string(void) { return prov_version_string(); }
+uint32_t version_number(void) { return prov_version_number(); }
+/* "PROV_E_TIMEOUT" for 6, and so on. */
+const char *status_name(int status) { return prov_status_str(status); }
+%}
+
+/* Status codes as constants of the module (append-only, as in prov.h). */
+%constant int PROV_OK = PROV_OK;
+%constant int PROV_E_INVALID_ARG = PROV_E_INVALID_ARG;
+%constant int PROV_E_NOMEM = PROV_E_NOMEM;
+%constant int PROV_E_CREDENTIAL = PROV_E_CREDENTIAL;
+%constant int PROV_E_CONNECTION_FAILED = PROV_E_CONNECTION_FAILED;
+%constant int PROV_E_CONNECTION_DROPPED = PROV_E_CONNECTION_DROPPED;
+%constant int PROV_E_TIMEOUT = PROV_E_TIMEOUT;
+%constant int PROV_E_CANCELLED = PROV_E_CANCELLED;
+%constant int PROV_E_SERVICE = PROV_E_SERVICE;
+%constant int PROV_E_PROTOCOL = PROV_E_PROTOCOL;
+%constant int PROV_E_BUSY = PROV_E_BUSY;
+%constant int PROV_E_INTERNAL = PROV_E_INTERNAL;
+
+/* ------------------------------------------------------------------------ */
+/* Handles                                                                  */
+/* ------------------------------------------------------------------------ */
+
+%{
+typedef struct ProvResult {
+  prov_result *handle; /* NULL once closed */
+} ProvResult;
+
+typedef struct ProvClient {
+  prov_client *handle; /* NULL once closed */
+  /* Registrations running on this client (with the GIL released in Python):
+   * close() refuses while one is, since prov_client_free must not race it. */
+  int registrations_in_flight;
+} ProvClient;
+
+static int prov_binding_client_open(const ProvClient *client) {
+  if (client->handle != NULL) return 1;
+  prov_binding_fail_message(PROV_E_INVALID_ARG, "client is closed");
+  return 0;
+}
+%}
+
+/* SWIG sees the wrappers as opaque structs with these members only. */
+typedef struct ProvResult {} ProvResult;
+typedef struct ProvClient {} ProvClient;
+
+%nodefaultctor ProvResult;
+
+%extend ProvResult {
+  ~ProvResult() {
+    prov_result_free($self->handle);
+    free($self);
+  }
+  /* Frees the native result now; getters then return null. Idempotent. */
+  void close() {
+    prov_result_free($self->handle);
+    $self->handle = NULL;
+  }
+  int is_closed() { return $self->handle == NULL; }
+
+  /* Borrowed strings (copied by SWIG); null when the service did not send
+   * the field. */
+  const char *operation_id() { return prov_result_operation_id($self->handle); }
+  const char *status() { return prov_result_status($self->handle); }
+  const char *registration_id() { return prov_result_registration_id($self->handle); }
+  const char *device_id() { return prov_result_device_id($self->handle); }
+  const char *assigned_hub() { return prov_result_assigned_hub($self->handle); }
+  const char *substatus() { return prov_result_substatus($self->handle); }
+  const char *created_date_time() { return prov_result_created_date_time($self->handle); }
+  const char *last_update_date_time() {
+    return prov_result_last_update_date_time($self->handle);
+  }
+  const char *etag() { return prov_result_etag($self->handle); }
+  /* registrationState.payload as JSON text. */
+  const char *payload() { return prov_result_payload($self->handle); }
+  /* The whole registrationState object as JSON text. */
+  const char *registration_state_json() {
+    return prov_result_registration_state_json($self->handle);
+  }
+  int32_t error_code() { return $self->handle ? prov_result_error_code($self->handle) : 0; }
+  int32_t http_status() { return $self->handle ? prov_result_http_status($self->handle) : 0; }
+  const char *tracking_id() { return prov_result_tracking_id($self->handle); }
+  const char *error_message() { return prov_result_error_message($self->handle); }
+}
+
+%newobject ProvClient::register_device;
+/* `register` is a C keyword, so the C-side name differs. */
+%rename("register") ProvClient::register_device;
+
+%extend ProvClient {
+  /* prov_client_create_symkey: a client for a symmetric-key registration. */
+  ProvClient(const char *provisioning_host, const char *registration_id, const char *id_scope,
+             const char *symmetric_key) {
+    ProvClient *client = (ProvClient *)calloc(1, sizeof *client);
+    int status;
+    if (client == NULL) {
+      prov_binding_fail_message(PROV_E_NOMEM, "out of memory creating the client wrapper");
+      return NULL;
+    }
+    status = prov_client_create_symkey(&client->handle, provisioning_host, registration_id,
+                                       id_scope, symmetric_key);
+    if (!prov_binding_check(status)) {
+      free(client);
+      return NULL;
+    }
+    return client;
+  }
+  ~ProvClient() {
+    /* A proxy is only collected when nothing (including a running register
+     * call) refers to it, so no registration can be in flight here. */
+    prov_client_free($self->handle);
+    free($self);
+  }
+  /* Frees the native client (wiping its key) now. Idempotent. Fails with
+   * PROV_E_BUSY while a registration on it is in flight. */
+  void close() {
+    if ($self->registrations_in_flight > 0) {
+      prov_binding_fail_message(PROV_E_BUSY, "cannot close the client: a registration is in flight");
+      return;
+    }
+    prov_client_free($self->handle);
+    $self->handle = NULL;
+  }
+  int is_closed() { return $self->handle == NULL; }
+
+  /* Options (see prov.h); null restores the default where prov.h allows. */
+  void set_server_verification_cert(const char *pem) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_server_verification_cert($self->handle, pem));
+    }
+  }
+  void set_gateway_hostname(const char *hostname) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_gateway_hostname($self->handle, hostname));
+    }
+  }
+  void set_cipher(const char *cipher_list) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_cipher($self->handle, cipher_list));
+    }
+  }
+  void set_keep_alive(int32_t seconds) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_keep_alive($self->handle, seconds));
+    }
+  }
+  void set_sastoken_ttl(int32_t seconds) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_sastoken_ttl($self->handle, seconds));
+    }
+  }
+  void set_provisioning_payload(const char *json) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_provisioning_payload($self->handle, json));
+    }
+  }
+  void set_register_timeout(uint32_t milliseconds) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_register_timeout($self->handle, milliseconds));
+    }
+  }
+  void set_response_timeout(uint32_t milliseconds) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_response_timeout($self->handle, milliseconds));
+    }
+  }
+
+  /* prov_client_register. Returns the (assigned) result; on failure raises
+   * with the service's details when the service answered. */
+  ProvResult *register_device() {
+    prov_result *raw = NULL;
+    ProvResult *result;
+    int status;
+    if (!prov_binding_client_open($self)) return NULL;
+    $self->registrations_in_flight++;
+    {
+      PROV_BINDING_BEGIN_BLOCKING
+      status = prov_client_register($self->handle, &raw);
+      /* Read the details while still on this thread and before any other
+       * libprov call replaces the last error message. */
+      if (status != PROV_OK) prov_binding_fail(status, raw);
+      PROV_BINDING_END_BLOCKING
+    }
+    $self->registrations_in_flight--;
+    if (status != PROV_OK) {
+      prov_result_free(raw);
+      return NULL;
+    }
+    if (raw == NULL) {
+      prov_binding_fail_message(PROV_E_INTERNAL, "registration succeeded without a result");
+      return NULL;
+    }
+    result = (ProvResult *)malloc(sizeof *result);
+    if (result == NULL) {
+      prov_result_free(raw);
+      prov_binding_fail_message(PROV_E_NOMEM, "out of memory wrapping the registration result");
+      return NULL;
+    }
+    result->handle = raw;
+    return result;
+  }
+}
