@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -230,7 +231,10 @@ std::string thumbprint_hex(X509 *cert, const EVP_MD *md) {
 std::string name_to_string(const X509_NAME *name) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || name == nullptr) return std::string();
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  // RFC 2253 order (CN first) with ", " between RDNs, as DPS shows names ("CN=dev, O=org").
+  const unsigned long flags =
+      ((XN_FLAG_RFC2253 & ~XN_FLAG_SEP_MASK) | XN_FLAG_SEP_CPLUS_SPC) & ~ASN1_STRFLGS_ESC_MSB;
+  X509_NAME_print_ex(bio.get(), name, 0, flags);
   return bio_contents(bio.get());
 }
 
@@ -981,6 +985,43 @@ CsrIssue issue_from_csr_pem(const PkiPaths &paths, const std::string &csr_pem,
   ERR_clear_error();
   if (!request) return csr_failure("CSR is not a PEM PKCS#10 certificate request");
   return issue_from_request(paths, request.get(), expected_cn);
+}
+
+CertificateInfo describe_certificate(const std::string &pem) {
+  CertificateInfo info;
+  CertPtr cert;
+  try {
+    cert = std::move(parse_pem_certificates(pem, "certificate").front());
+  } catch (const std::runtime_error &) {
+    return info;
+  }
+  info.subject_name = subject_of(cert.get());
+  info.issuer_name = name_to_string(X509_get_issuer_name(cert.get()));
+  info.sha1_thumbprint = thumbprint_hex(cert.get(), EVP_sha1());
+  info.sha256_thumbprint = thumbprint_hex(cert.get(), EVP_sha256());
+  std::transform(info.sha1_thumbprint.begin(), info.sha1_thumbprint.end(),
+                 info.sha1_thumbprint.begin(), [](unsigned char c) { return std::toupper(c); });
+  std::transform(info.sha256_thumbprint.begin(), info.sha256_thumbprint.end(),
+                 info.sha256_thumbprint.begin(), [](unsigned char c) { return std::toupper(c); });
+  BnPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
+  if (serial) {
+    char *hex = BN_bn2hex(serial.get());
+    if (hex) info.serial_number = hex;
+    OPENSSL_free(hex);
+  }
+  auto iso8601 = [](const ASN1_TIME *time) {
+    struct tm parts {};
+    if (ASN1_TIME_to_tm(time, &parts) != 1) return std::string();
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
+    return std::string(buf);
+  };
+  info.not_before_utc = iso8601(X509_get0_notBefore(cert.get()));
+  info.not_after_utc = iso8601(X509_get0_notAfter(cert.get()));
+  info.version = static_cast<int>(X509_get_version(cert.get())) + 1;
+  ERR_clear_error();
+  info.ok = true;
+  return info;
 }
 
 int make_cert_main(int argc, char **argv) {

@@ -63,6 +63,18 @@ CsrIssue issue_from_csr_der_base64(const PkiPaths &paths, const std::string &csr
 CsrIssue issue_from_csr_pem(const PkiPaths &paths, const std::string &csr_pem,
                             const std::string &expected_cn);
 
+// The DPS REST API's X509CertificateInfo (registrationState.x509.certificateInfo, trustBundle
+// certificate metadata) of the first certificate in `pem`. ok=false when it does not parse.
+// Thumbprints and serial number are upper-case hex, times "YYYY-MM-DDTHH:MM:SSZ", names
+// "CN=..., O=...". (Addition beyond the agreed API; optional for the server to use.)
+struct CertificateInfo {
+  bool ok = false;
+  std::string subject_name, issuer_name, sha1_thumbprint, sha256_thumbprint, serial_number;
+  std::string not_before_utc, not_after_utc;
+  int version = 0;
+};
+CertificateInfo describe_certificate(const std::string &pem);
+
 // `dps-emulator make-cert ca|device|thumbprint ...` (argv[0] = "make-cert"). Returns the exit code.
 int make_cert_main(int argc, char **argv);
 

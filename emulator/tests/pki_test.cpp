@@ -649,6 +649,31 @@ void test_csr_issuance() {
 // ------------------------------------------------------------------------------------------
 // make-cert
 
+void test_describe_certificate() {
+  TempDir tmp;
+  TestCa root = make_ca(tmp, "Info Root");
+  std::string cert_path = make_device(tmp, "dev-info", &root, {"--days", "10"});
+  Cert cert = cert_from_file(cert_path);
+  CertificateInfo info = describe_certificate(read_file(cert_path));
+  CHECK(info.ok);
+  CHECK(info.subject_name == "CN=dev-info");
+  CHECK(info.issuer_name == "CN=Info Root, O=dps-emulator");
+  std::string sha256 = sha256_hex_of_der(cert.get());
+  for (auto &c : sha256) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  CHECK(info.sha256_thumbprint == sha256);
+  CHECK(info.sha1_thumbprint.size() == 40);
+  CHECK(info.serial_number.size() >= 30);
+  CHECK(info.version == 3);
+  // notAfter is 10 days after now; notBefore one hour before now.
+  char expected_after[32];
+  time_t after = time(nullptr) + 10L * 24 * 3600;
+  std::strftime(expected_after, sizeof expected_after, "%Y-%m-%dT", gmtime(&after));
+  CHECK_CONTAINS(info.not_after_utc, expected_after);
+  CHECK(info.not_before_utc.size() == 20 && info.not_before_utc.back() == 'Z');
+  CHECK(!describe_certificate("junk").ok);
+  CHECK(!describe_certificate("").ok);
+}
+
 void test_make_cert_credentials() {
   TempDir tmp;
   // RSA device key encrypted with a pass phrase.
@@ -751,6 +776,7 @@ int main() {
       {"verify_by_thumbprint", test_verify_by_thumbprint},
       {"verify_against_cas", test_verify_against_cas},
       {"csr_issuance", test_csr_issuance},
+      {"describe_certificate", test_describe_certificate},
       {"make_cert_credentials", test_make_cert_credentials},
   };
   for (const auto &[name, test] : tests) {
