@@ -22,9 +22,11 @@ struct CStringDeleter {
 using JsonText = std::unique_ptr<char, CStringDeleter>;
 
 // Parses the whole text; sets *stop to where cJSON stopped on failure.
+// The length passed to cJSON includes the terminating NUL, which it
+// requires to be inside the buffer when asked to reject trailing text.
 JsonPtr parse(const std::string &text, size_t *stop) {
   const char *end = nullptr;
-  JsonPtr root(cJSON_ParseWithLengthOpts(text.c_str(), text.size(), &end, 1));
+  JsonPtr root(cJSON_ParseWithLengthOpts(text.c_str(), text.size() + 1, &end, 1));
   if (!root && stop != nullptr) *stop = end ? static_cast<size_t>(end - text.c_str()) : 0;
   return root;
 }
