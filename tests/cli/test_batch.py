@@ -1,0 +1,237 @@
+"""`prov register --batch` against a real dps-emulator process."""
+
+import json
+import os
+import pty
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import HUBS, ID_SCOPE, Emulator, derive_device_key, make_key
+
+GROUP_KEY = make_key("batch-group")
+WRONG_KEY = make_key("batch-wrong")
+SLOW_GROUP_KEY = make_key("batch-slow-group")
+
+
+def group_config(group_key, **extra):
+    config = {
+        "idScope": ID_SCOPE,
+        "iotHubs": HUBS,
+        "assignmentDelayMs": 0,
+        "retryAfterSeconds": 1,
+        "enrollmentGroups": [{"enrollmentGroupId": "batch-group", "attestation": {
+            "type": "symmetricKey", "primaryKey": group_key, "secondaryKey": group_key}}],
+    }
+    config.update(extra)
+    return config
+
+
+@pytest.fixture(scope="module")
+def emulator(emulator_bin, tmp_path_factory):
+    instance = Emulator(emulator_bin, tmp_path_factory.mktemp("emulator"),
+                        group_config(GROUP_KEY)).start()
+    yield instance
+    instance.stop()
+
+
+def parse_lines(text):
+    lines = text.splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def summary_counts(stderr):
+    match = re.search(r"batch summary(?: \(interrupted\))?: (\d+) devices, (\d+) assigned, "
+                      r"(\d+) failed, (\d+) not started", stderr)
+    assert match, stderr
+    return tuple(int(group) for group in match.groups())
+
+
+def test_batch_of_200_with_concurrency_16(prov, emulator, tmp_path):
+    ids = [f"batch-dev-{n:03d}" for n in range(200)]
+    keys = {rid: derive_device_key(GROUP_KEY, rid) for rid in ids}
+    batch = tmp_path / "devices.csv"
+    batch.write_text("registration_id,key\n" + "".join(f"{rid},{keys[rid]}\n" for rid in ids))
+
+    result = prov("register", "--batch", batch, *emulator.common_args(), "--concurrency", "16",
+                  "--progress", "never", secrets=[GROUP_KEY, *keys.values()], timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = parse_lines(result.stdout)
+    assert len(lines) == 200
+    assert sorted(line["registrationId"] for line in lines) == ids
+    assert sorted(line["line"] for line in lines) == list(range(2, 202))
+    for line in lines:
+        assert line["status"] == "assigned", line
+        assert line["assignedHub"] in HUBS
+        assert line["operationId"]
+        assert line["latencyMs"] > 0
+        assert "error" not in line
+        assert line["registrationState"]["registrationId"] == line["registrationId"]
+
+    assert summary_counts(result.stderr) == (200, 200, 0, 0)
+    assert "failures: none" in result.stderr
+    assert re.search(r"throughput \d+\.\d registrations/s", result.stderr)
+    latency = re.search(r"latency ms: p50 ([\d.]+), p90 ([\d.]+), p99 ([\d.]+), max ([\d.]+)",
+                        result.stderr)
+    assert latency, result.stderr
+    p50, p90, p99, peak = map(float, latency.groups())
+    assert 0 < p50 <= p90 <= p99 <= peak
+    assert "progress:" not in result.stderr  # --progress never
+
+
+def test_group_key_column_jsonl_and_bad_lines(prov, emulator, tmp_path):
+    good_group = [f"batch-g-{n}" for n in range(6)]
+    good_key = [f"batch-k-{n}" for n in range(6)]
+    wrong = [f"batch-w-{n}" for n in range(4)]
+    records = []
+    records += [{"registrationId": rid, "groupKey": GROUP_KEY} for rid in good_group]
+    records += [{"registrationId": rid, "key": derive_device_key(GROUP_KEY, rid)} for rid in good_key]
+    records += [{"registrationId": rid, "key": WRONG_KEY} for rid in wrong]
+    text = "".join(json.dumps(record) + "\n" for record in records)
+    # Unusable lines, each reported by its line number (records fill lines 1..16).
+    text += '{"registrationId": "batch-broken", "key": \n'      # line 17: not JSON
+    text += '{"registrationId": "batch-nokey"}\n'               # line 18: no key
+    text += '\n# a comment line\n'                               # lines 19-20: skipped
+    text += '{"registrationId": "batch-badb64", "key": "@@@"}\n'  # line 21: rejected by libprov
+    text += '{"registrationId": 7, "key": "x"}\n'                # line 22: wrong type
+    batch = tmp_path / "devices.jsonl"
+    batch.write_text(text)
+    output = tmp_path / "out.jsonl"
+
+    secrets = [GROUP_KEY, WRONG_KEY] + [derive_device_key(GROUP_KEY, rid) for rid in good_key +
+                                        good_group]
+    result = prov("register", "--batch", batch, *emulator.common_args(), "--concurrency", "4",
+                  "--output", output, secrets=secrets, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    out_text = output.read_text()
+    for secret in secrets:
+        assert secret not in out_text
+    lines = parse_lines(out_text)
+    assert len(lines) == 20
+    by_line = {line["line"]: line for line in lines}
+    assert sorted(by_line) == list(range(1, 19)) + [21, 22]
+
+    for number in range(1, 13):
+        assert by_line[number]["status"] == "assigned", by_line[number]
+    for number in range(13, 17):
+        assert by_line[number]["registrationId"] in wrong
+        assert by_line[number]["error"]["status"] == "PROV_E_CREDENTIAL"
+        assert by_line[number]["error"]["httpStatus"] == 401
+    assert by_line[17]["error"]["status"] == "PROV_E_INVALID_ARG"
+    assert "line 17" in by_line[17]["error"]["message"]
+    assert "not valid JSON" in by_line[17]["error"]["message"]
+    assert by_line[18]["registrationId"] == "batch-nokey"
+    assert "no key" in by_line[18]["error"]["message"]
+    assert by_line[21]["registrationId"] == "batch-badb64"
+    assert by_line[21]["error"]["status"] == "PROV_E_INVALID_ARG"
+    assert by_line[21]["error"]["step"] == "create client"
+    assert "must be a string" in by_line[22]["error"]["message"]
+
+    assert summary_counts(result.stderr) == (20, 12, 8, 0)
+    assert re.search(r"PROV_E_CREDENTIAL \(errorCode 401\d{3}\): 4", result.stderr), result.stderr
+    assert re.search(r"input error: 3", result.stderr)
+    assert re.search(r"PROV_E_INVALID_ARG: 1", result.stderr)
+
+
+def test_csv_with_both_key_columns_and_quotes(prov, emulator, tmp_path):
+    rid_a, rid_b = "batch-csv-a", "batch-csv-b"
+    batch = tmp_path / "devices.csv"
+    batch.write_text("group_key,registration_id,key\r\n"
+                     f'"{GROUP_KEY}",{rid_a},\r\n'
+                     f',"{rid_b}",{derive_device_key(GROUP_KEY, rid_b)}\r\n'
+                     f"{GROUP_KEY},batch-csv-c,{derive_device_key(GROUP_KEY, 'batch-csv-c')}\r\n"
+                     "too,many,fields,here\r\n")
+    result = prov("register", "--batch", batch, *emulator.common_args(), "--progress", "never",
+                  secrets=[GROUP_KEY], timeout=60)
+    assert result.returncode == 1, result.stderr
+    by_line = {line["line"]: line for line in parse_lines(result.stdout)}
+    assert by_line[2]["status"] == "assigned" and by_line[2]["registrationId"] == rid_a
+    assert by_line[3]["status"] == "assigned" and by_line[3]["registrationId"] == rid_b
+    assert "both key and group_key" in by_line[4]["error"]["message"]
+    assert "expected 3 fields, found 4" in by_line[5]["error"]["message"]
+
+
+def slow_batch(emulator_bin, tmp_path_factory, tmp_path, count):
+    """A slow emulator (each device is 'assigning' for 1.5 s) and a batch file for it."""
+    config = group_config(SLOW_GROUP_KEY, assignmentDelayMs=1500, retryAfterSeconds=1)
+    emulator = Emulator(emulator_bin, tmp_path_factory.mktemp("slow-emulator"), config).start()
+    batch = tmp_path / "slow.csv"
+    batch.write_text("registration_id,group_key\n" +
+                     "".join(f"slow-dev-{n:02d},{SLOW_GROUP_KEY}\n" for n in range(count)))
+    return emulator, batch
+
+
+def test_sigint_stops_new_work_and_keeps_finished_lines(prov_bin, emulator_bin, tmp_path_factory,
+                                                         tmp_path):
+    emulator, batch = slow_batch(emulator_bin, tmp_path_factory, tmp_path, 40)
+    output = tmp_path / "out.jsonl"
+    stderr_path = tmp_path / "stderr.txt"
+    try:
+        with open(stderr_path, "w") as stderr_file:
+            process = subprocess.Popen(
+                [prov_bin, "register", "--batch", str(batch), *emulator.common_args(),
+                 "--concurrency", "4", "--output", str(output), "--progress", "auto"],
+                stdout=subprocess.DEVNULL, stderr=stderr_file)
+            # Wait until some devices have finished, then interrupt.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if output.exists() and output.read_text().count("\n") >= 4:
+                    break
+                assert process.poll() is None, "batch ended before it could be interrupted"
+                time.sleep(0.05)
+            time.sleep(1.0)  # > 2 s into the run: a plain progress line is due
+            process.send_signal(signal.SIGINT)
+            returncode = process.wait(timeout=60)
+    finally:
+        emulator.stop()
+    stderr = stderr_path.read_text()
+    assert SLOW_GROUP_KEY not in stderr
+    assert returncode == 130, stderr
+    text = output.read_text()
+    assert text.endswith("\n")
+    lines = parse_lines(text)
+    assert 4 <= len(lines) < 40
+    for line in lines:
+        assert line["status"] == "assigned", line
+    assert "interrupted" in stderr
+    total, assigned, failed, not_started = summary_counts(stderr)
+    assert (total, assigned, failed) == (40, len(lines), 0)
+    assert not_started == 40 - len(lines)
+    # stderr is not a terminal here: progress comes as plain lines every 2 s.
+    assert re.search(r"progress: \d+/40 done, \d+ failed, \d+ in flight, [\d.]+/s, ETA", stderr)
+    assert "\x1b[K" not in stderr
+
+
+def test_live_progress_bar_on_a_terminal(prov_bin, emulator_bin, tmp_path_factory, tmp_path):
+    emulator, batch = slow_batch(emulator_bin, tmp_path_factory, tmp_path, 6)
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [prov_bin, "register", "--batch", str(batch), *emulator.common_args(),
+             "--concurrency", "3"], stdout=subprocess.PIPE, stderr=terminal)
+        os.close(terminal)
+        captured = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            captured += chunk
+        stdout = process.stdout.read()
+        returncode = process.wait(timeout=60)
+    finally:
+        os.close(controller)
+        emulator.stop()
+    text = captured.decode(errors="replace")
+    assert returncode == 0, text
+    assert len(parse_lines(stdout.decode())) == 6
+    assert "\r\x1b[K[" in text
+    assert re.search(r"\[#+-*\] \d/6 done, 0 failed, \d in flight", text)
+    assert "6/6 done" in text
+    assert "batch summary: 6 devices, 6 assigned, 0 failed, 0 not started" in text

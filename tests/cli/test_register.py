@@ -1,0 +1,257 @@
+"""`prov register` (one device) against a real dps-emulator process."""
+
+import json
+import re
+import time
+
+import pytest
+
+from conftest import HUBS, ID_SCOPE, derive_device_key, free_closed_port, make_key
+
+DEVICE_KEY = make_key("register-device")
+SECOND_KEY = make_key("register-device-secondary")
+ECHO_KEY = make_key("register-echo")
+DISABLED_KEY = make_key("register-disabled")
+GROUP_KEY = make_key("register-group")
+WRONG_KEY = make_key("register-wrong")
+ALL_SECRETS = [DEVICE_KEY, SECOND_KEY, ECHO_KEY, DISABLED_KEY, GROUP_KEY, WRONG_KEY]
+INITIAL_PAYLOAD = {"greeting": "hello", "n": 3}
+
+
+def symmetric(primary, secondary=None):
+    return {"type": "symmetricKey", "primaryKey": primary, "secondaryKey": secondary or primary}
+
+
+CONFIG = {
+    "idScope": ID_SCOPE,
+    "iotHubs": HUBS,
+    "assignmentDelayMs": 0,
+    "retryAfterSeconds": 1,
+    "enrollments": [
+        {"registrationId": "cli-device-1", "attestation": symmetric(DEVICE_KEY, SECOND_KEY),
+         "deviceId": "cli-device-1-id", "initialPayload": INITIAL_PAYLOAD},
+        {"registrationId": "cli-echo", "attestation": symmetric(ECHO_KEY), "echoPayload": True},
+        {"registrationId": "cli-disabled", "attestation": symmetric(DISABLED_KEY),
+         "enabled": False},
+    ],
+    "enrollmentGroups": [
+        {"enrollmentGroupId": "cli-group", "attestation": symmetric(GROUP_KEY)},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def emulator(emulator_bin, tmp_path_factory):
+    from conftest import Emulator
+    instance = Emulator(emulator_bin, tmp_path_factory.mktemp("emulator"), CONFIG).start()
+    yield instance
+    instance.stop()
+
+
+def register(prov, emulator, registration_id, *extra, env=None, timeout=60):
+    return prov("register", *emulator.common_args(), "--registration-id", registration_id, *extra,
+                secrets=ALL_SECRETS + [derive_device_key(GROUP_KEY, registration_id)], env=env,
+                timeout=timeout)
+
+
+HUMAN_LINE = re.compile(
+    r"assigned: device (?P<device>\S+) on hub (?P<hub>\S+) "
+    r"\(substatus (?P<substatus>\w+), operation (?P<operation>\S+)\)")
+
+
+def test_human_output(prov, emulator):
+    result = register(prov, emulator, "cli-device-1", "--key", DEVICE_KEY)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    match = HUMAN_LINE.fullmatch(lines[0])
+    assert match, result.stdout
+    assert match["device"] == "cli-device-1-id"
+    assert match["hub"] in HUBS
+    assert match["substatus"] in ("initialAssignment", "deviceDataMigrated", "deviceDataReset",
+                                  "reprovisionedToInitialAssignment")
+    assert match["operation"] != "(none)"
+    assert json.loads(lines[1].removeprefix("payload: ")) == INITIAL_PAYLOAD
+    assert result.stderr == ""
+
+
+def test_json_output_field_by_field(prov, emulator):
+    before = time.time()
+    result = register(prov, emulator, "cli-device-1", "--key", DEVICE_KEY, "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1
+    out = json.loads(result.stdout)
+    assert out["registrationId"] == "cli-device-1"
+    assert out["status"] == "assigned"
+    assert out["deviceId"] == "cli-device-1-id"
+    assert out["assignedHub"] in HUBS
+    assert out["substatus"] in ("initialAssignment", "deviceDataMigrated", "deviceDataReset",
+                                "reprovisionedToInitialAssignment")
+    assert isinstance(out["operationId"], str) and out["operationId"]
+    for field in ("createdDateTimeUtc", "lastUpdatedDateTimeUtc"):
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", out[field]), out[field]
+    assert "etag" in out
+    assert out["payload"] == INITIAL_PAYLOAD
+    state = out["registrationState"]
+    assert state["registrationId"] == "cli-device-1"
+    assert state["assignedHub"] == out["assignedHub"]
+    assert state["deviceId"] == out["deviceId"]
+    assert state["status"] == "assigned"
+    assert "error" not in out
+    assert time.time() - before < 30
+
+    # The emulator's own record agrees with what the CLI printed.
+    records = emulator.list_records()
+    text = json.dumps(records)
+    assert "cli-device-1" in text and out["assignedHub"] in text
+
+
+def test_group_key_registration_derives_the_device_key(prov, emulator):
+    result = register(prov, emulator, "cli-group-member-7", "--group-key", GROUP_KEY, "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["status"] == "assigned"
+    assert out["registrationId"] == "cli-group-member-7"
+    assert out["assignedHub"] in HUBS
+    # The derived key works as an individual device key too.
+    derived = derive_device_key(GROUP_KEY, "cli-group-member-7")
+    again = prov("register", *emulator.common_args(), "--registration-id", "cli-group-member-7",
+                 "--key", derived, secrets=[derived, GROUP_KEY])
+    assert again.returncode == 0, again.stderr
+
+
+def test_key_from_environment(prov, emulator):
+    device = register(prov, emulator, "cli-device-1", env={"PROV_SYMMETRIC_KEY": DEVICE_KEY})
+    assert device.returncode == 0, device.stderr
+    assert device.stdout.startswith("assigned: device cli-device-1-id")
+    group = register(prov, emulator, "cli-group-env", env={"PROV_GROUP_KEY": GROUP_KEY})
+    assert group.returncode == 0, group.stderr
+    # An option wins over the environment.
+    wrong_env = register(prov, emulator, "cli-device-1", "--key", DEVICE_KEY,
+                         env={"PROV_SYMMETRIC_KEY": WRONG_KEY})
+    assert wrong_env.returncode == 0, wrong_env.stderr
+    both = register(prov, emulator, "cli-device-1",
+                    env={"PROV_SYMMETRIC_KEY": DEVICE_KEY, "PROV_GROUP_KEY": GROUP_KEY})
+    assert both.returncode == 2
+    assert "both PROV_SYMMETRIC_KEY and PROV_GROUP_KEY" in both.stderr
+
+
+def test_key_from_file(prov, emulator, tmp_path):
+    key_file = tmp_path / "device.key"
+    key_file.write_text(DEVICE_KEY + "\n")
+    device = register(prov, emulator, "cli-device-1", "--key-file", key_file)
+    assert device.returncode == 0, device.stderr
+    group_file = tmp_path / "group.key"
+    group_file.write_text(GROUP_KEY + "\r\n")
+    group = register(prov, emulator, "cli-group-file", "--group-key-file", group_file, "--json")
+    assert group.returncode == 0, group.stderr
+    assert json.loads(group.stdout)["status"] == "assigned"
+
+
+def test_secondary_key_works(prov, emulator):
+    result = register(prov, emulator, "cli-device-1", "--key", SECOND_KEY)
+    assert result.returncode == 0, result.stderr
+
+
+def test_payload_option_and_file_are_sent(prov, emulator, tmp_path):
+    payload = {"modelId": "dtmi:libprov:cli;1", "tags": ["a", "b"]}
+    inline = register(prov, emulator, "cli-echo", "--key", ECHO_KEY, "--json",
+                      "--payload", json.dumps(payload))
+    assert inline.returncode == 0, inline.stderr
+    assert json.loads(inline.stdout)["payload"] == payload
+    payload_file = tmp_path / "payload.json"
+    payload_file.write_text(json.dumps({"fromFile": True}))
+    from_file = register(prov, emulator, "cli-echo", "--key", ECHO_KEY, "--json",
+                         "--payload-file", payload_file)
+    assert from_file.returncode == 0, from_file.stderr
+    assert json.loads(from_file.stdout)["payload"] == {"fromFile": True}
+
+
+def test_options_are_accepted(prov, emulator):
+    result = register(prov, emulator, "cli-device-1", "--key", DEVICE_KEY, "--keep-alive", "30",
+                      "--sas-ttl", "600", "--timeout", "20", "--response-timeout", "5.5",
+                      "--cipher", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256")
+    assert result.returncode == 0, result.stderr
+
+
+def test_wrong_key_exits_3(prov, emulator):
+    human = register(prov, emulator, "cli-device-1", "--key", WRONG_KEY)
+    assert human.returncode == 3, (human.stdout, human.stderr)
+    assert human.stdout == ""
+    assert "PROV_E_CREDENTIAL" in human.stderr
+    assert "cli-device-1" in human.stderr
+    assert re.search(r"errorCode 401\d{3}", human.stderr), human.stderr
+
+    result = register(prov, emulator, "cli-device-1", "--key", WRONG_KEY, "--json")
+    assert result.returncode == 3
+    out = json.loads(result.stdout)
+    assert out["registrationId"] == "cli-device-1"
+    assert out["status"] != "assigned"
+    error = out["error"]
+    assert error["status"] == "PROV_E_CREDENTIAL"
+    assert error["message"]
+    assert 401000 <= error["errorCode"] <= 401999
+    assert error["httpStatus"] == 401
+    assert isinstance(error["trackingId"], str) and error["trackingId"]
+
+
+def test_unknown_registration_exits_3(prov, emulator):
+    result = register(prov, emulator, "cli-nobody", "--key", DEVICE_KEY, "--json")
+    assert result.returncode == 3, result.stdout
+    assert json.loads(result.stdout)["error"]["status"] == "PROV_E_CREDENTIAL"
+
+
+def test_disabled_enrollment_exits_6(prov, emulator):
+    human = register(prov, emulator, "cli-disabled", "--key", DISABLED_KEY)
+    assert human.returncode == 6, (human.stdout, human.stderr)
+    assert "PROV_E_SERVICE" in human.stderr and "disabled" in human.stderr
+    result = register(prov, emulator, "cli-disabled", "--key", DISABLED_KEY, "--json")
+    assert result.returncode == 6
+    out = json.loads(result.stdout)
+    assert out["status"] == "disabled"
+    assert out["error"]["status"] == "PROV_E_SERVICE"
+    assert out["assignedHub"] is None
+
+
+def test_closed_port_exits_4(prov, emulator):
+    port = free_closed_port()
+    result = prov("register", "--host", f"127.0.0.1:{port}", "--id-scope", ID_SCOPE,
+                  "--registration-id", "cli-device-1", "--key", DEVICE_KEY, "--ca-file",
+                  emulator.ca_file, "--json", "--timeout", "20", secrets=ALL_SECRETS)
+    assert result.returncode == 4, (result.stdout, result.stderr)
+    out = json.loads(result.stdout)
+    assert out["status"] == "error"
+    assert out["error"]["status"] == "PROV_E_CONNECTION_FAILED"
+    assert out["error"]["httpStatus"] is None
+
+
+def test_unknown_host_exits_4(prov, emulator):
+    started = time.monotonic()
+    result = prov("register", "--host", "no-such-host.invalid:8883", "--id-scope", ID_SCOPE,
+                  "--registration-id", "cli-device-1", "--key", DEVICE_KEY, "--timeout", "20",
+                  secrets=ALL_SECRETS, timeout=60)
+    assert result.returncode == 4, (result.stdout, result.stderr)
+    assert "PROV_E_CONNECTION_FAILED" in result.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_untrusted_server_exits_4(prov, emulator):
+    # Without --ca-file the system store is used, which does not trust the emulator's CA.
+    result = prov("register", "--host", emulator.host, "--id-scope", ID_SCOPE,
+                  "--registration-id", "cli-device-1", "--key", DEVICE_KEY, "--timeout", "20",
+                  secrets=ALL_SECRETS)
+    assert result.returncode == 4, (result.stdout, result.stderr)
+    assert "PROV_E_CONNECTION_FAILED" in result.stderr
+
+
+def test_silent_service_times_out_with_exit_5(prov, start_emulator):
+    config = dict(CONFIG, faults=[{"type": "silent"}])
+    silent = start_emulator(config)
+    started = time.monotonic()
+    result = prov("register", *silent.common_args(), "--registration-id", "cli-device-1",
+                  "--key", DEVICE_KEY, "--timeout", "2", "--json", secrets=ALL_SECRETS, timeout=60)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 5, (result.stdout, result.stderr)
+    out = json.loads(result.stdout)
+    assert out["error"]["status"] == "PROV_E_TIMEOUT"
+    assert out["error"]["message"]
+    assert 1.5 <= elapsed < 10, elapsed
