@@ -110,8 +110,8 @@ std::string read_text_file(const std::string &path) {
 // Writes via a temporary file and rename, so readers never see a half-written certificate or key;
 // the temporary file is created with the final mode, so a key is never world-readable.
 void write_file_atomically(const std::string &path, const std::string &content, mode_t mode) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  std::string tmp = path + ".tmp.XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);  // unique name, created 0600
   if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
   bool ok = ::fchmod(fd, mode) == 0;
   size_t done = 0;

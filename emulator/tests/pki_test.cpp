@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +25,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -301,6 +303,38 @@ void test_dev_pki_reissues_server_cert_for_new_hosts() {
   }
   CHECK(threw);
   CHECK(read_file(paths.server_cert_chain) == reissued_pem);
+}
+
+// Several emulator processes (here: threads with their own lock descriptors) starting on the same
+// empty data directory end up with one consistent PKI.
+void test_dev_pki_concurrent_creation() {
+  TempDir tmp;
+  std::vector<std::thread> starters;
+  std::vector<PkiPaths> results(4);
+  std::atomic<int> errors{0};
+  for (size_t i = 0; i < results.size(); ++i) {
+    starters.emplace_back([&, i] {
+      try {
+        results[i] = ensure_dev_pki(tmp.path(), {"host-0"});
+      } catch (const std::exception &) {
+        ++errors;
+      }
+    });
+  }
+  for (auto &starter : starters) starter.join();
+  CHECK(errors == 0);
+  // Inspect the files as the racing starts left them (another call would repair them).
+  const PkiPaths &paths = results[0];
+  Cert root = cert_from_file(paths.root_ca_cert);
+  Cert server = cert_from_file(paths.server_cert_chain);
+  Cert issuing = cert_from_file(paths.issuing_ca_cert);
+  CHECK(root && server && issuing);
+  CHECK(verify_with_openssl(server.get(), {}, root.get(), X509_PURPOSE_SSL_SERVER, "host-0"));
+  CHECK(verify_with_openssl(issuing.get(), {}, root.get(), X509_PURPOSE_ANY));
+  std::vector<std::string> leftovers;
+  for (const auto &entry : fs::directory_iterator(paths.dir))
+    if (entry.path().string().find(".tmp.") != std::string::npos) leftovers.push_back(entry.path());
+  CHECK(leftovers.empty());
 }
 
 void test_dev_pki_unusable_data_dir() {
@@ -772,6 +806,7 @@ int main() {
       {"dev_pki_created_and_reused", test_dev_pki_created_and_reused},
       {"dev_pki_reissues_server_cert_for_new_hosts",
        test_dev_pki_reissues_server_cert_for_new_hosts},
+      {"dev_pki_concurrent_creation", test_dev_pki_concurrent_creation},
       {"dev_pki_unusable_data_dir", test_dev_pki_unusable_data_dir},
       {"verify_by_thumbprint", test_verify_by_thumbprint},
       {"verify_against_cas", test_verify_against_cas},
