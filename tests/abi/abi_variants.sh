@@ -134,11 +134,13 @@ case $variant in
     compile 'namespace prov_detail {
 __attribute__((visibility("default"))) int leaked_helper(int value) { return value * 2; }
 }
-extern "C" __attribute__((visibility("default"))) int cJSON_leaked_counter = 0;' leak
+extern "C" {
+__attribute__((visibility("default"))) int cJSON_leaked_counter = 0;
+}' leak
     link "$lib" "$work/leak.o" -- -Wl,-soname,libprov.so.1 "${dependency_libs[@]}"
     expect=("exported but not declared with PROV_API .*_ZN11prov_detail13leaked_helperEi"
       "exported but not declared with PROV_API .*cJSON_leaked_counter"
-      "not functions in the text section: cJSON_leaked_counter"
+      "not functions in the text section: .*cJSON_leaked_counter \(nm type B\)"
       "symbol version other than its node.*unversioned")
     ;;
   soname)
