@@ -40,9 +40,10 @@ fi
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 # Only the fuzz targets are built, so the emulator and CLI are left out.
+mkdir -p "$build"
 cmake -S "$repo" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DPROV_BUILD_EMULATOR=OFF -DPROV_BUILD_CLI=OFF -DPROV_BUILD_BINDINGS=OFF >"$build.configure.log" 2>&1 ||
-  { cat "$build.configure.log" >&2; exit 1; }
+  -DPROV_BUILD_EMULATOR=OFF -DPROV_BUILD_CLI=OFF -DPROV_BUILD_BINDINGS=OFF >"$build/run-fuzz-configure.log" 2>&1 ||
+  { cat "$build/run-fuzz-configure.log" >&2; exit 1; }
 
 if [ $# -gt 0 ]; then
   targets=("$@")
