@@ -11,7 +11,11 @@
 #      include/prov/prov.h and the names in abi/libprov.map are the same set;
 #      every export is a function in the text section and carries the version
 #      node the map puts it in. The full list is printed.
-#   3. abidiff of the library against the committed baseline abi/libprov.abi:
+#   3. prov_status is append-only: every value in abi/prov_status.txt keeps its
+#      name and number in the header (abidiff cannot see this enum, because
+#      the functions take and return int); the version macros agree with the
+#      SONAME and the project version.
+#   4. abidiff of the library against the committed baseline abi/libprov.abi:
 #      an incompatible change (exit bit 8) or a tool error (bits 1/2) fails; an
 #      addition (bit 4) fails too, with how to refresh the baseline on purpose.
 # Policy and workflow: abi/README.md.
@@ -22,8 +26,10 @@
 #   --header FILE     the public header (default include/prov/prov.h)
 #   --map FILE        the version script (default abi/libprov.map)
 #   --baseline FILE   the abidw baseline (default abi/libprov.abi)
-#   --update          write the baseline from the library instead of diffing
-#                     (only when checks 1 and 2 pass)
+#   --status-codes FILE  the released prov_status values (default abi/prov_status.txt)
+#   --update          write the baseline and the status-code list from the
+#                     library and header instead of comparing (only when the
+#                     other checks pass)
 set -uo pipefail
 
 readonly SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,6 +44,7 @@ lib=""
 header="$SOURCE_DIR/include/prov/prov.h"
 map="$SOURCE_DIR/abi/libprov.map"
 baseline="$SOURCE_DIR/abi/libprov.abi"
+status_codes="$SOURCE_DIR/abi/prov_status.txt"
 update=0
 build_dir=""
 while (($#)); do
@@ -46,6 +53,7 @@ while (($#)); do
     --header) header=${2:?--header needs a file}; shift 2 ;;
     --map) map=${2:?--map needs a file}; shift 2 ;;
     --baseline) baseline=${2:?--baseline needs a file}; shift 2 ;;
+    --status-codes) status_codes=${2:?--status-codes needs a file}; shift 2 ;;
     --update) update=1; shift ;;
     -h | --help) usage; exit 0 ;;
     -*) echo "check-abi: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -207,7 +215,52 @@ if ((failures == 0)); then
   note "symbols ok: $export_count exported = $header_count PROV_API functions in $(basename "$header") = $(wc -l <"$work/map.names") names in $(basename "$map")"
 fi
 
-# ------------------------------------------------------------ 3. abidiff ---
+# ------------------------------------------------- 3. status codes, versions ---
+# The enumerators of prov_status and their values, as the compiler sees them.
+sed -n '/typedef enum prov_status/,/} prov_status;/p' "$work/header.i" |
+  grep -o '^[[:space:]]*PROV_[A-Z0-9_]*' | tr -d ' \t' >"$work/status.names"
+{
+  printf '#include <stdio.h>\n#include "%s"\nint main(void) {\n' "$header"
+  while read -r name; do printf '  printf("%%s %%ld\\n", "%s", (long)%s);\n' "$name" "$name"; done <"$work/status.names"
+  printf '  return 0;\n}\n'
+} >"$work/status.c"
+if [[ ! -s $work/status.names ]]; then
+  fail "found no 'typedef enum prov_status { ... } prov_status;' in $(basename "$header")"
+elif ! cc -o "$work/status" "$work/status.c" 2>"$work/status.err" || ! "$work/status" >"$work/status.current"; then
+  fail "cannot evaluate the prov_status values: $(cat "$work/status.err")"
+elif ((update == 0)); then
+  if [[ ! -f $status_codes ]]; then
+    fail "no status-code list $status_codes; create it on purpose with: scripts/check-abi.sh --update ${build_dir:-BUILD_DIR}"
+  else
+    changed=$(grep -v '^#' "$status_codes" | grep -v -x -F -f "$work/status.current" || true)
+    # New names only; a known name with another value is reported as changed.
+    added=$(awk 'NR == FNR { if ($0 !~ /^#/) known[$1] = 1; next } !($1 in known)' \
+      "$status_codes" "$work/status.current")
+    if [[ -n $changed ]]; then
+      fail "prov_status values were renumbered or removed (append-only: never change a released code): $(echo "$changed" | tr '\n' ' ')"
+    fi
+    if [[ -n $added ]]; then
+      fail "new prov_status values ($(echo "$added" | tr '\n' ' ')) are not in $(basename "$status_codes"); if intended, run 'scripts/check-abi.sh --update ${build_dir:-BUILD_DIR}' and commit it"
+    fi
+    [[ -z $changed && -z $added ]] && note "prov_status: $(wc -l <"$work/status.current") values, unchanged since $(basename "$status_codes")"
+  fi
+fi
+
+header_major=$(sed -n 's/^#define PROV_VERSION_MAJOR \([0-9]*\).*/\1/p' "$work/header.i")
+if [[ -n $soname && $soname != "libprov.so.${header_major:-?}" ]]; then
+  fail "PROV_VERSION_MAJOR is '${header_major:-<none>}' but the SONAME is '$soname': the package major and the SONAME major are the same number (abi/README.md)"
+fi
+if [[ -f $SOURCE_DIR/CMakeLists.txt && $header == "$SOURCE_DIR/include/prov/prov.h" ]]; then
+  project_version=$(sed -n 's/^project(libprov VERSION \([0-9.]*\).*/\1/p' "$SOURCE_DIR/CMakeLists.txt")
+  header_version=$(sed -n 's/^#define PROV_VERSION_STRING "\(.*\)"/\1/p' "$work/header.i")
+  if [[ $project_version != "$header_version" ]]; then
+    fail "project(libprov VERSION $project_version) in CMakeLists.txt differs from PROV_VERSION_STRING \"$header_version\" in prov.h"
+  else
+    note "version $header_version (header) = project version; SONAME major $header_major"
+  fi
+fi
+
+# ------------------------------------------------------------ 4. abidiff ---
 sections=$(readelf -S "$lib")
 if [[ $sections != *.debug_info* ]]; then
   fail "$lib has no DWARF debug info, so abidiff cannot compare types; build with -g (CMAKE_BUILD_TYPE RelWithDebInfo or Debug)"
@@ -240,7 +293,12 @@ if ((update)); then
     exit 1
   fi
   cp "$work/current.abi" "$baseline"
-  note "baseline written: $baseline ($export_count functions). Review 'git diff $baseline' and commit it together with the header and map change."
+  {
+    echo "# prov_status values released in libprov.so.1: append-only (abi/README.md)."
+    echo "# Written by scripts/check-abi.sh --update; checked by scripts/check-abi.sh."
+    cat "$work/status.current"
+  } >"$status_codes"
+  note "baseline written: $baseline ($export_count functions) and $status_codes ($(wc -l <"$work/status.current") status codes). Review 'git diff abi/' and commit it together with the header and map change."
   exit 0
 fi
 

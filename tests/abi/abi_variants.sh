@@ -19,6 +19,8 @@
 #                     function and a variable of default visibility
 #   soname            SONAME libprov.so.2
 #   needed_order      libwolfssl before libssl in DT_NEEDED
+#   status_renumbered a header in which PROV_E_NOMEM changed from 2 to 12
+#   status_added      a header with a new status code not yet recorded
 set -euo pipefail
 if (($# < 4)); then
   echo "usage: $0 VARIANT OBJECTS_FILE CXX SOURCE_DIR [EXTRA_LDFLAGS]" >&2
@@ -69,7 +71,8 @@ compile() { # compile SOURCE_TEXT OUTPUT.o
 # The control library and the baseline made from it.
 # shellcheck disable=SC2046
 link "$work/control.so" -- $(with_defaults "$map")
-"$check_abi" --lib "$work/control.so" --baseline "$work/baseline.abi" --update >"$work/update.log" 2>&1 || {
+"$check_abi" --lib "$work/control.so" --baseline "$work/baseline.abi" \
+  --status-codes "$work/status.txt" --update >"$work/update.log" 2>&1 || {
   cat "$work/update.log"
   echo "abi_variants: FAIL: check-abi.sh --update rejected the unmodified library" >&2
   exit 1
@@ -152,6 +155,21 @@ __attribute__((visibility("default"))) int cJSON_leaked_counter = 0;
       "${dependency_libs[@]}"
     expect=("DT_NEEDED lists libwolfssl \(position 1\) before libssl")
     ;;
+  status_renumbered)
+    cp "$work/control.so" "$lib"
+    sed -E 's/^([[:space:]]*PROV_E_NOMEM) = 2,/\1 = 12,/' "$header" >"$work/prov.h"
+    check_header="$work/prov.h"
+    expect=("prov_status values were renumbered or removed .*PROV_E_NOMEM 2"
+      "1 check\(s\) FAILED")
+    ;;
+  status_added)
+    cp "$work/control.so" "$lib"
+    sed -E 's/^([[:space:]]*)PROV__STATUS_FORCE_INT32/\1PROV_E_NEW_CODE = 99,\n\1PROV__STATUS_FORCE_INT32/' \
+      "$header" >"$work/prov.h"
+    check_header="$work/prov.h"
+    expect=("new prov_status values \(PROV_E_NEW_CODE 99 \)" "check-abi.sh --update"
+      "1 check\(s\) FAILED")
+    ;;
   *)
     echo "abi_variants: unknown variant '$variant'" >&2
     exit 2
@@ -160,7 +178,7 @@ esac
 
 set +e
 "$check_abi" --lib "$lib" --header "$check_header" --map "$check_map" \
-  --baseline "$work/baseline.abi" >"$work/check.log" 2>&1
+  --baseline "$work/baseline.abi" --status-codes "$work/status.txt" >"$work/check.log" 2>&1
 status=$?
 set -e
 sed 's/^/  | /' "$work/check.log"
