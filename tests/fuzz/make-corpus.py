@@ -170,6 +170,34 @@ HANDSHAKE = {
     "control_bytes": "HTTP/1.1 500 \x1b[31mred\x1b[0m\r\n\r\n",
 }
 
+R = "$dps/registrations/res/"
+DPS = {
+    "assigning_202": f"{R}202/?$rid=1&retry-after=3\n".encode() + DPS_202,
+    "assigned_200": f"{R}200/?$rid=2\n".encode() + DPS_200,
+    "unauthorized_401": f"{R}401/?$rid=1\n".encode() + DPS_401,
+    "throttled_429": (f"{R}429/?$rid=3&Retry-After=5\n".encode()
+                      + b'{"errorCode":429001,"trackingId":"t","message":"Operations are being throttled."}'),
+    "server_error_500": f"{R}500/?$rid=4\n".encode() + b'{"errorCode":500000,"message":"Internal"}',
+    "topic_only": f"{R}200/?$rid=9".encode(),
+    "not_a_response_topic": b"$dps/other/topic\n{}",
+    "no_rid": f"{R}200/?retry-after=1\n{{}}".encode(),
+    "duplicate_rid": f"{R}200/?$rid=1&$rid=2\n{{}}".encode(),
+    "status_out_of_range": f"{R}999/?$rid=1\n{{}}".encode(),
+    "status_not_number": f"{R}2x0/?$rid=1\n{{}}".encode(),
+    "retry_after_garbage": f"{R}202/?$rid=1&retry-after=-1e9\n{{}}".encode(),
+    "no_query": f"{R}200/\n{{}}".encode(),
+    "body_not_json": f"{R}200/?$rid=1\n".encode() + b"<html>502 Bad Gateway</html>",
+    "body_array": f"{R}200/?$rid=1\n".encode() + b'[1,2,3]',
+    "body_trailing_text": f"{R}200/?$rid=1\n".encode() + b'{"status":"assigned"} extra',
+    "body_wrong_types": f"{R}200/?$rid=1\n".encode()
+    + b'{"operationId":5,"status":null,"errorCode":"401002","registrationState":[]}',
+    "body_huge_numbers": f"{R}400/?$rid=1\n".encode() + b'{"errorCode":1e400,"trackingId":-0}',
+    "body_unicode_escapes": f"{R}200/?$rid=1\n".encode()
+    + b'{"status":"assigned","registrationState":{"deviceId":"d\\u00e9v\\ud83d\\ude00","payload":{"a":[{}]}}}',
+    "body_deep_nesting": f"{R}200/?$rid=1\n".encode() + b"[" * 2000 + b"]" * 2000,
+    "body_empty": f"{R}200/?$rid=1\n".encode(),
+}
+
 
 def write(target, cases):
     directory = HERE / "corpus" / target
@@ -185,3 +213,4 @@ def write(target, cases):
 write("mqtt_decoder", MQTT)
 write("ws_frames", WS)
 write("ws_handshake", HANDSHAKE)
+write("dps_response", DPS)
