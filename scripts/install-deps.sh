@@ -14,6 +14,7 @@ PACKAGES=(
   clang valgrind
   lua5.4 liblua5.4-dev mono-devel
   python3 python3-venv iproute2 util-linux
+  shellcheck
 )
 
 missing=()
