@@ -32,8 +32,9 @@
 #                     other checks pass)
 set -uo pipefail
 
-readonly SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-readonly SOURCE_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SOURCE_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
+readonly SCRIPT_DIR SOURCE_DIR
 readonly EXPECTED_SONAME=libprov.so.1
 
 usage() {

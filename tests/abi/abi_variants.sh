@@ -45,7 +45,8 @@ trap 'rm -rf "$work"' EXIT
 
 # The link of src/CMakeLists.txt: OpenSSL before wolfSSL, version script,
 # --exclude-libs, --no-undefined.
-dependency_libs=(-lssl -lcrypto $(pkg-config --libs libcurl wolfssl libcjson) -pthread)
+read -r -a pkg_libs <<<"$(pkg-config --libs libcurl wolfssl libcjson)"
+dependency_libs=(-lssl -lcrypto "${pkg_libs[@]}" -pthread)
 # link OUTPUT [extra objects...] -- [extra options...]
 link() {
   local output=$1

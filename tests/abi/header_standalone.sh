@@ -17,11 +17,11 @@ trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$work/include/prov"
 cp "$header" "$work/include/prov/prov.h"
-# shellcheck disable=SC2086 # LANGUAGE_FLAGS is deliberately split into words
+read -r -a flags <<<"$language_flags"
 set -x
-"$compiler" $language_flags -Wall -Wextra -pedantic -Werror -I"$work/include" \
+"$compiler" "${flags[@]}" -Wall -Wextra -pedantic -Werror -I"$work/include" \
   -c "$source" -o "$work/consumer.o"
-"$compiler" $language_flags "$work/consumer.o" -o "$work/consumer" \
+"$compiler" "${flags[@]}" "$work/consumer.o" -o "$work/consumer" \
   -L"$(dirname "$library")" -l:"$(basename "$library")" -Wl,-rpath,"$(dirname "$library")"
 set +x
 status=0
