@@ -14,6 +14,8 @@ PACKAGES=(
   clang valgrind
   lua5.4 liblua5.4-dev mono-devel
   python3 python3-venv iproute2 util-linux
+  nlohmann-json3-dev
+  libclang-rt-14-dev clang-format-14
   shellcheck
 )
 

@@ -1,0 +1,119 @@
+// The DPS device API, independent of transport: authentication (SAS, X.509), the register /
+// operation-status state machine, allocation, persistence and fault injection. The MQTT and
+// HTTPS front ends translate their requests into these calls and the replies into their framing.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "faults.h"
+#include "pki.h"
+#include "store.h"
+
+namespace dpsemu {
+
+// Who is asking: taken from the connection (MQTT client id / username, URL, TLS), never the body.
+struct RequestContext {
+  std::string transport;        // "mqtt", "mqtt-ws" or "https"
+  std::string id_scope;         // from the MQTT username or the URL
+  std::string registration_id;  // from the MQTT client id / username or the URL
+  std::optional<std::string> sas_token;      // MQTT password or HTTP Authorization header
+  std::vector<std::string> peer_chain_pem;   // TLS client certificates, leaf first
+};
+
+// How a front end must deliver the reply (faults can alter it).
+enum class Delivery {
+  kNormal,
+  kDropConnection,  // close the connection without answering
+  kSilent,          // never answer
+};
+
+struct ServiceReply {
+  int status = 200;
+  nlohmann::json body;
+  std::optional<int> retry_after_seconds;
+  std::string tracking_id;
+  Delivery delivery = Delivery::kNormal;
+  bool malformed_body = false;  // send invalid JSON instead of `body`
+  bool wrong_rid = false;       // MQTT: answer on a different $rid
+  std::string result;           // short outcome for the log line ("assigned", "401002", ...)
+
+  // The body as sent on the wire (honours malformed_body).
+  std::string wire_body() const;
+};
+
+class RegistrationService {
+ public:
+  // `pki` may be null (no CSR issuance, X.509 checks still work).
+  RegistrationService(Config config, std::shared_ptr<Store> store,
+                      std::shared_ptr<const pki::PkiPaths> pki);
+
+  ServiceReply register_device(const RequestContext &ctx, const std::string &body);
+  ServiceReply operation_status(const RequestContext &ctx, const std::string &operation_id);
+  ServiceReply status_lookup(const RequestContext &ctx, const std::string &body);
+
+  // True when a drop-after-connect fault fires for this registration id (logged here).
+  bool drop_on_connect(const std::string &transport, const std::string &registration_id);
+
+  // A reply for a request that could not even be attributed (bad URL, bad topic...).
+  static ServiceReply error_reply(int status, int error_code, const std::string &message);
+
+  // Admin endpoint.
+  void replace_global_faults(std::vector<FaultSpec> faults);
+  nlohmann::json global_faults_json();
+  nlohmann::json stats_json();
+  nlohmann::json registrations_json();
+  void count_connection(const std::string &transport);
+
+  const Config &config() const { return config_; }
+
+ private:
+  struct AuthOutcome {
+    const Enrollment *enrollment = nullptr;
+    std::optional<ServiceReply> error;  // set when authentication failed
+    std::string attestation;            // "symmetricKey" or "x509"
+  };
+  struct Operation {
+    std::string operation_id;
+    std::string registration_id;
+    int64_t ready_at_ms = 0;
+    int64_t created_ms = 0;
+    bool completed = false;
+    RegistrationRecord record;  // what will be (or was) stored
+    nlohmann::json extra_state;  // issued certificates, etc. (merged into registrationState)
+    int retry_after_seconds = 1;
+  };
+
+  AuthOutcome authenticate(const RequestContext &ctx);
+  std::optional<ServiceReply> apply_request_faults(const RequestContext &ctx, bool is_register,
+                                                   const Enrollment *enrollment_hint);
+  const Enrollment *find_individual(const std::string &registration_id) const;
+  FaultList &enrollment_faults(const Enrollment &enrollment);
+  std::string choose_hub(const Enrollment &enrollment, const std::string &registration_id) const;
+  nlohmann::json registration_state(const RegistrationRecord &record,
+                                    const nlohmann::json &extra) const;
+  ServiceReply assigned_reply(Operation &op);
+  void prune_operations(int64_t now_ms);
+  void count_reply(const RequestContext &ctx, const ServiceReply &reply);
+
+  std::mutex mutex_;  // the front ends may run on several threads
+  Config config_;
+  std::shared_ptr<Store> store_;
+  std::shared_ptr<const pki::PkiPaths> pki_;
+  FaultList global_faults_;
+  std::map<std::string, FaultList> enrollment_faults_;  // key: "i:<id>" or "g:<id>"
+  std::map<std::string, Operation> operations_;
+  // Counters for GET /stats.
+  std::map<std::string, int64_t> requests_by_transport_, replies_by_status_, faults_by_type_,
+      connections_by_transport_;
+  int64_t assignments_ = 0;
+};
+
+}  // namespace dpsemu
