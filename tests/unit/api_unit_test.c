@@ -117,7 +117,17 @@ static int create_with(const char *host, const char *id, const char *scope, cons
 
 static char long_id[200];
 
-enum case_kind { CREATE, KEEP_ALIVE, PAYLOAD, REG_TIMEOUT, RESP_TIMEOUT, TTL, CIPHER, GATEWAY, CERT };
+enum case_kind {
+  CREATE,
+  KEEP_ALIVE,
+  PAYLOAD,
+  REG_TIMEOUT,
+  RESP_TIMEOUT,
+  TTL,
+  CIPHER,
+  GATEWAY,
+  CERT
+};
 
 struct bad_input {
   const char *what;
@@ -140,22 +150,22 @@ static const struct bad_input kBadInputs[] = {
      PROV_E_INVALID_ARG, "port must be 1..65535"},
     {"port not a number", CREATE, "localhost:88a3", GOOD_ID, GOOD_SCOPE, GOOD_KEY, NULL, 0,
      PROV_E_INVALID_ARG, "is not a number"},
-    {"empty port", CREATE, "localhost:", GOOD_ID, GOOD_SCOPE, GOOD_KEY, NULL, 0,
-     PROV_E_INVALID_ARG, "port after ':' is empty"},
+    {"empty port", CREATE, "localhost:", GOOD_ID, GOOD_SCOPE, GOOD_KEY, NULL, 0, PROV_E_INVALID_ARG,
+     "port after ':' is empty"},
     {"bare IPv6", CREATE, "::1:8883", GOOD_ID, GOOD_SCOPE, GOOD_KEY, NULL, 0, PROV_E_INVALID_ARG,
      "write IPv6 addresses in brackets"},
     {"unclosed bracket", CREATE, "[::1:8883", GOOD_ID, GOOD_SCOPE, GOOD_KEY, NULL, 0,
      PROV_E_INVALID_ARG, "without a closing ']'"},
-    {"space in host", CREATE, "my host", GOOD_ID, GOOD_SCOPE, GOOD_KEY, NULL, 0,
-     PROV_E_INVALID_ARG, "' ' is not valid in a host name"},
+    {"space in host", CREATE, "my host", GOOD_ID, GOOD_SCOPE, GOOD_KEY, NULL, 0, PROV_E_INVALID_ARG,
+     "' ' is not valid in a host name"},
     {"id NULL", CREATE, GOOD_HOST, NULL, GOOD_SCOPE, GOOD_KEY, NULL, 0, PROV_E_INVALID_ARG,
      "registration_id is NULL"},
     {"id empty", CREATE, GOOD_HOST, "", GOOD_SCOPE, GOOD_KEY, NULL, 0, PROV_E_INVALID_ARG,
      "registration_id is empty"},
-    {"id with slash", CREATE, GOOD_HOST, "dev/1", GOOD_SCOPE, GOOD_KEY, NULL, 0,
-     PROV_E_INVALID_ARG, "registration_id contains '/' at position 4"},
-    {"id with space", CREATE, GOOD_HOST, "dev 1", GOOD_SCOPE, GOOD_KEY, NULL, 0,
-     PROV_E_INVALID_ARG, "registration_id contains ' '"},
+    {"id with slash", CREATE, GOOD_HOST, "dev/1", GOOD_SCOPE, GOOD_KEY, NULL, 0, PROV_E_INVALID_ARG,
+     "registration_id contains '/' at position 4"},
+    {"id with space", CREATE, GOOD_HOST, "dev 1", GOOD_SCOPE, GOOD_KEY, NULL, 0, PROV_E_INVALID_ARG,
+     "registration_id contains ' '"},
     {"id too long", CREATE, GOOD_HOST, long_id, GOOD_SCOPE, GOOD_KEY, NULL, 0, PROV_E_INVALID_ARG,
      "registration_id is 129 characters long; the maximum is 128"},
     {"id starts with dash", CREATE, GOOD_HOST, "-dev", GOOD_SCOPE, GOOD_KEY, NULL, 0,
@@ -170,8 +180,8 @@ static const struct bad_input kBadInputs[] = {
      "symmetric_key is empty"},
     {"key bad Base64", CREATE, GOOD_HOST, GOOD_ID, GOOD_SCOPE, "not*base64*key==", NULL, 0,
      PROV_E_INVALID_ARG, "symmetric_key is not valid Base64"},
-    {"key bad length", CREATE, GOOD_HOST, GOOD_ID, GOOD_SCOPE, "abcde", NULL, 0,
-     PROV_E_INVALID_ARG, "is not a multiple of 4"},
+    {"key bad length", CREATE, GOOD_HOST, GOOD_ID, GOOD_SCOPE, "abcde", NULL, 0, PROV_E_INVALID_ARG,
+     "is not a multiple of 4"},
     {"key too short", CREATE, GOOD_HOST, GOOD_ID, GOOD_SCOPE, SHORT_KEY, NULL, 0,
      PROV_E_INVALID_ARG, "symmetric_key decodes to 8 bytes; it must be 16..64 bytes"},
     {"key too long", CREATE, GOOD_HOST, GOOD_ID, GOOD_SCOPE, LONG_KEY, NULL, 0, PROV_E_INVALID_ARG,
@@ -226,16 +236,35 @@ static void test_bad_inputs(void **state) {
     int rc;
     prov_client *client = c->kind == CREATE ? NULL : good_client();
     switch (c->kind) {
-      case CREATE: rc = create_with(c->host, c->id, c->scope, c->key); break;
-      case KEEP_ALIVE: rc = prov_client_set_keep_alive(client, (int32_t)c->number); break;
-      case PAYLOAD: rc = prov_client_set_provisioning_payload(client, c->text); break;
-      case REG_TIMEOUT: rc = prov_client_set_register_timeout(client, (uint32_t)c->number); break;
-      case RESP_TIMEOUT: rc = prov_client_set_response_timeout(client, (uint32_t)c->number); break;
-      case TTL: rc = prov_client_set_sastoken_ttl(client, (int32_t)c->number); break;
-      case CIPHER: rc = prov_client_set_cipher(client, c->text); break;
-      case GATEWAY: rc = prov_client_set_gateway_hostname(client, c->text); break;
-      case CERT: rc = prov_client_set_server_verification_cert(client, c->text); break;
-      default: rc = -1;
+      case CREATE:
+        rc = create_with(c->host, c->id, c->scope, c->key);
+        break;
+      case KEEP_ALIVE:
+        rc = prov_client_set_keep_alive(client, (int32_t)c->number);
+        break;
+      case PAYLOAD:
+        rc = prov_client_set_provisioning_payload(client, c->text);
+        break;
+      case REG_TIMEOUT:
+        rc = prov_client_set_register_timeout(client, (uint32_t)c->number);
+        break;
+      case RESP_TIMEOUT:
+        rc = prov_client_set_response_timeout(client, (uint32_t)c->number);
+        break;
+      case TTL:
+        rc = prov_client_set_sastoken_ttl(client, (int32_t)c->number);
+        break;
+      case CIPHER:
+        rc = prov_client_set_cipher(client, c->text);
+        break;
+      case GATEWAY:
+        rc = prov_client_set_gateway_hostname(client, c->text);
+        break;
+      case CERT:
+        rc = prov_client_set_server_verification_cert(client, c->text);
+        break;
+      default:
+        rc = -1;
     }
     prov_client_free(client);
     if (rc != c->expected_status) {
@@ -320,7 +349,8 @@ static void test_good_options(void **state) {
   assert_int_equal(create_with("[::1]:8883", "a", GOOD_SCOPE, GOOD_KEY), PROV_OK);
   assert_int_equal(create_with("127.0.0.1", "sensor-42.floor:3_b", GOOD_SCOPE, GOOD_KEY), PROV_OK);
   assert_int_equal(create_with("global.azure-devices-provisioning.net", GOOD_ID, GOOD_SCOPE,
-                               "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=="),
+                               "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/"
+                               "lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=="),
                    PROV_OK);
   memset(long_id, 'b', 128);
   long_id[128] = '\0';
@@ -384,14 +414,10 @@ static void test_versions_and_last_error(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sas_vectors),
-      cmocka_unit_test(test_derived_key_vectors),
-      cmocka_unit_test(test_bad_inputs),
-      cmocka_unit_test(test_null_handles_and_outputs),
-      cmocka_unit_test(test_good_options),
-      cmocka_unit_test(test_connection_refused),
-      cmocka_unit_test(test_status_strings),
-      cmocka_unit_test(test_versions_and_last_error),
+      cmocka_unit_test(test_sas_vectors),    cmocka_unit_test(test_derived_key_vectors),
+      cmocka_unit_test(test_bad_inputs),     cmocka_unit_test(test_null_handles_and_outputs),
+      cmocka_unit_test(test_good_options),   cmocka_unit_test(test_connection_refused),
+      cmocka_unit_test(test_status_strings), cmocka_unit_test(test_versions_and_last_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
