@@ -157,7 +157,18 @@ def _payload_json(payload):
     """The SDK sends the payload as JSON (dict, str, int, or an object's __dict__)."""
     if payload is None:
         return None
-    return json.dumps(payload, default=lambda o: o.__dict__)
+
+    def object_fields(value):
+        try:
+            return value.__dict__
+        except AttributeError:
+            raise TypeError(
+                "provisioning_payload contains a {} that is not JSON serializable".format(
+                    type(value).__name__
+                )
+            ) from None
+
+    return json.dumps(payload, default=object_fields)
 
 
 def _registration_result(native_result):
