@@ -12,6 +12,17 @@
 include_guard(GLOBAL)
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 
+# Programs the install must contain (by installed file name), and the
+# imported targets provConfig.cmake must then define.
+set(prov_installed_programs "")
+if(TARGET prov-cli)
+  list(APPEND prov_installed_programs prov)
+endif()
+if(TARGET dps-emulator)
+  list(APPEND prov_installed_programs dps-emulator)
+endif()
+string(REPLACE ";" "," prov_installed_programs "${prov_installed_programs}")
+
 foreach(mode IN ITEMS pkgconfig cmake dlopen)
   add_test(NAME consumer.${mode}
     COMMAND Python3::Interpreter ${CMAKE_CURRENT_LIST_DIR}/run_consumer.py
@@ -22,7 +33,8 @@ foreach(mode IN ITEMS pkgconfig cmake dlopen)
       --cc ${CMAKE_C_COMPILER}
       --cmake ${CMAKE_COMMAND}
       --generator ${CMAKE_GENERATOR}
-      --expected-version ${PROJECT_VERSION})
+      --expected-version ${PROJECT_VERSION}
+      --programs "${prov_installed_programs}")
   # Each installs into its own temporary prefix (taking turns only for the
   # install step, which rewrites install_manifest.txt), so they can run in
   # parallel with each other and with every other test.

@@ -81,7 +81,7 @@ def find_one(pattern, what):
     return matches[0]
 
 
-def install(build_dir, prefix, cmake):
+def install(build_dir, prefix, cmake, programs):
     # `cmake --install` rewrites BUILD_DIR/install_manifest.txt; take turns
     # with the other consumer tests running in parallel.
     with open(os.path.join(build_dir, ".prov-consumer-install.lock"), "w") as lock:
@@ -105,11 +105,33 @@ def install(build_dir, prefix, cmake):
     if os.readlink(lib) != "libprov.so.1.0.0" or os.readlink(expected["link name"]) != "libprov.so.1":
         raise TestFailure("libprov symlinks are not libprov.so -> libprov.so.1 -> libprov.so.1.0.0")
     log(f"installed into {prefix} (library in {libdir})")
+    check_installed_programs(prefix, libdir, programs)
     return libdir
+
+
+def check_installed_programs(prefix, libdir, programs):
+    """The CLI and the emulator, when built, are installed and run from the
+    prefix; the CLI finds libprov.so.1 there without LD_LIBRARY_PATH."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    for program in programs:
+        path = os.path.join(prefix, "bin", program)
+        if not os.access(path, os.X_OK):
+            raise TestFailure(f"install tree lacks the program {path}")
+        needed = run(["readelf", "-d", path]).stdout
+        if "libprov.so.1" in needed:
+            out = run(["ldd", path], env=env).stdout
+            match = re.search(r"libprov\.so\.1 => (\S+)", out)
+            if not match or os.path.dirname(os.path.realpath(match.group(1))) != \
+                    os.path.realpath(libdir):
+                raise TestFailure(f"installed {program} does not load libprov.so.1 from "
+                                  f"{libdir}:\n{out}")
+        run([path, "--help"], env=env)
+        log(f"installed program {program} runs from the prefix")
 
 
 def build_pkgconfig(args, prefix, libdir, work):
     env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(libdir, "pkgconfig"))
+    run(["pkg-config", "--validate", "prov"], env=env)
     version = run(["pkg-config", "--modversion", "prov"], env=env).stdout.strip()
     if version != args.expected_version:
         raise TestFailure(f"pkg-config --modversion prov is {version!r}, "
@@ -134,7 +156,8 @@ def build_cmake(args, prefix, libdir, work):
     configure = [args.cmake, "-S", source, "-B", build, f"-DCMAKE_PREFIX_PATH={prefix}",
                  f"-DPROV_CONSUMER_SOURCE={os.path.join(source, '..', 'register_device.c')}",
                  f"-DPROV_EXPECTED_VERSION={args.expected_version}",
-                 f"-DPROV_EXPECTED_PREFIX={prefix}", f"-DCMAKE_C_COMPILER={args.cc}"]
+                 f"-DPROV_EXPECTED_PREFIX={prefix}", f"-DCMAKE_C_COMPILER={args.cc}",
+                 f"-DPROV_EXPECTED_PROGRAMS={';'.join(args.programs)}"]
     if args.generator:
         configure += ["-G", args.generator]
     # Only the prefix may provide prov: do not let a system-wide or
@@ -317,6 +340,9 @@ def main():
     parser.add_argument("--cmake", default="cmake")
     parser.add_argument("--generator", default="")
     parser.add_argument("--expected-version", required=True)
+    parser.add_argument("--programs", default="",
+                        type=lambda text: [p for p in text.split(",") if p],
+                        help="comma-separated programs the build installs into bin/")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
 
@@ -325,7 +351,7 @@ def main():
     ok = False
     try:
         prefix = os.path.join(work, "prefix")
-        libdir = install(args.build_dir, prefix, args.cmake)
+        libdir = install(args.build_dir, prefix, args.cmake, args.programs)
         builder = {"pkgconfig": build_pkgconfig, "cmake": build_cmake,
                    "dlopen": build_dlopen}[args.mode]
         command, extra_env = builder(args, prefix, libdir, work)
