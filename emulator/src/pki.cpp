@@ -335,6 +335,12 @@ CertPtr issue_certificate(const CertRequest &request, EVP_PKEY *subject_key, X50
   X509_set_version(cert.get(), X509_VERSION_3);
   set_random_serial(cert.get());
 
+  // RFC 5280's upper bound; OpenSSL would refuse it later with a less helpful message.
+  constexpr size_t kMaxCommonName = 64;
+  if (request.common_name.empty() || request.common_name.size() > kMaxCommonName)
+    throw std::runtime_error("the common name must have 1 to 64 characters (X.509 limit); '" +
+                             request.common_name + "' has " +
+                             std::to_string(request.common_name.size()));
   // Most general RDN first, so the usual (RFC 2253) rendering reads "CN=...,O=...".
   NamePtr subject(X509_NAME_new());
   if (!subject) throw_openssl("out of memory");

@@ -782,6 +782,11 @@ void test_make_cert_credentials() {
   CHECK(run_make_cert({"thumbprint"}) == 2);
   CHECK(run_make_cert({"device", "--cn"}) == 2);
   CHECK(!fs::exists(tmp / "x.pem"));
+  // A CN over the X.509 limit of 64 characters: a clear failure, no file.
+  CHECK(run_make_cert({"device", "--cn", std::string(65, 'a'), "--out-cert", tmp / "x.pem",
+                       "--out-key", tmp / "x.key"}) == 1);
+  CHECK(run_make_cert({"device", "--cn", std::string(64, 'a'), "--out-cert", tmp / "x64.pem",
+                       "--out-key", tmp / "x64.key"}) == 0);
   // Unreadable inputs: exit status 1.
   CHECK(run_make_cert({"thumbprint", "--cert", tmp / "missing.pem"}) == 1);
   CHECK(run_make_cert({"thumbprint", "--cert", tmp / "dev-rsa.key"}) == 1);
