@@ -851,6 +851,10 @@ PkiPaths ensure_dev_pki(const std::string &data_dir, const std::vector<std::stri
   paths.issuing_ca_key = (dir / "issuing-ca.key.pem").string();
 
   DirectoryLock lock(paths.dir);
+  // Temporary files left by a process killed mid-write (we hold the lock: none is in use).
+  for (const auto &entry : fs::directory_iterator(dir, ec))
+    if (entry.path().filename().string().find(".tmp.") != std::string::npos)
+      fs::remove(entry.path(), ec);
 
   // Root CA: a new root invalidates everything signed by the old one.
   std::optional<KeyedCert> root =

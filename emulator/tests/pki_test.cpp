@@ -259,6 +259,12 @@ void test_dev_pki_created_and_reused() {
   CHECK(read_file(again.issuing_ca_cert) == issuing_pem);
   CHECK(read_file(again.server_cert_chain) == server_pem);
 
+  // A temporary file left by a killed process is cleaned up.
+  std::ofstream(paths.dir + "/root-ca.pem.tmp.AbC123") << "partial";
+  ensure_dev_pki(data_dir, {});
+  CHECK(!fs::exists(paths.dir + "/root-ca.pem.tmp.AbC123"));
+  CHECK(read_file(paths.root_ca_cert) == root_pem);
+
   // A lost server key re-issues the server certificate only; the root stays trusted.
   fs::remove(paths.server_key);
   ensure_dev_pki(data_dir, {});
