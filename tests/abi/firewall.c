@@ -63,7 +63,7 @@ int main(void) {
                                  "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
   if (rc != PROV_OK) {
     fprintf(stderr, "firewall: cannot create a client: %s: %s\n", prov_status_str(rc),
-                    prov_last_error_message());
+            prov_last_error_message());
     return 1;
   }
 

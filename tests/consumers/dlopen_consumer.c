@@ -52,8 +52,7 @@ static int resolve(void *library, const char *name, void *function_pointer_out,
   return 0;
 }
 
-#define RESOLVE(field, name) \
-  (resolve(library, name, (void *)&api->field, sizeof api->field) == 0)
+#define RESOLVE(field, name) (resolve(library, name, (void *)&api->field, sizeof api->field) == 0)
 
 static int load_api(void *library, struct libprov_api *api) {
   return RESOLVE(status_str, "prov_status_str") &&
@@ -63,8 +62,7 @@ static int load_api(void *library, struct libprov_api *api) {
          RESOLVE(client_create_symkey, "prov_client_create_symkey") &&
          RESOLVE(client_set_server_verification_cert, "prov_client_set_server_verification_cert") &&
          RESOLVE(client_register, "prov_client_register") &&
-         RESOLVE(client_free, "prov_client_free") &&
-         RESOLVE(result_status, "prov_result_status") &&
+         RESOLVE(client_free, "prov_client_free") && RESOLVE(result_status, "prov_result_status") &&
          RESOLVE(result_device_id, "prov_result_device_id") &&
          RESOLVE(result_assigned_hub, "prov_result_assigned_hub") &&
          RESOLVE(result_error_code, "prov_result_error_code") &&
@@ -89,7 +87,9 @@ static char *read_text_file(const char *path) {
   return text;
 }
 
-static const char *or_null(const char *s) { return s != NULL ? s : "(null)"; }
+static const char *or_null(const char *s) {
+  return s != NULL ? s : "(null)";
+}
 
 static int register_device(const struct libprov_api *api, char **argv) {
   const char *device_key = getenv("PROV_CONSUMER_DEVICE_KEY");

@@ -36,7 +36,9 @@ static char *read_text_file(const char *path) {
   return text;
 }
 
-static const char *or_null(const char *s) { return s != NULL ? s : "(null)"; }
+static const char *or_null(const char *s) {
+  return s != NULL ? s : "(null)";
+}
 
 int main(int argc, char **argv) {
   const char *device_key = getenv("PROV_CONSUMER_DEVICE_KEY");
@@ -71,7 +73,8 @@ int main(int argc, char **argv) {
            or_null(prov_result_status(result)), or_null(prov_result_device_id(result)),
            or_null(prov_result_assigned_hub(result)));
   } else {
-    fprintf(stderr, "registration failed: %s: %s\n", prov_status_str(rc), prov_last_error_message());
+    fprintf(stderr, "registration failed: %s: %s\n", prov_status_str(rc),
+            prov_last_error_message());
     if (result != NULL) {
       fprintf(stderr, "service: status %s, error %d, http %d, message %s\n",
               or_null(prov_result_status(result)), (int)prov_result_error_code(result),
