@@ -2,6 +2,7 @@
 // packet type encoded byte-exact against hand-computed vectors, decoding of
 // every packet a client receives, truncated, malformed and oversized input,
 // and the remaining-length edge cases.
+#include <algorithm>
 #include <string>
 
 #include "check.h"
@@ -342,6 +343,42 @@ TEST(truncated_input_fed_byte_by_byte) {
   Decoder empty;
   empty.feed(nullptr, 0);
   CHECK(!empty.next());
+}
+
+TEST(long_stream_in_uneven_chunks) {
+  // 3000 packets of varying size, fed in chunks of 1..97 bytes: every packet
+  // comes out once, in order, and the buffer does not grow with the stream.
+  std::vector<uint8_t> wire;
+  for (uint16_t i = 1; i <= 3000; ++i) {
+    const std::vector<uint8_t> packet =
+        i % 3 == 0   ? encode_publish("s/" + std::to_string(i), std::string(i % 300, 'v'), 1, i)
+        : i % 3 == 1 ? bytes({0x40, 0x02, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)})
+                     : bytes({0xD0, 0x00});
+    wire.insert(wire.end(), packet.begin(), packet.end());
+  }
+  Decoder decoder;
+  size_t offset = 0, chunk = 1, count = 0, largest_backlog = 0;
+  bool in_order = true;
+  while (offset < wire.size()) {
+    const size_t piece = std::min(chunk, wire.size() - offset);
+    decoder.feed(wire.data() + offset, piece);
+    offset += piece;
+    chunk = chunk % 97 + 1;
+    while (std::optional<Packet> packet = decoder.next()) {
+      ++count;
+      if (packet->type == PacketType::Publish) {
+        in_order =
+            in_order && packet->packet_id == count && packet->topic == "s/" + std::to_string(count);
+      } else if (packet->type == PacketType::PubAck) {
+        in_order = in_order && packet->packet_id == count;
+      }
+    }
+    largest_backlog = std::max(largest_backlog, decoder.buffered());
+  }
+  CHECK_EQ(count, 3000u);
+  CHECK(in_order);
+  CHECK_EQ(decoder.buffered(), 0u);
+  CHECK(largest_backlog < 400);
 }
 
 // ---- Malformed input ----
