@@ -322,3 +322,15 @@ if (isHttp) {
     assert.ok(elapsed < 15000, `registration took ${elapsed} ms`);
   });
 }
+
+// Last: the emulator's own counters confirm the transport really used and the
+// injected throttling (so a test cannot pass over the wrong path).
+test('emulator counters: every request came over the transport under test', async () => {
+  const expected = { mqtt: 'mqtt', mqttws: 'mqtt-ws', http: 'https' }[transportName];
+  const stats = await adminGet('/stats');
+  const byTransport = stats.requestsByTransport || {};
+  assert.deepEqual(Object.keys(byTransport), [expected], `requestsByTransport ${JSON.stringify(byTransport)}`);
+  assert.ok(byTransport[expected] >= 15, `at least 15 requests over ${expected}: ${byTransport[expected]}`);
+  const throttled = (stats.faultsInjected || {}).throttle;
+  assert.equal(throttled, isHttp ? 1 : 2, `throttle faults injected: ${JSON.stringify(stats.faultsInjected)}`);
+});

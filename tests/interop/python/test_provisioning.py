@@ -274,3 +274,15 @@ def test_disabled_enrollment():
     cause = err.__cause__
     assert type(cause).__name__ == "ServiceError", repr(cause)
     assert "invalid registration status disabled" in str(cause), str(cause)
+
+
+def test_zz_emulator_counters_confirm_transport():
+    """Runs last (file order): the emulator's counters show which transport
+    carried the requests and that throttling was really injected."""
+    expected = "mqtt-ws" if WEBSOCKETS else "mqtt"
+    with urllib.request.urlopen(f"http://127.0.0.1:{ADMIN_PORT}/stats", timeout=10) as response:
+        stats = json.load(response)
+    by_transport = stats.get("requestsByTransport", {})
+    assert list(by_transport) == [expected], by_transport
+    assert by_transport[expected] >= 15, by_transport
+    assert stats.get("faultsInjected", {}).get("throttle") == 2, stats.get("faultsInjected")
