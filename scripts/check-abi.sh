@@ -289,6 +289,13 @@ if [[ -n $undescribed ]]; then
 fi
 
 if ((update)); then
+  # Clang's DWARF keeps the private struct definitions in the XML, so the
+  # committed baseline comes from GCC (abi/README.md).
+  producer=$(readelf --debug-dump=info "$lib" 2>/dev/null | grep -m1 'DW_AT_producer' || true)
+  if [[ $baseline -ef $SOURCE_DIR/abi/libprov.abi || $baseline == "$SOURCE_DIR/abi/libprov.abi" ]] &&
+    [[ $producer != *"GNU C"* ]]; then
+    fail "the baseline is made from a GCC build (abi/README.md), but $lib was compiled by: ${producer##*: }"
+  fi
   if ((failures)); then
     echo "check-abi: refusing to update the baseline: $failures check(s) above failed" >&2
     exit 1
