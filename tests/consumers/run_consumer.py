@@ -136,6 +136,13 @@ def build_pkgconfig(args, prefix, libdir, work):
     if version != args.expected_version:
         raise TestFailure(f"pkg-config --modversion prov is {version!r}, "
                           f"expected {args.expected_version!r}")
+    major, minor, _ = (int(part) for part in args.expected_version.split("."))
+    if run(["pkg-config", "--atleast-version", f"{major}.{minor}", "prov"], env=env,
+           check=False).returncode != 0 or \
+            run(["pkg-config", "--atleast-version", f"{major}.{minor + 1}", "prov"], env=env,
+                check=False).returncode == 0:
+        raise TestFailure(f"pkg-config --atleast-version does not match version "
+                          f"{args.expected_version}")
     flags = run(["pkg-config", "--cflags", "--libs", "prov"], env=env).stdout.split()
     log(f"pkg-config --cflags --libs prov: {' '.join(flags)}")
     real_prefix = os.path.realpath(prefix)
@@ -166,9 +173,32 @@ def build_cmake(args, prefix, libdir, work):
                   "-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF"]
     run(configure)
     run([args.cmake, "--build", build])
+    check_cmake_version_rules(args, prefix, work)
     exe = os.path.join(build, "register_device")
     # CMake puts the imported library's directory into the build RPATH.
     return [exe], {}
+
+
+def check_cmake_version_rules(args, prefix, work):
+    """find_package(prov X) accepts the same major when X is not newer than
+    the installed version, and rejects another major or a newer minor."""
+    major, minor, _ = (int(part) for part in args.expected_version.split("."))
+    expectations = {f"{major}": True, f"{major}.{minor}": True,
+                    f"{major}.{minor + 1}": False, f"{major + 1}": False}
+    if major > 0:
+        expectations[f"{major - 1}"] = False
+    source = os.path.join(args.source_dir, "tests", "consumers", "cmake_version_probe")
+    for request, accepted in expectations.items():
+        out = run([args.cmake, "-S", source, "-B", os.path.join(work, f"probe-{request}"),
+                   f"-DCMAKE_PREFIX_PATH={prefix}", f"-DPROV_REQUEST_VERSION={request}",
+                   "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF",
+                   "-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF"]).stdout
+        verdict = "accepted" if accepted else "rejected"
+        if f"prov-version-probe: {request} {verdict}" not in out:
+            raise TestFailure(f"find_package(prov {request}) was not {verdict} by the installed "
+                              f"{args.expected_version} (SameMajorVersion):\n{out}")
+    log("find_package version rules hold: " + ", ".join(
+        f"{r} {'accepted' if a else 'rejected'}" for r, a in expectations.items()))
 
 
 def build_dlopen(args, prefix, libdir, work):
