@@ -27,6 +27,7 @@ emulator's log) and exits 1.
 
 import argparse
 import base64
+import ctypes
 import fcntl
 import glob
 import json
@@ -226,6 +227,13 @@ def check_loads_installed_library(command, extra_env, libdir):
     log(f"{os.path.basename(command[0])} resolves libprov.so.1 to {resolved}")
 
 
+def die_with_parent():
+    """In the emulator's process: get SIGTERM when this script dies, even by
+    SIGKILL (a ctest timeout), so no emulator outlives its test."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Emulator:
     def __init__(self, binary, work, registration_id, device_key):
         self.binary = binary
@@ -253,7 +261,8 @@ class Emulator:
                    self.config_path, "--mqtt-port", "0", "--https-port", "0",
                    "--ports-file", self.ports_file]
             log("$ " + " ".join(cmd))
-            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
+                                         preexec_fn=die_with_parent)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
