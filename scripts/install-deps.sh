@@ -17,6 +17,7 @@ PACKAGES=(
   nlohmann-json3-dev
   libclang-rt-14-dev clang-format-14
   shellcheck
+  luarocks
 )
 
 missing=()
