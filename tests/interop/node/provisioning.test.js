@@ -83,25 +83,38 @@ async function expectFailure(promise) {
   }
 }
 
-function adminGet(urlPath) {
+// The emulator's loopback admin endpoint (faults, records, counters).
+function adminRequest(method, urlPath, body) {
   return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port: adminPort, path: urlPath }, (res) => {
-        let body = '';
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: adminPort,
+        path: urlPath,
+        method,
+        headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {},
+      },
+      (res) => {
+        let text = '';
         res.setEncoding('utf8');
-        res.on('data', (chunk) => (body += chunk));
+        res.on('data', (chunk) => (text += chunk));
         res.on('end', () => {
-          if (res.statusCode !== 200) return reject(new Error(`admin GET ${urlPath}: HTTP ${res.statusCode} ${body}`));
+          if (res.statusCode !== 200) return reject(new Error(`admin ${method} ${urlPath}: HTTP ${res.statusCode} ${text}`));
           try {
-            resolve(JSON.parse(body));
+            resolve(JSON.parse(text));
           } catch (e) {
-            reject(new Error(`admin GET ${urlPath}: not JSON: ${body}`));
+            reject(new Error(`admin ${method} ${urlPath}: not JSON: ${text}`));
           }
         });
-      })
-      .on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
   });
 }
+
+const adminGet = (urlPath) => adminRequest('GET', urlPath);
 
 // Finds the emulator's record of a registration id in GET /registrations,
 // whatever the envelope (an array, or an object holding one).
@@ -323,6 +336,28 @@ if (isHttp) {
   });
 }
 
+test('service error 503 once (global fault set through the admin endpoint)', async () => {
+  const d = device('group-dev-b');
+  await adminRequest('PUT', '/faults', {
+    faults: [{ type: 'error', status: 503, every: 1, count: 1, retryAfterSeconds: 1, registrationId: d.registrationId }],
+  });
+  try {
+    if (isHttp) {
+      // The HTTP base layer maps 503 to ServiceUnavailableError; no retry.
+      const err = await expectFailure(registerWithKey(d.registrationId, d.symmetricKey));
+      assert.equal(err.constructor.name, 'ServiceUnavailableError', `error type: ${err.constructor.name}: ${err.message}`);
+      assert.equal(err.response.statusCode, 503);
+      assert.equal(JSON.parse(err.responseBody).errorCode, 503001);
+    } else {
+      // Provisioning MQTT treats every status >= 429 as transient and retries.
+      const state = await registerWithKey(d.registrationId, d.symmetricKey);
+      assertAssigned(state, d.registrationId, d.registrationId, { firstRegistration: false });
+    }
+  } finally {
+    await adminRequest('DELETE', '/faults');
+  }
+});
+
 // Last: the emulator's own counters confirm the transport really used and the
 // injected throttling (so a test cannot pass over the wrong path).
 test('emulator counters: every request came over the transport under test', async () => {
@@ -333,4 +368,5 @@ test('emulator counters: every request came over the transport under test', asyn
   assert.ok(byTransport[expected] >= 15, `at least 15 requests over ${expected}: ${byTransport[expected]}`);
   const throttled = (stats.faultsInjected || {}).throttle;
   assert.equal(throttled, isHttp ? 1 : 2, `throttle faults injected: ${JSON.stringify(stats.faultsInjected)}`);
+  assert.equal(stats.faultsInjected.error, 1, `error faults injected: ${JSON.stringify(stats.faultsInjected)}`);
 });

@@ -276,6 +276,27 @@ def test_disabled_enrollment():
     assert "invalid registration status disabled" in str(cause), str(cause)
 
 
+def admin_request(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{ADMIN_PORT}{path}", data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def test_service_error_503_once_is_retried():
+    d = device("group-dev-b")
+    fault = {"type": "error", "status": 503, "every": 1, "count": 1, "retryAfterSeconds": 1,
+             "registrationId": d["registrationId"]}
+    admin_request("PUT", "/faults", {"faults": [fault]})
+    try:
+        # The SDK retries any status >= 429 after retry-after.
+        result = client_with_key(d["registrationId"], d["symmetricKey"]).register()
+        assert_assigned(result, d["registrationId"], first_registration=False)
+    finally:
+        admin_request("DELETE", "/faults")
+
+
 def test_zz_emulator_counters_confirm_transport():
     """Runs last (file order): the emulator's counters show which transport
     carried the requests and that throttling was really injected."""
@@ -286,3 +307,4 @@ def test_zz_emulator_counters_confirm_transport():
     assert list(by_transport) == [expected], by_transport
     assert by_transport[expected] >= 15, by_transport
     assert stats.get("faultsInjected", {}).get("throttle") == 2, stats.get("faultsInjected")
+    assert stats.get("faultsInjected", {}).get("error") == 1, stats.get("faultsInjected")
