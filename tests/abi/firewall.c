@@ -6,10 +6,12 @@
  * real internal failure through the public API: with the address space
  * limited (RLIMIT_AS) just above what the process uses, a 256 MiB trusted-CA
  * text is passed to prov_client_set_server_verification_cert, whose copy
- * cannot be allocated (std::bad_alloc inside the library). The call must
- * return PROV_E_NOMEM with a message, not abort or unwind into this C
- * frame (which would terminate the process: C has no handler), and the
- * client must still work once memory is available again.
+ * cannot be allocated (std::bad_alloc inside the library), and then a
+ * 256 MiB JSON string to prov_client_set_provisioning_payload, whose JSON
+ * parser (cJSON) runs out of memory. Each call must return PROV_E_NOMEM with
+ * a message, not abort or unwind into this C frame (which would terminate
+ * the process: C has no handler), and the client must still work once
+ * memory is available again.
  */
 #define _GNU_SOURCE
 #include <prov/prov.h>
@@ -90,20 +92,39 @@ int main(void) {
     perror("firewall: cannot limit the address space");
     return 1;
   }
-
   prov_last_error_clear();
   rc = prov_client_set_server_verification_cert(client, huge_text);
-
   /* Lift the limit before anything else can need memory. */
   if (setrlimit(RLIMIT_AS, &original) != 0) {
     perror("firewall: cannot restore the address space limit");
     return 1;
   }
-  printf("firewall: prov_client_set_server_verification_cert(256 MiB) under RLIMIT_AS -> %s (%s)\n",
+  printf("firewall: set_server_verification_cert(256 MiB) under RLIMIT_AS -> %s (%s)\n",
          prov_status_str(rc), prov_last_error_message());
-  expect(rc == PROV_E_NOMEM, "an allocation failure inside the library returns PROV_E_NOMEM");
+  expect(rc == PROV_E_NOMEM, "a failed allocation of a copy returns PROV_E_NOMEM");
   expect(strstr(prov_last_error_message(), "memory") != NULL,
          "the last error message says memory ran out");
+
+  /* The same buffer as one valid JSON string: "aaaa...". */
+  huge_text[0] = '"';
+  memset(huge_text + 1, 'a', HUGE_TEXT_BYTES - 3);
+  huge_text[HUGE_TEXT_BYTES - 2] = '"';
+  huge_text[HUGE_TEXT_BYTES - 1] = '\0';
+  limited.rlim_cur = (rlim_t)(current_vm_bytes() + HEADROOM_BYTES);
+  if (setrlimit(RLIMIT_AS, &limited) != 0) {
+    perror("firewall: cannot limit the address space");
+    return 1;
+  }
+  prov_last_error_clear();
+  rc = prov_client_set_provisioning_payload(client, huge_text);
+  if (setrlimit(RLIMIT_AS, &original) != 0) {
+    perror("firewall: cannot restore the address space limit");
+    return 1;
+  }
+  printf("firewall: set_provisioning_payload(256 MiB JSON) under RLIMIT_AS -> %s (%s)\n",
+         prov_status_str(rc), prov_last_error_message());
+  expect(rc == PROV_E_NOMEM,
+         "the JSON parser running out of memory returns PROV_E_NOMEM (not 'invalid JSON')");
 
   /* The client is still usable: the failed setter changed nothing. */
   rc = prov_client_set_server_verification_cert(client, kCertificate);
