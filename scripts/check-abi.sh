@@ -5,8 +5,9 @@
 #   scripts/check-abi.sh --update BUILD_DIR      refresh abi/libprov.abi on purpose
 #
 # Checks (every failure is reported, then the script exits 1):
-#   1. SONAME is libprov.so.1, and libssl comes before libwolfssl in DT_NEEDED
-#      (libwolfssl exports OpenSSL-named stubs; see docs/DESIGN.md "two traps").
+#   1. SONAME is libprov.so.1, libssl comes before libwolfssl in DT_NEEDED
+#      (libwolfssl exports OpenSSL-named stubs; see docs/DESIGN.md "two traps"),
+#      and every undefined symbol resolves (ldd -r).
 #   2. The exported dynamic symbols, the PROV_API declarations in
 #      include/prov/prov.h and the names in abi/libprov.map are the same set;
 #      every export is a function in the text section and carries the version
@@ -120,6 +121,16 @@ if [[ -n $wolf_pos ]]; then
   else
     note "DT_NEEDED order ok: libssl (#$ssl_pos) before libwolfssl (#$wolf_pos)"
   fi
+fi
+
+# Every undefined reference must resolve against the DT_NEEDED libraries
+# (what -Wl,--no-undefined promises at link time), or a program would fail
+# at load or at first call.
+unresolved=$(ldd -r "$lib" 2>&1 | sed -n 's/^undefined symbol: \([^ 	]*\).*/\1/p' | sort -u)
+if [[ -n $unresolved ]]; then
+  fail "undefined symbols that no DT_NEEDED library provides (link with -Wl,--no-undefined): $(echo "$unresolved" | tr '\n' ' ')"
+else
+  note "every undefined symbol resolves (ldd -r)"
 fi
 
 # ------------------------------------------------------------ 2. symbols ---

@@ -21,12 +21,15 @@
 #   needed_order      libwolfssl before libssl in DT_NEEDED
 #   status_renumbered a header in which PROV_E_NOMEM changed from 2 to 12
 #   status_added      a header with a new status code not yet recorded
+#   undefined         linked without --no-undefined, calling a function that
+#                     no library defines
 set -euo pipefail
 if (($# < 4)); then
   echo "usage: $0 VARIANT OBJECTS_FILE CXX SOURCE_DIR [EXTRA_LDFLAGS]" >&2
   exit 2
 fi
 variant=$1 objects_file=$2 cxx=$3 source_dir=$4 extra_ldflags=${5:-}
+allow_undefined=""
 check_abi="$source_dir/scripts/check-abi.sh"
 header="$source_dir/include/prov/prov.h"
 map="$source_dir/abi/libprov.map"
@@ -48,6 +51,7 @@ trap 'rm -rf "$work"' EXIT
 read -r -a pkg_libs <<<"$(pkg-config --libs libcurl wolfssl libcjson)"
 dependency_libs=(-lssl -lcrypto "${pkg_libs[@]}" -pthread)
 # link OUTPUT [extra objects...] -- [extra options...]
+# (allow_undefined=-Wl,--allow-shlib-undefined drops --no-undefined)
 link() {
   local output=$1
   shift
@@ -57,7 +61,7 @@ link() {
   options=("$@")
   # shellcheck disable=SC2086 # extra_ldflags is a word list (sanitizer flags)
   "$cxx" -shared -fPIC -g -o "$output" "${objects[@]}" "${extra_objects[@]}" \
-    -Wl,--exclude-libs,ALL -Wl,--no-undefined -Wl,--no-as-needed \
+    -Wl,--exclude-libs,ALL ${allow_undefined:--Wl,--no-undefined} -Wl,--no-as-needed \
     "${options[@]}" $extra_ldflags
 }
 with_defaults() { # the usual soname, map and libraries unless a variant overrides them
@@ -169,6 +173,15 @@ __attribute__((visibility("default"))) int cJSON_leaked_counter = 0;
       "$header" >"$work/prov.h"
     check_header="$work/prov.h"
     expect=("new prov_status values \(PROV_E_NEW_CODE 99 \)" "check-abi.sh --update"
+      "1 check\(s\) FAILED")
+    ;;
+  undefined)
+    compile 'extern "C" int prov_detail_missing_helper(int);
+int prov_detail_calls_missing(int value) { return prov_detail_missing_helper(value); }' missing
+    allow_undefined=-Wl,--allow-shlib-undefined
+    # shellcheck disable=SC2046
+    link "$lib" "$work/missing.o" -- $(with_defaults "$map")
+    expect=("undefined symbols that no DT_NEEDED library provides .*prov_detail_missing_helper"
       "1 check\(s\) FAILED")
     ;;
   *)
