@@ -74,13 +74,15 @@ class CertMaker:
         self._run(args)
         return cert, key
 
-    def device(self, registration_id, issuer=None, chain=False):
+    def device(self, registration_id, issuer=None, chain=False, pass_phrase=None):
         cert, key = self.paths(registration_id)
         args = ["device", "--cn", registration_id, "--out-cert", cert, "--out-key", key]
         if issuer:
             args += ["--issuer-cert", issuer[0], "--issuer-key", issuer[1]]
         if chain:
             args.append("--chain")
+        if pass_phrase:
+            args += ["--pass-phrase", pass_phrase]
         self._run(args)
         return cert, key
 
@@ -146,6 +148,23 @@ def build(emulator: str, workdir: str):
     )
     devices["x509-self-1"] = {"registrationId": "x509-self-1", "cert": cert, "key": key, "deviceId": "x509-self-1"}
 
+    # X.509 individual, self-signed, private key encrypted with a pass phrase.
+    pass_phrase = "interop-" + secrets.token_hex(8)
+    cert, key = certs.device("x509-enckey-1", pass_phrase=pass_phrase)
+    enrollments.append(
+        {
+            "registrationId": "x509-enckey-1",
+            "attestation": {"type": "x509", "thumbprint": leaf_sha256_thumbprint(cert)},
+        }
+    )
+    devices["x509-enckey-1"] = {
+        "registrationId": "x509-enckey-1",
+        "cert": cert,
+        "key": key,
+        "passPhrase": pass_phrase,
+        "deviceId": "x509-enckey-1",
+    }
+
     # X.509 CA group: root CA enrolled; devices signed by an intermediate and present
     # the chain (leaf + intermediate) from their certificate file.
     root = certs.ca("interop-root-ca", "Interop Test Root CA")
@@ -165,6 +184,25 @@ def build(emulator: str, workdir: str):
             "deviceId": registration_id,
             "group": "interop-x509-group",
         }
+
+    # X.509 CA group whose enrolled CA is itself an intermediate (of another
+    # root the emulator never sees): the device presents leaf + intermediate.
+    other_root = certs.ca("interop-other-root-ca", "Interop Other Root CA")
+    enrolled_intermediate = certs.ca("interop-enrolled-intermediate-ca", "Interop Enrolled Intermediate CA", issuer=other_root)
+    groups.append(
+        {
+            "enrollmentGroupId": "interop-x509-intermediate-group",
+            "attestation": {"type": "x509", "caCertificates": [enrolled_intermediate[0]]},
+        }
+    )
+    cert, key = certs.device("x509-igrp-dev-1", issuer=enrolled_intermediate, chain=True)
+    devices["x509-igrp-dev-1"] = {
+        "registrationId": "x509-igrp-dev-1",
+        "cert": cert,
+        "key": key,
+        "deviceId": "x509-igrp-dev-1",
+        "group": "interop-x509-intermediate-group",
+    }
 
     # A device certificate from a CA nobody enrolled (negative case).
     rogue_root = certs.ca("rogue-root-ca", "Rogue Root CA")

@@ -67,8 +67,9 @@ function registerWithKey(registrationId, key, payload) {
   return withLimit(client.register(), `register ${registrationId} (${transportName}, symmetric key)`);
 }
 
-function registerWithCert(registrationId, certPath, keyPath) {
+function registerWithCert(registrationId, certPath, keyPath, passphrase) {
   const credentials = { cert: fs.readFileSync(certPath, 'utf8'), key: fs.readFileSync(keyPath, 'utf8') };
+  if (passphrase !== undefined) credentials.passphrase = passphrase;
   const client = newClient(new X509Security(registrationId, credentials));
   return withLimit(client.register(), `register ${registrationId} (${transportName}, X.509)`);
 }
@@ -283,6 +284,34 @@ test('X.509 CA group enrollment, device signed by an intermediate (chain in the 
     const state = await registerWithCert(d.registrationId, d.cert, d.key);
     assertAssigned(state, d.registrationId, d.registrationId);
   }
+});
+
+test('X.509 individual enrollment with a pass-phrase-encrypted private key', async () => {
+  const d = device('x509-enckey-1');
+  const state = await registerWithCert(d.registrationId, d.cert, d.key, d.passPhrase);
+  assertAssigned(state, d.registrationId, d.registrationId);
+});
+
+test('X.509 CA group whose enrolled CA is an intermediate', async () => {
+  const d = device('x509-igrp-dev-1');
+  const state = await registerWithCert(d.registrationId, d.cert, d.key);
+  assertAssigned(state, d.registrationId, d.registrationId);
+});
+
+test('mass onboarding: 20 group devices register concurrently', async () => {
+  const config = JSON.parse(fs.readFileSync(path.join(requireEnv('INTEROP_WORKDIR'), 'config.json'), 'utf8'));
+  const groupKey = config.enrollmentGroups.find((g) => g.enrollmentGroupId === 'interop-sym-group').attestation.primaryKey;
+  const ids = Array.from({ length: 20 }, (_, i) => `bulk-${transportName}-${String(i).padStart(2, '0')}`);
+  const states = await Promise.all(
+    ids.map((id) =>
+      registerWithKey(id, crypto.createHmac('sha256', Buffer.from(groupKey, 'base64')).update(id, 'utf8').digest('base64')),
+    ),
+  );
+  states.forEach((state, i) => assertAssigned(state, ids[i], ids[i]));
+  // Allocation hashes per registration id: 20 devices use both hubs.
+  assert.equal(new Set(states.map((s) => s.assignedHub)).size, fixture.iotHubs.length, 'devices spread over all hubs');
+  const records = await adminGet('/registrations');
+  for (const id of ids) assert.ok(findRecord(records, id), `record stored for ${id}`);
 });
 
 test('negative: X.509 certificate from a CA no enrollment trusts -> 401', async () => {

@@ -5,6 +5,9 @@ Run by netns-run.sh (private network namespace, emulator on localhost:8883/443):
     INTEROP_PY_TRANSPORT=mqtt|ws  python -m pytest test_provisioning.py
 """
 import ast
+import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -17,6 +20,7 @@ from importlib.metadata import version
 
 import pytest
 from azure.iot.device import ProvisioningDeviceClient, X509, exceptions
+from azure.iot.device.aio import ProvisioningDeviceClient as AioProvisioningDeviceClient
 
 
 def _require_env(name):
@@ -63,12 +67,12 @@ def client_with_key(registration_id, key):
     )
 
 
-def client_with_cert(registration_id, cert_file, key_file):
+def client_with_cert(registration_id, cert_file, key_file, pass_phrase=None):
     return ProvisioningDeviceClient.create_from_x509_certificate(
         provisioning_host=HOST,
         registration_id=registration_id,
         id_scope=FIXTURE["idScope"],
-        x509=X509(cert_file=cert_file, key_file=key_file),
+        x509=X509(cert_file=cert_file, key_file=key_file, pass_phrase=pass_phrase),
         server_verification_cert=ROOT_CA_PEM,
         websockets=WEBSOCKETS,
     )
@@ -233,6 +237,52 @@ def test_x509_ca_group_with_intermediate(registration_id):
     d = device(registration_id)
     result = client_with_cert(d["registrationId"], d["cert"], d["key"]).register()
     assert_assigned(result, registration_id)
+
+
+def test_x509_encrypted_private_key():
+    d = device("x509-enckey-1")
+    result = client_with_cert(d["registrationId"], d["cert"], d["key"], pass_phrase=d["passPhrase"]).register()
+    assert_assigned(result, d["registrationId"])
+
+
+def test_x509_group_enrolled_intermediate():
+    d = device("x509-igrp-dev-1")
+    result = client_with_cert(d["registrationId"], d["cert"], d["key"]).register()
+    assert_assigned(result, d["registrationId"])
+
+
+def test_async_client_concurrent_group_devices():
+    """The asyncio client (azure.iot.device.aio), ten devices at once."""
+    with open(os.path.join(_require_env("INTEROP_WORKDIR"), "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    group_key = next(
+        g["attestation"]["primaryKey"] for g in config["enrollmentGroups"] if g["enrollmentGroupId"] == "interop-sym-group"
+    )
+    ids = [f"aio-{TRANSPORT}-{i:02d}" for i in range(10)]
+
+    async def register(registration_id):
+        derived = base64.b64encode(
+            hmac.new(base64.b64decode(group_key), registration_id.encode(), hashlib.sha256).digest()
+        ).decode()
+        client = AioProvisioningDeviceClient.create_from_symmetric_key(
+            provisioning_host=HOST,
+            registration_id=registration_id,
+            id_scope=FIXTURE["idScope"],
+            symmetric_key=derived,
+            server_verification_cert=ROOT_CA_PEM,
+            websockets=WEBSOCKETS,
+        )
+        return await asyncio.wait_for(client.register(), timeout=40)
+
+    async def register_all():
+        return await asyncio.gather(*(register(i) for i in ids))
+
+    results = asyncio.run(register_all())
+    for registration_id, result in zip(ids, results):
+        assert_assigned(result, registration_id)
+    records = admin_registrations()
+    for registration_id in ids:
+        assert find_record(records, registration_id) is not None, registration_id
 
 
 def test_throttled_twice_then_assigned():
