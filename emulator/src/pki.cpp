@@ -509,10 +509,17 @@ X509Check failure(X509Check check, const std::string &message) {
   return check;
 }
 
-// Parses the presented chain and fills the leaf facts. On a parse problem returns a failed check.
+// Parses the presented chain and fills the leaf facts (also when a later certificate is damaged).
+// On a parse problem returns a failed check.
 std::optional<X509Check> parse_presented_chain(const std::vector<std::string> &chain_pem,
                                                std::vector<CertPtr> &certs, X509Check &check) {
   if (chain_pem.empty()) return failure(check, "no client certificate was presented");
+  auto fill_leaf_facts = [&] {
+    X509 *leaf = certs.front().get();
+    check.leaf_cn = common_name(X509_get_subject_name(leaf));
+    check.sha1_thumbprint_hex = thumbprint_hex(leaf, EVP_sha1());
+    check.sha256_thumbprint_hex = thumbprint_hex(leaf, EVP_sha256());
+  };
   for (size_t i = 0; i < chain_pem.size(); ++i) {
     std::string what = i == 0 ? "the device certificate"
                               : "certificate #" + std::to_string(i + 1) + " of the presented chain";
@@ -520,13 +527,11 @@ std::optional<X509Check> parse_presented_chain(const std::vector<std::string> &c
       for (auto &cert : parse_pem_certificates(chain_pem[i], what))
         certs.push_back(std::move(cert));
     } catch (const std::runtime_error &e) {
+      if (!certs.empty()) fill_leaf_facts();
       return failure(check, e.what());
     }
   }
-  X509 *leaf = certs.front().get();
-  check.leaf_cn = common_name(X509_get_subject_name(leaf));
-  check.sha1_thumbprint_hex = thumbprint_hex(leaf, EVP_sha1());
-  check.sha256_thumbprint_hex = thumbprint_hex(leaf, EVP_sha256());
+  fill_leaf_facts();
   return std::nullopt;
 }
 
