@@ -120,6 +120,8 @@ std::shared_ptr<Result> Client::register_device() {
     std::lock_guard<std::mutex> lock(options_mutex_);
     options = options_;
   }
+  // The deadline covers the whole call, from here.
+  const WaitBudget budget(options.register_timeout_ms, options.response_timeout_ms);
 
   const HostPort &target = options.gateway ? *options.gateway : identity_.provisioning_host;
   transport::ConnectionSettings connection;
@@ -145,11 +147,9 @@ std::shared_ptr<Result> Client::register_device() {
   FlowRequest request;
   request.register_body =
       json::build_register_body(identity_.registration_id, options.payload_json);
-  request.register_timeout_ms = options.register_timeout_ms;
-  request.response_timeout_ms = options.response_timeout_ms;
 
   RegistrationFlow flow(transport, RetryPolicy());
-  std::shared_ptr<Result> result = flow.run(request);
+  std::shared_ptr<Result> result = flow.run(request, budget);
   transport.close();
   return result;
 }

@@ -33,8 +33,8 @@ ServiceResponse RegistrationFlow::send(Step step, const std::string &payload,
                                 : transport_.request_operation_status(payload, budget);
 }
 
-std::shared_ptr<Result> RegistrationFlow::run(const FlowRequest &request) {
-  WaitBudget budget(request.register_timeout_ms, request.response_timeout_ms);
+std::shared_ptr<Result> RegistrationFlow::run(const FlowRequest &request,
+                                              const WaitBudget &budget) {
   transport_.connect(budget);
 
   Step step = Step::Register;
@@ -75,9 +75,10 @@ std::shared_ptr<Result> RegistrationFlow::run(const FlowRequest &request) {
       }
       if (*delay > budget.overall().remaining()) {
         throw Error(PROV_E_SERVICE,
-                    last_error + "; the retry delay of " + seconds_text(*delay) +
+                    last_error + " (attempt " + std::to_string(transient_attempts) +
+                        "); the retry delay of " + seconds_text(*delay) +
                         " would pass the registration deadline of " +
-                        std::to_string(request.register_timeout_ms) + " ms",
+                        std::to_string(budget.register_timeout_ms()) + " ms",
                     result);
       }
       transport_.idle(*delay, budget);
@@ -114,7 +115,7 @@ std::shared_ptr<Result> RegistrationFlow::run(const FlowRequest &request) {
       throw Error(PROV_E_TIMEOUT, "registration still \"" + status +
                                       "\"; the service asked to poll again in " +
                                       seconds_text(wait) + ", past the registration deadline of " +
-                                      std::to_string(request.register_timeout_ms) + " ms");
+                                      std::to_string(budget.register_timeout_ms()) + " ms");
     }
     transport_.idle(wait, budget);
     step = Step::Poll;

@@ -18,8 +18,6 @@ namespace prov::core {
 
 struct FlowRequest {
   std::string register_body;
-  uint32_t register_timeout_ms = 90000;
-  uint32_t response_timeout_ms = 30000;
   // Poll interval when an "assigning" answer carries no retry-after.
   Millis default_poll_interval{2000};
 };
@@ -29,7 +27,8 @@ class RegistrationFlow {
   RegistrationFlow(RegistrationTransport &transport, RetryPolicy policy)
       : transport_(transport), policy_(std::move(policy)) {}
 
-  std::shared_ptr<Result> run(const FlowRequest &request);
+  // The budget starts when prov_client_register is called; the flow spends it.
+  std::shared_ptr<Result> run(const FlowRequest &request, const WaitBudget &budget);
 
  private:
   enum class Step { Register, Poll };
