@@ -94,9 +94,9 @@ ServiceAnswer parse_service_answer(const std::string &body) {
   size_t stop = 0;
   JsonPtr root = parse(body, &stop);
   if (!root) {
-    throw core::Error(PROV_E_PROTOCOL, "the response body is not valid JSON (parse error at byte " +
-                                           std::to_string(stop + 1) + " of " +
-                                           std::to_string(body.size()) + ")");
+    if (body.empty()) throw core::Error(PROV_E_PROTOCOL, "the response body is empty");
+    throw core::Error(PROV_E_PROTOCOL, "the response body is not valid JSON (" +
+                                           parse_problem(body).value_or("parse error") + ")");
   }
   if (!cJSON_IsObject(root.get())) {
     throw core::Error(PROV_E_PROTOCOL, "the response body is JSON but not an object");
