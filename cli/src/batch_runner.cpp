@@ -31,11 +31,17 @@ class LineWriter {
  public:
   explicit LineWriter(FILE *stream) : stream_(stream) {}
 
+  // Set when the lines go to the terminal that shows the live progress
+  // line: each result line then first erases the bar (redrawn soon after).
+  void clear_progress_line_first() { clear_progress_line_ = true; }
+  std::mutex &mutex() { return mutex_; }
+
   template <typename Format>
   void write(Format &&format) {
     std::lock_guard<std::mutex> lock(mutex_);
     std::string line = format();
     line += '\n';
+    if (clear_progress_line_) std::fputs("\r\x1b[K", stderr);
     if (std::fwrite(line.data(), 1, line.size(), stream_) != line.size() ||
         std::fflush(stream_) != 0) {
       failed_ = true;
@@ -50,6 +56,7 @@ class LineWriter {
   mutable std::mutex mutex_;
   FILE *stream_;
   bool failed_ = false;
+  bool clear_progress_line_ = false;
 };
 
 struct SharedState {
@@ -104,7 +111,7 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
   std::vector<BatchEntry> entries = read_batch_file(options.input_path);
 
   FILE *output = stdout;
-  if (options.output_path) {
+  if (options.output_path && *options.output_path != "-") {
     output = std::fopen(options.output_path->c_str(), "w");
     if (output == nullptr) {
       throw UsageError("cannot write --output file '" + *options.output_path +
@@ -119,6 +126,10 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
   LineWriter writer(output);
   BatchStats stats(entries.size());
   ProgressDisplay progress(options.progress, isatty(STDERR_FILENO) == 1);
+  if (progress.live() && output == stdout && isatty(STDOUT_FILENO) == 1) {
+    writer.clear_progress_line_first();
+    progress.set_terminal_lock(&writer.mutex());
+  }
   SharedState state;
   state.settings = &settings;
   state.entries = &entries;
@@ -146,8 +157,9 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
                          std::to_string(now.in_flight) +
                          " in flight (interrupt again to quit at once)\n");
       } else {
-        // Every finished line is already written and flushed.
-        progress.finish(stats.snapshot());
+        // Every finished line is already written and flushed. No lock is
+        // taken here: a worker may be stuck writing to a full pipe.
+        std::fputs("\n", stderr);
         std::fputs(stats.summary(true).c_str(), stderr);
         std::fflush(stderr);
         std::_Exit(kExitInterrupted);

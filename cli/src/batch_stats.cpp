@@ -146,19 +146,21 @@ void ProgressDisplay::update(const BatchSnapshot &snapshot) {
   auto interval = live_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(2000);
   if (now - last_draw_ < interval) return;
   last_draw_ = now;
+  std::string line;
   if (live_) {
     constexpr size_t kBarWidth = 24;
     size_t filled =
         snapshot.total == 0 ? kBarWidth : snapshot.finished * kBarWidth / snapshot.total;
-    std::string bar = "[" + std::string(filled, '#') + std::string(kBarWidth - filled, '-') + "] ";
     // \r and "erase to end of line" redraw the same terminal line.
-    std::string line = "\r\x1b[K" + bar + describe(snapshot);
-    std::fputs(line.c_str(), stderr);
+    line = "\r\x1b[K[" + std::string(filled, '#') + std::string(kBarWidth - filled, '-') + "] " +
+           describe(snapshot);
     drawn_ = true;
   } else {
-    std::string line = "progress: " + describe(snapshot) + "\n";
-    std::fputs(line.c_str(), stderr);
+    line = "progress: " + describe(snapshot) + "\n";
   }
+  std::unique_lock<std::mutex> lock;
+  if (terminal_lock_ != nullptr) lock = std::unique_lock<std::mutex>(*terminal_lock_);
+  std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
 }
 
@@ -166,12 +168,16 @@ void ProgressDisplay::finish(const BatchSnapshot &snapshot) {
   if (!enabled_ || !live_) return;
   last_draw_ = std::chrono::steady_clock::time_point();
   update(snapshot);
+  std::unique_lock<std::mutex> lock;
+  if (terminal_lock_ != nullptr) lock = std::unique_lock<std::mutex>(*terminal_lock_);
   std::fputs("\n", stderr);
   drawn_ = false;
   std::fflush(stderr);
 }
 
 void ProgressDisplay::message(const std::string &text) {
+  std::unique_lock<std::mutex> lock;
+  if (terminal_lock_ != nullptr) lock = std::unique_lock<std::mutex>(*terminal_lock_);
   if (drawn_) std::fputs("\r\x1b[K", stderr);
   std::fputs(text.c_str(), stderr);
   std::fflush(stderr);

@@ -60,6 +60,11 @@ class ProgressDisplay {
   void finish(const BatchSnapshot &snapshot);  // final redraw and newline
   // Prints a message on its own line without garbling the live bar.
   void message(const std::string &text);
+  // True when the live line is drawn (for the result writer to clear it).
+  bool live() const { return enabled_ && live_; }
+  // When stdout and stderr share a terminal, result lines and the live bar
+  // are written under one lock so neither cuts into the other.
+  void set_terminal_lock(std::mutex *lock) { terminal_lock_ = lock; }
 
  private:
   std::string describe(const BatchSnapshot &snapshot) const;
@@ -67,6 +72,7 @@ class ProgressDisplay {
   bool enabled_;
   bool live_;
   bool drawn_ = false;
+  std::mutex *terminal_lock_ = nullptr;
   std::chrono::steady_clock::time_point last_draw_;
 };
 

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "errors.h"
@@ -41,6 +42,12 @@ std::optional<SecretString> option_secret(const ParsedArgs &args, const std::str
 }  // namespace
 
 std::string read_text_file(const std::string &path, const std::string &option) {
+  if (path == "-") {
+    std::ostringstream contents;
+    contents << std::cin.rdbuf();
+    if (std::cin.bad()) throw UsageError("cannot read " + option + " from standard input");
+    return contents.str();
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     throw UsageError("cannot read " + option + " file '" + path + "': " + std::strerror(errno));

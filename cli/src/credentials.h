@@ -15,7 +15,8 @@ namespace prov_cli {
 inline constexpr const char *kDeviceKeyEnv = "PROV_SYMMETRIC_KEY";
 inline constexpr const char *kGroupKeyEnv = "PROV_GROUP_KEY";
 
-// Reads a whole file; throws UsageError "cannot read OPTION file 'PATH': reason".
+// Reads a whole file ("-" = standard input); throws UsageError
+// "cannot read OPTION file 'PATH': reason".
 std::string read_text_file(const std::string &path, const std::string &option);
 
 // Reads a key file (surrounding whitespace removed); the file's contents

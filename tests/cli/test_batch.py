@@ -155,6 +155,19 @@ def test_csv_with_both_key_columns_and_quotes(prov, emulator, tmp_path):
     assert "expected 3 fields, found 4" in by_line[5]["error"]["message"]
 
 
+def test_batch_from_stdin_to_stdout(prov, emulator):
+    ids = [f"batch-stdin-{n}" for n in range(5)]
+    text = "".join(json.dumps({"registrationId": rid, "groupKey": GROUP_KEY}) + "\n" for rid in ids)
+    result = prov("register", "--batch", "-", "--output", "-", *emulator.common_args(),
+                  "--progress", "never", "--concurrency", "2", input_text=text,
+                  secrets=[GROUP_KEY])
+    assert result.returncode == 0, result.stderr
+    lines = parse_lines(result.stdout)
+    assert sorted(line["registrationId"] for line in lines) == ids
+    assert all(line["status"] == "assigned" for line in lines)
+    assert summary_counts(result.stderr) == (5, 5, 0, 0)
+
+
 def slow_batch(emulator_bin, tmp_path_factory, tmp_path, count):
     """A slow emulator (each device is 'assigning' for 1.5 s) and a batch file for it."""
     config = group_config(SLOW_GROUP_KEY, assignmentDelayMs=1500, retryAfterSeconds=1)
@@ -206,13 +219,16 @@ def test_sigint_stops_new_work_and_keeps_finished_lines(prov_bin, emulator_bin, 
     assert "\x1b[K" not in stderr
 
 
-def test_live_progress_bar_on_a_terminal(prov_bin, emulator_bin, tmp_path_factory, tmp_path):
+@pytest.mark.parametrize("stdout_on_terminal", [False, True])
+def test_live_progress_bar_on_a_terminal(prov_bin, emulator_bin, tmp_path_factory, tmp_path,
+                                         stdout_on_terminal):
     emulator, batch = slow_batch(emulator_bin, tmp_path_factory, tmp_path, 6)
     controller, terminal = pty.openpty()
     try:
         process = subprocess.Popen(
             [prov_bin, "register", "--batch", str(batch), *emulator.common_args(),
-             "--concurrency", "3"], stdout=subprocess.PIPE, stderr=terminal)
+             "--concurrency", "3"], stdout=terminal if stdout_on_terminal else subprocess.PIPE,
+            stderr=terminal)
         os.close(terminal)
         captured = b""
         while True:
@@ -223,14 +239,21 @@ def test_live_progress_bar_on_a_terminal(prov_bin, emulator_bin, tmp_path_factor
             if not chunk:
                 break
             captured += chunk
-        stdout = process.stdout.read()
+        stdout = b"" if stdout_on_terminal else process.stdout.read()
         returncode = process.wait(timeout=60)
     finally:
         os.close(controller)
         emulator.stop()
     text = captured.decode(errors="replace")
     assert returncode == 0, text
-    assert len(parse_lines(stdout.decode())) == 6
+    if stdout_on_terminal:
+        # Each result line erases the bar first, so every line is whole JSON.
+        pieces = [piece for piece in text.split("\n") if '{"line"' in piece]
+        lines = [json.loads(piece[piece.index('{"line"'):].rstrip("\r")) for piece in pieces]
+    else:
+        lines = parse_lines(stdout.decode())
+    assert len(lines) == 6
+    assert all(line["status"] == "assigned" for line in lines)
     assert "\r\x1b[K[" in text
     assert re.search(r"\[#+-*\] \d/6 done, 0 failed, \d in flight", text)
     assert "6/6 done" in text
