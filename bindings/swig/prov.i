@@ -329,10 +329,25 @@ typedef struct ProvResult {
 
 typedef struct ProvClient {
   prov_client *handle; /* NULL once closed */
-  /* Registrations running on this client (with the GIL released in Python):
-   * close() refuses while one is, since prov_client_free must not race it. */
+  /* close() racing a registration on another thread (the GIL is released
+   * during register in Python; Java/C# callers may close from any thread):
+   * prov_client_free must never run under prov_client_register. Both sides
+   * publish their intent first and then look at the other's (sequentially
+   * consistent atomics), so at least one of them sees the other and backs
+   * off: register fails with "client is closed", or close with PROV_E_BUSY. */
   int registrations_in_flight;
+  int closing;
 } ProvClient;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PROV_BINDING_ATOMIC_ADD(place, delta) __atomic_add_fetch((place), (delta), __ATOMIC_SEQ_CST)
+#define PROV_BINDING_ATOMIC_LOAD(place) __atomic_load_n((place), __ATOMIC_SEQ_CST)
+#define PROV_BINDING_ATOMIC_STORE(place, value) __atomic_store_n((place), (value), __ATOMIC_SEQ_CST)
+#else
+#define PROV_BINDING_ATOMIC_ADD(place, delta) (*(place) += (delta))
+#define PROV_BINDING_ATOMIC_LOAD(place) (*(place))
+#define PROV_BINDING_ATOMIC_STORE(place, value) (*(place) = (value))
+#endif
 
 static int prov_binding_client_open(const ProvClient *client) {
   if (client->handle != NULL) return 1;
@@ -415,7 +430,10 @@ typedef struct ProvClient {} ProvClient;
   /* Frees the native client (wiping its key) now. Idempotent. Fails with
    * PROV_E_BUSY while a registration on it is in flight. */
   void close() {
-    if ($self->registrations_in_flight > 0) {
+    if ($self->handle == NULL) return;
+    PROV_BINDING_ATOMIC_STORE(&$self->closing, 1);
+    if (PROV_BINDING_ATOMIC_LOAD(&$self->registrations_in_flight) > 0) {
+      PROV_BINDING_ATOMIC_STORE(&$self->closing, 0);
       prov_binding_fail_message(PROV_E_BUSY, "cannot close the client: a registration is in flight");
       return;
     }
@@ -473,7 +491,12 @@ typedef struct ProvClient {} ProvClient;
     ProvResult *result;
     int status;
     if (!prov_binding_client_open($self)) return NULL;
-    $self->registrations_in_flight++;
+    PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, 1);
+    if (PROV_BINDING_ATOMIC_LOAD(&$self->closing)) {
+      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
+      prov_binding_fail_message(PROV_E_INVALID_ARG, "client is closed");
+      return NULL;
+    }
     {
       PROV_BINDING_BEGIN_BLOCKING
       status = prov_client_register($self->handle, &raw);
@@ -482,7 +505,7 @@ typedef struct ProvClient {} ProvClient;
       if (status != PROV_OK) prov_binding_fail(status, raw);
       PROV_BINDING_END_BLOCKING
     }
-    $self->registrations_in_flight--;
+    PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
     if (status != PROV_OK) {
       prov_result_free(raw);
       return NULL;
