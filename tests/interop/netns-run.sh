@@ -68,6 +68,7 @@ if [[ $inside -eq 0 ]]; then
         die "'unshare ${namespaces[*]}' is not permitted here ($probe); the interop tests need a private network namespace"
     fi
     workdir=$(mktemp -d "${TMPDIR:-/tmp}/prov-interop-${name}.XXXXXX")
+    # shellcheck disable=SC2317  # invoked by the EXIT trap
     cleanup() {
         if [[ "${INTEROP_KEEP_WORKDIR:-0}" == 1 ]]; then
             echo "netns-run: kept work directory $workdir"
