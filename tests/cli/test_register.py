@@ -255,3 +255,25 @@ def test_silent_service_times_out_with_exit_5(prov, start_emulator):
     assert out["error"]["status"] == "PROV_E_TIMEOUT"
     assert out["error"]["message"]
     assert 1.5 <= elapsed < 10, elapsed
+
+
+@pytest.mark.parametrize("fault, exit_code, status", [
+    ({"type": "drop", "after": "connect"}, 4, "PROV_E_CONNECTION_DROPPED"),
+    ({"type": "drop", "after": "register"}, 4, "PROV_E_CONNECTION_DROPPED"),
+    ({"type": "malformed", "every": 1}, 7, "PROV_E_PROTOCOL"),
+    ({"type": "error", "status": 500, "every": 1}, 6, "PROV_E_SERVICE"),
+    ({"type": "throttle", "every": 1, "retryAfterSeconds": 1, "count": 1}, 0, None),
+])
+def test_service_faults_map_to_exit_codes(prov, start_emulator, fault, exit_code, status):
+    faulty = start_emulator(dict(CONFIG, faults=[fault]))
+    result = prov("register", *faulty.common_args(), "--registration-id", "cli-device-1",
+                  "--key", DEVICE_KEY, "--timeout", "5", "--json", secrets=ALL_SECRETS,
+                  timeout=60)
+    assert result.returncode == exit_code, (result.stdout, result.stderr)
+    out = json.loads(result.stdout)
+    if status is None:
+        assert out["status"] == "assigned"
+        assert "error" not in out
+    else:
+        assert out["error"]["status"] == status
+        assert out["error"]["message"]
