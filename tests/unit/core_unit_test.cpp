@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "api/firewall.h"
 #include "auth/crypto.h"
 #include "core/error.h"
 #include "core/registration_flow.h"
@@ -302,9 +303,37 @@ void test_flow() {
   }
 }
 
+// The exception firewall maps every exception to a status and a message; nothing escapes.
+void test_firewall() {
+  using prov::api::guarded;
+  prov::api::clear_last_error();
+  CHECK(guarded("f", [] { return PROV_OK; }) == PROV_OK);
+  CHECK(std::string(prov::api::last_error()).empty());
+
+  CHECK(guarded("f", []() -> int { throw prov::core::Error(PROV_E_BUSY, "busy now"); }) ==
+        PROV_E_BUSY);
+  CHECK(std::string(prov::api::last_error()) == "busy now");
+
+  CHECK(guarded("f", []() -> int { throw std::bad_alloc(); }) == PROV_E_NOMEM);
+  CHECK(std::string(prov::api::last_error()) == "out of memory");
+
+  CHECK(guarded("prov_x", []() -> int { throw std::out_of_range("index 7"); }) == PROV_E_INTERNAL);
+  CHECK(std::string(prov::api::last_error()) == "internal error in prov_x: index 7");
+
+  CHECK(guarded("prov_y", []() -> int { throw 42; }) == PROV_E_INTERNAL);
+  CHECK(std::string(prov::api::last_error()) == "internal error in prov_y: unknown exception");
+
+  // A message longer than the buffer is truncated, never overflowed.
+  std::string huge(10000, 'm');
+  CHECK(guarded("f", [&]() -> int { throw prov::core::Error(PROV_E_SERVICE, huge); }) ==
+        PROV_E_SERVICE);
+  CHECK(std::string(prov::api::last_error()).size() == 2047);
+}
+
 }  // namespace
 
 int main() {
+  test_firewall();
   test_response_topics();
   test_service_answers();
   test_retry_policy();
