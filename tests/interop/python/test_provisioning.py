@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import secrets
+import socket
+import subprocess
 import base64
 import threading
 import time
@@ -19,7 +21,7 @@ import urllib.request
 from importlib.metadata import version
 
 import pytest
-from azure.iot.device import ProvisioningDeviceClient, X509, exceptions
+from azure.iot.device import ProvisioningDeviceClient, ProxyOptions, X509, exceptions
 from azure.iot.device.aio import ProvisioningDeviceClient as AioProvisioningDeviceClient
 
 
@@ -324,6 +326,99 @@ def test_disabled_enrollment():
     cause = err.__cause__
     assert type(cause).__name__ == "ServiceError", repr(cause)
     assert "invalid registration status disabled" in str(cause), str(cause)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_listening(port, process, what):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"{what} exited early with status {process.returncode}"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{what} did not listen on 127.0.0.1:{port} within 10 s")
+
+
+@pytest.fixture
+def socks5_proxy(tmp_path):
+    """A real SOCKS5 proxy (microsocks) with user/password authentication."""
+    port = _free_port()
+    log_path = tmp_path / "microsocks.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            ["microsocks", "-i", "127.0.0.1", "-p", str(port), "-u", "interop", "-P", "proxy-secret"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_listening(port, process, "microsocks")
+        yield port, log_path
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def http_proxy(tmp_path):
+    """A real HTTP CONNECT proxy (tinyproxy) that allows any target port."""
+    port = _free_port()
+    log_path = tmp_path / "tinyproxy.log"
+    conf = tmp_path / "tinyproxy.conf"
+    conf.write_text(
+        f"Port {port}\nListen 127.0.0.1\nTimeout 60\nLogFile \"{log_path}\"\nLogLevel Connect\n"
+        "MaxClients 20\nAllow 127.0.0.1\n"
+    )
+    process = subprocess.Popen(["tinyproxy", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        _wait_listening(port, process, "tinyproxy")
+        yield port, log_path
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+SERVICE_PORT = "443" if WEBSOCKETS else "8883"
+
+
+def test_through_socks5_proxy_with_authentication(socks5_proxy):
+    port, log_path = socks5_proxy
+    d = device("group-dev-a")
+    client = ProvisioningDeviceClient.create_from_symmetric_key(
+        provisioning_host=HOST,
+        registration_id=d["registrationId"],
+        id_scope=FIXTURE["idScope"],
+        symmetric_key=d["symmetricKey"],
+        server_verification_cert=ROOT_CA_PEM,
+        websockets=WEBSOCKETS,
+        proxy_options=ProxyOptions("SOCKS5", "127.0.0.1", port, "interop", "proxy-secret"),
+    )
+    assert_assigned(client.register(), d["registrationId"], first_registration=False)
+    log = log_path.read_text(errors="replace")
+    assert f"connected to {HOST}:{SERVICE_PORT}" in log, f"microsocks did not carry the connection: {log!r}"
+
+
+def test_through_http_connect_proxy(http_proxy):
+    port, log_path = http_proxy
+    d = device("x509-grp-dev-1")
+    client = ProvisioningDeviceClient.create_from_x509_certificate(
+        provisioning_host=HOST,
+        registration_id=d["registrationId"],
+        id_scope=FIXTURE["idScope"],
+        x509=X509(cert_file=d["cert"], key_file=d["key"]),
+        server_verification_cert=ROOT_CA_PEM,
+        websockets=WEBSOCKETS,
+        proxy_options=ProxyOptions("HTTP", "127.0.0.1", port),
+    )
+    assert_assigned(client.register(), d["registrationId"], first_registration=False)
+    log = log_path.read_text(errors="replace")
+    assert f"CONNECT {HOST}:{SERVICE_PORT} HTTP/1.1" in log, f"tinyproxy did not carry the connection: {log!r}"
 
 
 def admin_request(method, path, body=None):
