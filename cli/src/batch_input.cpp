@@ -234,6 +234,19 @@ std::vector<BatchEntry> parse_batch_text(const std::string &text, const std::str
   for (size_t index = first_content; index < lines.size(); ++index) {
     long line_number = static_cast<long>(index) + 1;
     if (is_skipped(lines[index])) continue;
+    if (lines[index].find('\0') != std::string::npos) {
+      // A NUL would silently cut the id or key short in the C API.
+      BatchEntry entry;
+      entry.line_number = line_number;
+      entry.input_error = "line contains a NUL byte";
+      if (index == first_content && !json_lines) {
+        throw UsageError(source_name + " line " + std::to_string(line_number) +
+                         ": CSV header contains a NUL byte");
+      }
+      entries.push_back(std::move(entry));
+      wipe_string(lines[index]);
+      continue;
+    }
     if (json_lines) {
       entries.push_back(parse_json_record(lines[index], line_number));
     } else if (index == first_content) {

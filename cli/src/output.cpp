@@ -52,6 +52,18 @@ void add_int_or_null(cJSON *object, const char *name, int32_t value) {
   }
 }
 
+// Registration ids are ASCII by definition, but the one echoed back comes
+// from user input; anything outside printable ASCII is shown as '?' so that
+// every output line stays valid UTF-8 JSON.
+std::string printable_id(const std::string &id) {
+  std::string shown = id;
+  for (char &character : shown) {
+    unsigned char code = static_cast<unsigned char>(character);
+    if (code < 0x20 || code >= 0x7f) character = '?';
+  }
+  return shown;
+}
+
 }  // namespace
 
 std::string outcome_to_json(const Outcome &outcome,
@@ -61,7 +73,7 @@ std::string outcome_to_json(const Outcome &outcome,
   cJSON *root = object.get();
   if (batch_info)
     cJSON_AddNumberToObject(root, "line", static_cast<double>(batch_info->line_number));
-  cJSON_AddStringToObject(root, "registrationId", outcome.registration_id.c_str());
+  cJSON_AddStringToObject(root, "registrationId", printable_id(outcome.registration_id).c_str());
 
   const ResultFields empty_fields;
   const ResultFields &fields = outcome.result ? *outcome.result : empty_fields;
@@ -106,7 +118,7 @@ std::string input_error_to_json(long line_number, const std::string &registratio
   if (registration_id.empty()) {
     cJSON_AddNullToObject(root, "registrationId");
   } else {
-    cJSON_AddStringToObject(root, "registrationId", registration_id.c_str());
+    cJSON_AddStringToObject(root, "registrationId", printable_id(registration_id).c_str());
   }
   cJSON_AddStringToObject(root, "status", "error");
   cJSON *error = cJSON_AddObjectToObject(root, "error");
@@ -131,7 +143,7 @@ std::string outcome_to_human(const Outcome &outcome) {
 }
 
 std::string outcome_error_to_human(const Outcome &outcome) {
-  std::string text = "prov: registration of '" + outcome.registration_id + "' failed";
+  std::string text = "prov: registration of '" + printable_id(outcome.registration_id) + "' failed";
   if (!outcome.step.empty()) text += " at " + outcome.step;
   text += ": " + std::string(prov_status_str(outcome.status)) + ": " + outcome.message + "\n";
   if (outcome.result) {
