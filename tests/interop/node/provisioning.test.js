@@ -319,6 +319,11 @@ test('negative: X.509 certificate from a CA no enrollment trusts -> 401', async 
   assertUnauthorized(await expectFailure(registerWithCert(d.registrationId, d.cert, d.key)));
 });
 
+test('negative: X.509 registration id differs from the certificate CN -> 401', async () => {
+  const d = device('x509-grp-dev-2');
+  assertUnauthorized(await expectFailure(registerWithCert('x509-grp-dev-impostor', d.cert, d.key)));
+});
+
 test('negative: wrong symmetric key -> 401', async () => {
   const d = device('sym-dev-1');
   const wrongKey = crypto.randomBytes(64).toString('base64');

@@ -318,6 +318,12 @@ def test_x509_from_untrusted_ca_is_unauthorized(caplog):
     assert_unauthorized(expect_failure(client_with_cert(d["registrationId"], d["cert"], d["key"])), caplog)
 
 
+def test_x509_registration_id_not_matching_certificate_cn_is_unauthorized(caplog):
+    d = device("x509-grp-dev-2")
+    err = expect_failure(client_with_cert("x509-grp-dev-impostor", d["cert"], d["key"]))
+    assert_unauthorized(err, caplog)
+
+
 def test_disabled_enrollment():
     d = device("sym-disabled-1")
     err = expect_failure(client_with_key(d["registrationId"], d["symmetricKey"]))
