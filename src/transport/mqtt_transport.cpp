@@ -4,6 +4,7 @@
 
 #include "auth/crypto.h"
 #include "core/error.h"
+#include "core/result.h"
 #include "transport/dps_topic.h"
 
 namespace prov::transport {
@@ -112,8 +113,12 @@ void MqttTransport::connect(const core::WaitBudget &budget) {
                                 connack->return_code == mqtt::kConnRefusedNotAuthorized)
                                    ? PROV_E_CREDENTIAL
                                    : PROV_E_CONNECTION_FAILED;
-    throw Error(status,
-                "MQTT CONNACK refused: " + mqtt::connack_code_description(connack->return_code));
+    const std::string reason =
+        "MQTT CONNACK refused: " + mqtt::connack_code_description(connack->return_code);
+    // The server answered: the caller gets a result carrying its refusal.
+    json::ServiceAnswer answer;
+    answer.error_message = reason;
+    throw Error(status, reason, std::make_shared<core::Result>(std::move(answer), 0));
   }
   connected_ = true;
 
