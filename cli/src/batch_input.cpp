@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <cctype>
 #include <memory>
 
 #include "credentials.h"
@@ -118,9 +119,12 @@ CsvColumns parse_csv_header(const std::string &line, long line_number,
     } else if (name == "group_key") {
       column = &columns.group_key;
     } else {
-      throw UsageError(source_name + " line " + std::to_string(line_number) +
-                       ": unknown CSV column '" + name +
-                       "' (expected registration_id and key and/or group_key)");
+      // The column's text is not echoed: without a header line, the first
+      // device's key would be read as a column name.
+      throw UsageError(source_name + " line " + std::to_string(line_number) + ": CSV column " +
+                       std::to_string(index + 1) +
+                       " of the header is not registration_id, key or group_key (the first "
+                       "line must be a header such as 'registration_id,key')");
     }
     if (*column >= 0) {
       throw UsageError(source_name + " line " + std::to_string(line_number) + ": CSV column '" +
@@ -183,6 +187,27 @@ std::string string_member(const cJSON *object, const char *name, std::string &er
   return member->valuestring;
 }
 
+// Field names are echoed only when they are a near miss of a known name; any
+// other text might be a key pasted in the wrong place.
+std::string unknown_field_error(const std::string &name) {
+  std::string folded;
+  for (char character : name) {
+    if (character != '_' && character != '-') {
+      folded += static_cast<char>(std::tolower(static_cast<unsigned char>(character)));
+    }
+  }
+  for (const char *known : {"registrationId", "key", "groupKey"}) {
+    std::string known_folded;
+    for (const char *cursor = known; *cursor != '\0'; ++cursor) {
+      known_folded += static_cast<char>(std::tolower(static_cast<unsigned char>(*cursor)));
+    }
+    if (folded == known_folded) {
+      return "unknown field \"" + name + "\"; did you mean \"" + known + "\"?";
+    }
+  }
+  return "unknown field (only registrationId, key and groupKey are allowed)";
+}
+
 BatchEntry parse_json_record(const std::string &line, long line_number) {
   BatchEntry entry;
   entry.line_number = line_number;
@@ -198,7 +223,7 @@ BatchEntry parse_json_record(const std::string &line, long line_number) {
   for (const cJSON *member = object->child; member != nullptr; member = member->next) {
     std::string name = member->string != nullptr ? member->string : "";
     if (name != "registrationId" && name != "key" && name != "groupKey") {
-      entry.input_error = "unknown field \"" + name + "\" (expected registrationId, key, groupKey)";
+      entry.input_error = unknown_field_error(name);
       return entry;
     }
   }

@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import re
 import subprocess
 
@@ -157,8 +158,9 @@ def test_bad_arguments_with_json_are_json_errors(prov):
 @pytest.mark.parametrize("args, expected_message", [
     (["--batch", "/nonexistent/devices.csv"], "cannot read --batch file"),
     (["--batch", "{empty}"], "has no devices"),
-    (["--batch", "{bad_header}"], "unknown CSV column 'secret'"),
+    (["--batch", "{bad_header}"], "CSV column 2 of the header is not"),
     (["--batch", "{header_only}"], "no devices"),
+    (["--batch", "{no_header}"], "the first line must be a header"),
     (["--batch", "{good}", "--registration-id", "x"], "--registration-id cannot be used"),
     (["--batch", "{good}", "--key", KEY], "key options cannot be used"),
     (["--batch", "{good}", "--concurrency", "0"], "out of range"),
@@ -170,6 +172,7 @@ def test_bad_batch_arguments_exit_2(prov, tmp_path, args, expected_message):
         "empty": "\n# only a comment\n\n",
         "bad_header": "registration_id,secret\ndev-1," + KEY + "\n",
         "header_only": "registration_id,key\n",
+        "no_header": "dev-1," + KEY + "\n",
         "good": "registration_id,key\ndev-1," + KEY + "\n",
     }
     paths = {}
@@ -182,3 +185,26 @@ def test_bad_batch_arguments_exit_2(prov, tmp_path, args, expected_message):
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     assert expected_message in result.stderr
     assert result.stdout == ""
+
+
+def test_garbage_batch_files_never_crash(prov, tmp_path):
+    """Random and half-valid batch files: exit 0, 1 or 2, and only valid JSON lines."""
+    rng = random.Random(20261126)
+    pieces = [b"registration_id", b"key", b"group_key", b",", b"\n", b"\r\n", b'"', b"{", b"}",
+              b":", b'"registrationId"', b'"key"', b'"groupKey"', b"dev-1", b"\x00", b"\xff\xfe",
+              b"#", b" ", KEY.encode(), b"null", b"[1,2]", b"\\u0000", "\u00e9".encode()]
+    batch = tmp_path / "garbage.in"
+    for _ in range(60):
+        if rng.random() < 0.3:
+            data = bytes(rng.randrange(256) for _ in range(rng.randrange(200)))
+        else:
+            data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(40)))
+        batch.write_bytes(data)
+        result = subprocess.run(
+            [prov.binary, "register", "--batch", str(batch), "--host", "127.0.0.1:1",
+             "--id-scope", ID_SCOPE, "--progress", "never", "--timeout", "2"],
+            capture_output=True, timeout=30)
+        assert result.returncode in (0, 1, 2), (data, result.returncode, result.stderr)
+        assert KEY.encode() not in result.stdout + result.stderr
+        for line in result.stdout.decode("utf-8").splitlines():
+            assert isinstance(json.loads(line), dict)

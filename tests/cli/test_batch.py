@@ -97,6 +97,8 @@ def test_group_key_column_jsonl_and_bad_lines(prov, emulator, tmp_path):
     text += '\n# a comment line\n'                               # lines 19-20: skipped
     text += '{"registrationId": "batch-badb64", "key": "@@@"}\n'  # line 21: rejected by libprov
     text += '{"registrationId": 7, "key": "x"}\n'                # line 22: wrong type
+    text += '{"registrationId": "batch-x", "groupkey": "x"}\n'   # line 23: near-miss name
+    text += '{"registrationId": "batch-y", "%s": "x"}\n' % WRONG_KEY  # line 24: key as name
     batch = tmp_path / "devices.jsonl"
     batch.write_text(text)
     output = tmp_path / "out.jsonl"
@@ -111,9 +113,9 @@ def test_group_key_column_jsonl_and_bad_lines(prov, emulator, tmp_path):
     for secret in secrets:
         assert secret not in out_text
     lines = parse_lines(out_text)
-    assert len(lines) == 20
+    assert len(lines) == 22
     by_line = {line["line"]: line for line in lines}
-    assert sorted(by_line) == list(range(1, 19)) + [21, 22]
+    assert sorted(by_line) == list(range(1, 19)) + [21, 22, 23, 24]
 
     for number in range(1, 13):
         assert by_line[number]["status"] == "assigned", by_line[number]
@@ -130,10 +132,12 @@ def test_group_key_column_jsonl_and_bad_lines(prov, emulator, tmp_path):
     assert by_line[21]["error"]["status"] == "PROV_E_INVALID_ARG"
     assert by_line[21]["error"]["step"] == "create client"
     assert "must be a string" in by_line[22]["error"]["message"]
+    assert 'did you mean "groupKey"' in by_line[23]["error"]["message"]
+    assert "unknown field" in by_line[24]["error"]["message"]
 
-    assert summary_counts(result.stderr) == (20, 12, 8, 0)
+    assert summary_counts(result.stderr) == (22, 12, 10, 0)
     assert re.search(r"PROV_E_CREDENTIAL \(errorCode 401\d{3}\): 4", result.stderr), result.stderr
-    assert re.search(r"input error: 3", result.stderr)
+    assert re.search(r"input error: 5", result.stderr)
     assert re.search(r"PROV_E_INVALID_ARG: 1", result.stderr)
 
 
