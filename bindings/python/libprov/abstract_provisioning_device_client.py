@@ -57,8 +57,11 @@ def _validate_keep_alive(keep_alive):
 
 
 def _validate_sastoken_ttl(sastoken_ttl):
-    if isinstance(sastoken_ttl, bool) or not isinstance(sastoken_ttl, numbers.Integral):
+    # The SDK does arithmetic with it, so any real number works there.
+    if isinstance(sastoken_ttl, bool) or not isinstance(sastoken_ttl, numbers.Real):
         raise TypeError("Invalid type for 'sastoken_ttl'. Permissible types are integer.")
+    if not math.isfinite(sastoken_ttl) or not -2**31 <= sastoken_ttl < 2**31:
+        raise ValueError("'sastoken_ttl' is out of range: {}".format(sastoken_ttl))
     return int(sastoken_ttl)
 
 
@@ -67,7 +70,10 @@ def _timeout_milliseconds(name, seconds):
         raise TypeError("Invalid type for '{}': seconds as int or float".format(name))
     if not seconds > 0 or math.isinf(seconds):
         raise ValueError("'{}' must be a positive number of seconds".format(name))
-    return int(math.ceil(seconds * 1000))
+    milliseconds = int(math.ceil(seconds * 1000))
+    if milliseconds > 0xFFFFFFFF:
+        raise ValueError("'{}' is too long: {} s".format(name, seconds))
+    return milliseconds  # libprov checks its own range and names it
 
 
 def _text(name, value, optional=False):

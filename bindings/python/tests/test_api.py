@@ -194,6 +194,12 @@ def test_timeouts_are_checked():
     with pytest.raises(TypeError):
         create(response_timeout="soon")
     create(register_timeout=0.5, response_timeout=0.25).shutdown()
+    for too_long in [86400.001, 1e12]:
+        with pytest.raises(ValueError):
+            create(register_timeout=too_long)
+    create(sastoken_ttl=600.0).shutdown()
+    with pytest.raises(ValueError):
+        create(sastoken_ttl=float("nan"))
 
 
 def test_derived_keys_match_the_known_answer_vectors():

@@ -138,6 +138,20 @@ def test_registrations_in_threads_run_in_parallel(emulator):
 def test_concurrent_register_on_one_client_is_refused_not_raced(emulator):
     client = client_for(emulator, "py-silent", register_timeout=2)
     errors = []
+    started = threading.Event()
+    native_client = client._native_client
+
+    class SignallingNativeClient(object):
+        """Forwards to the native client; tells when register was called."""
+
+        def __getattr__(self, name):
+            return getattr(native_client, name)
+
+        def register(self):
+            started.set()
+            return native_client.register()
+
+    client._native_client = SignallingNativeClient()
 
     def register():
         try:
@@ -147,7 +161,8 @@ def test_concurrent_register_on_one_client_is_refused_not_raced(emulator):
 
     first = threading.Thread(target=register)
     first.start()
-    time.sleep(0.3)
+    assert started.wait(10)
+    time.sleep(0.2)  # the native call is under way well before this ends
     # While the first registration is in flight: a second is refused at
     # once, and shutdown refuses to free the native client under it.
     with pytest.raises(exceptions.ClientError, match="(?i)busy|in flight|progress"):
