@@ -193,7 +193,7 @@ void MqttTransport::close() noexcept {
     connected_ = false;
     try {
       std::vector<uint8_t> bye = mqtt::encode_disconnect();
-      core::WaitBudget quick(1000, 1000);
+      core::WaitBudget quick(250, 250);  // a courtesy must not hold up the caller
       stream_->send_all(bye.data(), bye.size(), quick.step(), quick);
     } catch (...) {
       // The connection is going away anyway; DISCONNECT is a courtesy.

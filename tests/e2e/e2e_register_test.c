@@ -71,6 +71,21 @@ static const char *kConfig =
     "    {\"registrationId\": \"dev-admin\","
     " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_ADMIN
     "\"}},\n"
+    "    {\"registrationId\": \"dev-drop\", \"faults\": [{\"type\": \"drop\", \"after\": "
+    "\"register\"}],"
+    " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_ASSIGNED
+    "\"}},\n"
+    "    {\"registrationId\": \"dev-malformed\", \"faults\": [{\"type\": \"malformed\", \"every\": "
+    "1}],"
+    " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_ASSIGNED
+    "\"}},\n"
+    "    {\"registrationId\": \"dev-503\", \"faults\": [{\"type\": \"error\", \"status\": 503, "
+    "\"every\": 1}],"
+    " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_ASSIGNED
+    "\"}},\n"
+    "    {\"registrationId\": \"dev-wrongrid\", \"faults\": [{\"type\": \"wrongRid\"}],"
+    " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_ASSIGNED
+    "\"}},\n"
     "    {\"registrationId\": \"dev-reprov\","
     " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_REPROV
     "\"}}\n"
@@ -428,6 +443,50 @@ static void gateway_cipher_and_keep_alive(void **state) {
   prov_client_free(client);
 }
 
+/* Each service fault maps to its status, with a message naming the step. */
+static void fault_statuses(void **state) {
+  (void)state;
+  prov_result *result = NULL;
+
+  prov_client *client = make_client("dev-drop", KEY_ASSIGNED);
+  register_expect(client, PROV_E_CONNECTION_DROPPED, &result);
+  assert_null(result);
+  assert_contains(prov_last_error_message(), "connection closed by localhost:");
+  assert_contains(prov_last_error_message(), "while waiting for the register response");
+  prov_client_free(client);
+
+  client = make_client("dev-malformed", KEY_ASSIGNED);
+  register_expect(client, PROV_E_PROTOCOL, &result);
+  assert_null(result);
+  assert_contains(prov_last_error_message(),
+                  "service sent an unusable body in the register response");
+  prov_client_free(client);
+
+  /* 503 every time: retried with backoff until the next wait would pass the
+   * deadline, then the last service error, with its details on the result. */
+  client = make_client("dev-503", KEY_ASSIGNED);
+  assert_int_equal(prov_client_set_register_timeout(client, 4000), PROV_OK);
+  double start = now_s();
+  register_expect(client, PROV_E_SERVICE, &result);
+  double elapsed = now_s() - start;
+  assert_non_null(result);
+  assert_int_equal(prov_result_http_status(result), 503);
+  assert_int_equal(prov_result_error_code(result) / 1000, 503);
+  assert_contains(prov_last_error_message(), "service answered 503 to the register request");
+  assert_contains(prov_last_error_message(), "would pass the registration deadline of 4000 ms");
+  if (elapsed > 4.5) fail_msg("503 retries ran %.3f s past a 4 s deadline", elapsed);
+  prov_result_free(result);
+  result = NULL;
+  prov_client_free(client);
+
+  /* Responses with a foreign $rid are not ours: ignored until the timeout. */
+  client = make_client("dev-wrongrid", KEY_ASSIGNED);
+  assert_int_equal(prov_client_set_register_timeout(client, 2000), PROV_OK);
+  register_expect(client, PROV_E_TIMEOUT, &result);
+  assert_contains(prov_last_error_message(), "waiting for the register response");
+  prov_client_free(client);
+}
+
 /* ---- concurrency ------------------------------------------------------ */
 
 #define CLIENTS 50
@@ -542,6 +601,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(reregister_same_client),
       cmocka_unit_test(payload_round_trip),
       cmocka_unit_test(gateway_cipher_and_keep_alive),
+      cmocka_unit_test(fault_statuses),
       cmocka_unit_test(concurrent_clients),
       cmocka_unit_test(busy_on_concurrent_register),
   };
