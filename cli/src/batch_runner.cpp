@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -141,7 +143,19 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
   std::vector<std::thread> workers;
   workers.reserve(worker_count);
   for (size_t index = 0; index < worker_count; ++index) {
-    workers.emplace_back(worker_loop, std::ref(state));
+    try {
+      workers.emplace_back(worker_loop, std::ref(state));
+    } catch (const std::system_error &error) {
+      // Out of threads (ulimit -u, memory): carry on with those that started.
+      state.workers_running.fetch_sub(static_cast<int>(worker_count - index));
+      if (workers.empty()) {
+        throw std::runtime_error(std::string("cannot start a worker thread: ") + error.what());
+      }
+      progress.message("prov: warning: could start only " + std::to_string(workers.size()) +
+                       " of " + std::to_string(worker_count) +
+                       " worker threads; continuing with those\n");
+      break;
+    }
   }
 
   bool interrupted = false;
