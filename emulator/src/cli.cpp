@@ -17,7 +17,8 @@ namespace dpsemu {
 
 namespace {
 
-constexpr const char *kMainUsage = R"(dps-emulator - a local Azure IoT Hub Device Provisioning Service
+constexpr const char *kMainUsage =
+    R"(dps-emulator - a local Azure IoT Hub Device Provisioning Service
 
 Usage: dps-emulator <command> [options]
 
@@ -49,7 +50,8 @@ Options:
   --help                show this help
 )";
 
-constexpr const char *kCaPathUsage = R"(Usage: dps-emulator ca-path --data-dir DIR [--host-name NAME]...
+constexpr const char *kCaPathUsage =
+    R"(Usage: dps-emulator ca-path --data-dir DIR [--host-name NAME]...
 
 Prints the absolute path of the development root CA (PEM) that clients must trust, creating the
 PKI in DIR/pki/ first if needed.

@@ -30,8 +30,8 @@ const json &require_object(const json &value, const std::string &where) {
   return value;
 }
 
-std::string get_string(const json &object, const char *key, const std::string &where,
-                       bool required, const std::string &fallback = {}) {
+std::string get_string(const json &object, const char *key, const std::string &where, bool required,
+                       const std::string &fallback = {}) {
   auto it = object.find(key);
   if (it == object.end()) {
     if (required) fail(where, std::string("missing required key '") + key + "'");
@@ -55,8 +55,8 @@ std::optional<int> get_int(const json &object, const char *key, const std::strin
   if (!it->is_number_integer()) fail(where + "." + key, "must be an integer");
   auto v = it->get<int64_t>();
   if (v < min_value || v > max_value) {
-    fail(where + "." + key, "must be between " + std::to_string(min_value) + " and " +
-                                std::to_string(max_value));
+    fail(where + "." + key,
+         "must be between " + std::to_string(min_value) + " and " + std::to_string(max_value));
   }
   return static_cast<int>(v);
 }
@@ -152,8 +152,8 @@ Attestation parse_attestation(const json &object, const std::string &where, bool
 Enrollment parse_enrollment(const json &object, const std::string &where, bool is_group,
                             const std::string &base_dir) {
   require_object(object, where);
-  std::set<std::string> known = {"attestation",       "enabled",          "iotHubs",
-                                 "initialPayload",    "echoPayload",      "reprovisionPolicy",
+  std::set<std::string> known = {"attestation",       "enabled",           "iotHubs",
+                                 "initialPayload",    "echoPayload",       "reprovisionPolicy",
                                  "assignmentDelayMs", "retryAfterSeconds", "faults"};
   known.insert(is_group ? "enrollmentGroupId" : "registrationId");
   if (!is_group) known.insert("deviceId");
@@ -170,8 +170,8 @@ Enrollment parse_enrollment(const json &object, const std::string &where, bool i
     e.device_id = get_string(object, "deviceId", where, false);
   }
   if (!object.contains("attestation")) fail(where, "missing required key 'attestation'");
-  e.attestation = parse_attestation(object["attestation"], where + ".attestation", is_group,
-                                    base_dir);
+  e.attestation =
+      parse_attestation(object["attestation"], where + ".attestation", is_group, base_dir);
   e.enabled = get_bool(object, "enabled", where, true);
   e.iot_hubs = get_hubs(object, where, false);
   if (object.contains("initialPayload")) e.initial_payload = object["initialPayload"];
@@ -277,8 +277,8 @@ std::string registration_id_problem(const std::string &id) {
   if (id.empty()) return "registration id must not be empty";
   if (id.size() > 128) return "registration id is longer than 128 characters";
   for (char c : id) {
-    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
-              c == ':';
+    bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == ':';
     if (!ok) return "registration id contains an invalid character (allowed: A-Z a-z 0-9 - . _ :)";
   }
   auto edge_ok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; };

@@ -18,13 +18,13 @@ class ConfigError : public std::runtime_error {
 struct FaultSpec {
   enum class Type { kThrottle, kError, kDrop, kSilent, kMalformed, kWrongRid };
   Type type = Type::kThrottle;
-  int every = 0;               // throttle/error/malformed: every Nth matching request (0 = unset)
-  int per_minute = 0;          // throttle: quota per sliding minute (0 = unset)
-  int retry_after_seconds = 1; // throttle, error
-  int status = 500;            // error: 500 or 503
-  std::string drop_after;      // drop: "connect" or "register"
-  std::optional<int> count;    // apply only the first K times
-  std::string registration_id; // apply only to this registration id (empty = all)
+  int every = 0;                // throttle/error/malformed: every Nth matching request (0 = unset)
+  int per_minute = 0;           // throttle: quota per sliding minute (0 = unset)
+  int retry_after_seconds = 1;  // throttle, error
+  int status = 500;             // error: 500 or 503
+  std::string drop_after;       // drop: "connect" or "register"
+  std::optional<int> count;     // apply only the first K times
+  std::string registration_id;  // apply only to this registration id (empty = all)
 
   std::string type_name() const;
   nlohmann::json to_json() const;

@@ -36,9 +36,9 @@ class FaultList {
  private:
   struct Entry {
     FaultSpec spec;
-    int64_t matched = 0;                 // events this fault has seen
-    int64_t fired = 0;                   // times it has fired
-    std::deque<int64_t> window_ms;       // accepted request times in the last minute (perMinute)
+    int64_t matched = 0;            // events this fault has seen
+    int64_t fired = 0;              // times it has fired
+    std::deque<int64_t> window_ms;  // accepted request times in the last minute (perMinute)
   };
   std::vector<Entry> entries_;
   std::string scope_;

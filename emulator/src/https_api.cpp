@@ -79,7 +79,8 @@ std::optional<std::string> pick_mqtt_subprotocol(std::string_view offered) {
     size_t comma = offered.find(',');
     std::string_view token = offered.substr(0, comma);
     offered = comma == std::string_view::npos ? std::string_view{} : offered.substr(comma + 1);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
     if (iequals(token, "mqtt")) return std::string(token);
   }
@@ -92,16 +93,15 @@ HttpsSession::HttpsSession(tcp::socket socket, ssl::context &tls, RegistrationSe
 void HttpsSession::start() {
   auto &lowest = beast::get_lowest_layer(*stream_);
   lowest.expires_after(kHandshakeTimeout);
-  stream_->async_handshake(ssl::stream_base::server,
-                           [self = shared_from_this()](beast::error_code ec) {
-                             if (ec) {
-                               log::debug("tls-handshake-failed",
-                                          {{"transport", "https"}, {"error", ec.message()}});
-                               return self->close();
-                             }
-                             self->peer_chain_ = peer_chain_pem(self->stream_->native_handle());
-                             self->read_request();
-                           });
+  stream_->async_handshake(
+      ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+        if (ec) {
+          log::debug("tls-handshake-failed", {{"transport", "https"}, {"error", ec.message()}});
+          return self->close();
+        }
+        self->peer_chain_ = peer_chain_pem(self->stream_->native_handle());
+        self->read_request();
+      });
 }
 
 void HttpsSession::read_request() {
@@ -109,23 +109,23 @@ void HttpsSession::read_request() {
   parser_->body_limit(kMaxMessageBytes);
   parser_->header_limit(16 * 1024);
   beast::get_lowest_layer(*stream_).expires_after(kHttpIdleTimeout);
-  http::async_read(*stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, size_t) {
-                     if (ec) {
-                       if (ec != http::error::end_of_stream && ec != asio::error::eof &&
-                           ec != beast::error::timeout && ec != ssl::error::stream_truncated) {
-                         log::debug("http-read-failed", {{"error", ec.message()}});
-                         // Tell the client what was wrong when the request itself was bad.
-                         if (ec == http::error::body_limit || ec == http::error::header_limit) {
-                           auto reply = RegistrationService::error_reply(
-                               413, 413002, "Request too large (limit 96 KB).");
-                           return self->respond(reply, false);
-                         }
-                       }
-                       return self->close();
-                     }
-                     self->on_request();
-                   });
+  http::async_read(
+      *stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (ec) {
+          if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+              ec != beast::error::timeout && ec != ssl::error::stream_truncated) {
+            log::debug("http-read-failed", {{"error", ec.message()}});
+            // Tell the client what was wrong when the request itself was bad.
+            if (ec == http::error::body_limit || ec == http::error::header_limit) {
+              auto reply =
+                  RegistrationService::error_reply(413, 413002, "Request too large (limit 96 KB).");
+              return self->respond(reply, false);
+            }
+          }
+          return self->close();
+        }
+        self->on_request();
+      });
 }
 
 void HttpsSession::on_request() {
@@ -151,7 +151,8 @@ void HttpsSession::on_request() {
   if (auth != req.end()) ctx.sas_token = std::string(auth->value());
 
   const char *op = "register";
-  if (route->kind == RestRoute::Kind::kRegister && service_.drop_on_connect("https", ctx.registration_id)) {
+  if (route->kind == RestRoute::Kind::kRegister &&
+      service_.drop_on_connect("https", ctx.registration_id)) {
     return close();
   }
   ServiceReply reply;
@@ -187,7 +188,8 @@ void HttpsSession::respond(const ServiceReply &reply, bool keep_alive) {
   res->result(static_cast<http::status>(reply.status));
   res->set("content-type", "application/json; charset=utf-8");
   res->set("x-ms-request-id", reply.tracking_id);
-  if (reply.retry_after_seconds) res->set("retry-after", std::to_string(*reply.retry_after_seconds));
+  if (reply.retry_after_seconds)
+    res->set("retry-after", std::to_string(*reply.retry_after_seconds));
   if (reply.status >= 400 && reply.body.contains("errorCode")) {
     res->set("x-ms-error-code", reply.body["errorCode"].dump());
   }
@@ -215,10 +217,9 @@ void HttpsSession::upgrade_to_websocket() {
   }
   beast::get_lowest_layer(*stream_).expires_never();
   auto ws = std::make_shared<WsStream>(std::move(*stream_));
-  ws->set_option(websocket::stream_base::decorator(
-      [token = *token](websocket::response_type &res) {
-        res.set(http::field::sec_websocket_protocol, token);
-      }));
+  ws->set_option(websocket::stream_base::decorator([token = *token](websocket::response_type &res) {
+    res.set(http::field::sec_websocket_protocol, token);
+  }));
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = kHandshakeTimeout;
   timeouts.idle_timeout = websocket::stream_base::none();  // the MQTT session keeps its own

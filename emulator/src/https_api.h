@@ -46,7 +46,6 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
 };
 
 // Completes the TLS handshake on an accepted MQTT-over-TLS socket and runs an MQTT session.
-void start_mqtt_tls_connection(tcp::socket socket, ssl::context &tls,
-                               RegistrationService &service);
+void start_mqtt_tls_connection(tcp::socket socket, ssl::context &tls, RegistrationService &service);
 
 }  // namespace dpsemu

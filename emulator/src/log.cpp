@@ -38,27 +38,34 @@ void emit(const char *level, const std::string &event, const Fields &fields) {
 }
 }  // namespace
 
-void set_level(Level level) { g_level = level; }
-bool debug_enabled() { return g_level == Level::kDebug; }
+void set_level(Level level) {
+  g_level = level;
+}
+bool debug_enabled() {
+  return g_level == Level::kDebug;
+}
 
-void info(const std::string &event, const Fields &fields) { emit("info", event, fields); }
+void info(const std::string &event, const Fields &fields) {
+  emit("info", event, fields);
+}
 void debug(const std::string &event, const Fields &fields) {
   if (debug_enabled()) emit("debug", event, fields);
 }
-void warn(const std::string &event, const Fields &fields) { emit("warn", event, fields); }
-void error(const std::string &event, const Fields &fields) { emit("error", event, fields); }
+void warn(const std::string &event, const Fields &fields) {
+  emit("warn", event, fields);
+}
+void error(const std::string &event, const Fields &fields) {
+  emit("error", event, fields);
+}
 
 void request(const std::string &transport, const std::string &registration_id,
              const std::string &operation, int status, const std::string &result,
              double duration_ms, const Fields &extra) {
   char duration[32];
   std::snprintf(duration, sizeof duration, "%.2f", duration_ms);
-  Fields fields = {{"transport", transport},
-                   {"registrationId", registration_id},
-                   {"op", operation},
-                   {"status", std::to_string(status)},
-                   {"result", result},
-                   {"durationMs", duration}};
+  Fields fields = {{"transport", transport}, {"registrationId", registration_id},
+                   {"op", operation},        {"status", std::to_string(status)},
+                   {"result", result},       {"durationMs", duration}};
   fields.insert(fields.end(), extra.begin(), extra.end());
   emit("info", "request", fields);
 }

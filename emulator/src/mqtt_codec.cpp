@@ -53,7 +53,9 @@ class Reader {
   std::string error_;
 };
 
-bool has_nul(const std::string &s) { return s.find('\0') != std::string::npos; }
+bool has_nul(const std::string &s) {
+  return s.find('\0') != std::string::npos;
+}
 
 ParseResult error_result(std::string message) {
   ParseResult r;
@@ -158,13 +160,42 @@ ParseResult parse_unsubscribe(uint8_t flags, Reader &r) {
   return out;
 }
 
+std::string check_first_byte(uint8_t type, uint8_t flags) {
+  switch (static_cast<PacketType>(type)) {
+    case PacketType::kConnect:
+    case PacketType::kPuback:
+    case PacketType::kPingreq:
+    case PacketType::kDisconnect:
+      if (flags != 0) return "packet type " + std::to_string(type) + " with non-zero flags";
+      return {};
+    case PacketType::kSubscribe:
+    case PacketType::kUnsubscribe:
+      if (flags != 0x02) return "(UN)SUBSCRIBE with fixed-header flags other than 0010";
+      return {};
+    case PacketType::kPublish:
+      if (((flags >> 1) & 0x03) == 3) return "PUBLISH with QoS 3";
+      if (((flags >> 1) & 0x03) == 2) return "PUBLISH with QoS 2 (not supported by DPS)";
+      return {};
+    case PacketType::kPubrec:
+    case PacketType::kPubrel:
+    case PacketType::kPubcomp:
+      return "QoS 2 flow packet (type " + std::to_string(type) + ") not supported by DPS";
+    default:
+      return "packet type " + std::to_string(type) + " not allowed from a client";
+  }
+}
+
 }  // namespace
 
 ParseResult parse_packet(const uint8_t *data, size_t size, size_t max_packet_size) {
-  if (size < 2) return {};
+  if (size == 0) return {};
   uint8_t type_byte = data[0];
   uint8_t type = type_byte >> 4;
   uint8_t flags = type_byte & 0x0f;
+  // Judge the first byte at once, so garbage is refused without waiting for more input.
+  std::string first_byte_problem = check_first_byte(type, flags);
+  if (!first_byte_problem.empty()) return error_result(first_byte_problem);
+  if (size < 2) return {};
 
   // Remaining length: 1 to 4 bytes, 7 bits each, high bit = continuation.
   size_t remaining_length = 0;
@@ -279,6 +310,8 @@ std::vector<uint8_t> encode_unsuback(uint16_t packet_id) {
   return out;
 }
 
-std::vector<uint8_t> encode_pingresp() { return {0xd0, 0x00}; }
+std::vector<uint8_t> encode_pingresp() {
+  return {0xd0, 0x00};
+}
 
 }  // namespace dpsemu::mqtt

@@ -7,8 +7,6 @@ namespace dpsemu {
 
 namespace {
 constexpr std::string_view kResponseFilter = "$dps/registrations/res/#";
-constexpr std::string_view kRegisterPrefix = "$dps/registrations/PUT/iotdps-register/?";
-constexpr std::string_view kStatusPrefix = "$dps/registrations/GET/iotdps-get-operationstatus/?";
 
 // CONNACK return codes (MQTT 3.1.1 section 3.2.2.3).
 constexpr uint8_t kConnackAccepted = 0;
@@ -23,73 +21,12 @@ double elapsed_ms(std::chrono::steady_clock::time_point since) {
 
 // The $rid a fault-injected reply uses instead of the client's.
 std::string wrong_rid(const std::string &rid) {
-  bool numeric = !rid.empty() && rid.size() < 9 &&
-                 rid.find_first_not_of("0123456789") == std::string::npos;
+  bool numeric =
+      !rid.empty() && rid.size() < 9 && rid.find_first_not_of("0123456789") == std::string::npos;
   if (numeric) return std::to_string(std::stol(rid) + 1);
   return "wrong-" + rid;
 }
 }  // namespace
-
-std::optional<MqttUsername> parse_mqtt_username(const std::string &username) {
-  // Split on the first two '/': scope, "registrations", id, then a query string.
-  size_t first = username.find('/');
-  if (first == std::string::npos || first == 0) return std::nullopt;
-  constexpr std::string_view kMiddle = "registrations/";
-  if (username.compare(first + 1, kMiddle.size(), kMiddle) != 0) return std::nullopt;
-  size_t id_start = first + 1 + kMiddle.size();
-  size_t id_end = username.find('/', id_start);
-  MqttUsername out;
-  out.id_scope = username.substr(0, first);
-  out.registration_id = username.substr(id_start, id_end == std::string::npos
-                                                      ? std::string::npos
-                                                      : id_end - id_start);
-  if (out.registration_id.empty()) return std::nullopt;
-  if (id_end != std::string::npos) {
-    std::string_view query(username);
-    query.remove_prefix(id_end + 1);
-    while (!query.empty()) {
-      size_t amp = query.find('&');
-      std::string_view pair = query.substr(0, amp);
-      query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-      if (pair.rfind("api-version=", 0) == 0) out.api_version = std::string(pair.substr(12));
-    }
-  }
-  return out;
-}
-
-std::optional<DpsTopic> parse_dps_topic(const std::string &topic) {
-  DpsTopic out;
-  std::string_view query;
-  if (topic.rfind(kRegisterPrefix, 0) == 0) {
-    out.kind = DpsTopic::Kind::kRegister;
-    query = std::string_view(topic).substr(kRegisterPrefix.size());
-  } else if (topic.rfind(kStatusPrefix, 0) == 0) {
-    out.kind = DpsTopic::Kind::kOperationStatus;
-    query = std::string_view(topic).substr(kStatusPrefix.size());
-  } else {
-    return std::nullopt;
-  }
-  bool have_rid = false;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    size_t eq = pair.find('=');
-    std::string_view key = pair.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    if (key == "$rid" || key == "%24rid") {
-      out.rid = std::string(value);
-      have_rid = true;
-    } else if (key == "operationId") {
-      auto decoded = percent_decode(value);
-      if (!decoded) return std::nullopt;
-      out.operation_id = *decoded;
-    }
-  }
-  if (!have_rid || out.rid.empty()) return std::nullopt;
-  if (out.kind == DpsTopic::Kind::kOperationStatus && out.operation_id.empty()) return std::nullopt;
-  return out;
-}
 
 MqttSession::MqttSession(std::shared_ptr<MqttTransport> transport, RegistrationService &service)
     : transport_(std::move(transport)),
@@ -132,6 +69,11 @@ void MqttSession::read_more() {
 void MqttSession::on_bytes(const uint8_t *data, size_t size) {
   if (closed_) return;
   inbox_.insert(inbox_.end(), data, data + size);
+  if (!connected_ && !inbox_.empty() &&
+      static_cast<mqtt::PacketType>(inbox_[0] >> 4) != mqtt::PacketType::kConnect) {
+    close("packet before CONNECT");
+    return;
+  }
   size_t offset = 0;
   while (!closed_) {
     auto result = mqtt::parse_packet(inbox_.data() + offset, inbox_.size() - offset);

@@ -8,27 +8,11 @@
 #include <vector>
 
 #include "mqtt_codec.h"
+#include "mqtt_topics.h"
 #include "net.h"
 #include "registration_service.h"
 
 namespace dpsemu {
-
-// What the MQTT username "{idScope}/registrations/{registrationId}/api-version=...[&...]" holds.
-struct MqttUsername {
-  std::string id_scope, registration_id, api_version;
-};
-// nullopt when the username does not have that shape.
-std::optional<MqttUsername> parse_mqtt_username(const std::string &username);
-
-// A DPS request topic split into its parts.
-struct DpsTopic {
-  enum class Kind { kRegister, kOperationStatus };
-  Kind kind = Kind::kRegister;
-  std::string rid;           // verbatim, as the client wrote it
-  std::string operation_id;  // percent-decoded
-};
-// nullopt for any topic DPS does not serve (or a request topic without $rid).
-std::optional<DpsTopic> parse_dps_topic(const std::string &topic);
 
 class MqttSession : public std::enable_shared_from_this<MqttSession> {
  public:

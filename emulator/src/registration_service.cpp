@@ -47,6 +47,43 @@ ServiceReply guarded(Handler handler) {
   }
 }
 
+// Deeply nested JSON would make serialization (which recurses) exhaust the stack; DPS bodies are
+// shallow, so anything nested deeper than this is refused before parsing.
+constexpr int kMaxJsonDepth = 64;
+bool nesting_too_deep(const std::string &text) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+// Parses a request body: empty or whitespace means {}. nullopt when it is not a JSON object.
+std::optional<json> parse_body(const std::string &body) {
+  size_t start = body.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos) return json::object();
+  if (nesting_too_deep(body)) return std::nullopt;
+  json parsed =
+      json::parse(body.begin() + static_cast<std::ptrdiff_t>(start), body.end(), nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) return std::nullopt;
+  return parsed;
+}
+
 }  // namespace
 
 std::string ServiceReply::wire_body() const {
@@ -100,7 +137,7 @@ void RegistrationService::count_connection(const std::string &transport) {
 
 void RegistrationService::count_reply(const RequestContext &ctx, const ServiceReply &reply) {
   ++requests_by_transport_[ctx.transport];
-  std::string key = reply.delivery == Delivery::kNormal ? std::to_string(reply.status)
+  std::string key = reply.delivery == Delivery::kNormal   ? std::to_string(reply.status)
                     : reply.delivery == Delivery::kSilent ? "silent"
                                                           : "dropped";
   ++replies_by_status_[key];
@@ -338,20 +375,16 @@ ServiceReply RegistrationService::register_device(const RequestContext &ctx,
     };
 
     // The body may be empty (.NET), carry payload:null (Python) or omit registrationId.
-    json request = json::object();
-    std::string trimmed = body;
-    trimmed.erase(0, trimmed.find_first_not_of(" \t\r\n"));
-    if (!trimmed.empty()) {
-      request = json::parse(trimmed, nullptr, false);
-      if (request.is_discarded() || !request.is_object()) {
-        return finish(error_reply(400, 400004, "The request body is not a JSON object."));
-      }
+    auto parsed_body = parse_body(body);
+    if (!parsed_body) {
+      return finish(error_reply(400, 400004, "The request body is not a JSON object."));
     }
+    json request = std::move(*parsed_body);
     if (request.contains("registrationId")) {
       const json &id = request["registrationId"];
       if (!id.is_string() || !iequals(id.get<std::string>(), ctx.registration_id)) {
-        return finish(error_reply(400, 400004,
-                                  "registrationId in the body does not match the request."));
+        return finish(
+            error_reply(400, 400004, "registrationId in the body does not match the request."));
       }
     }
 
@@ -406,17 +439,18 @@ ServiceReply RegistrationService::register_device(const RequestContext &ctx,
         return finish(error_reply(400, 400004, "clientCertificateCsr must be a PEM string."));
       }
       if (!pki_) return finish(error_reply(400, 400004, "Certificate issuance is not available."));
-      auto issued = pki::issue_from_csr_pem(*pki_, request["clientCertificateCsr"].get<std::string>(),
-                                            ctx.registration_id);
+      auto issued = pki::issue_from_csr_pem(
+          *pki_, request["clientCertificateCsr"].get<std::string>(), ctx.registration_id);
       if (!issued.ok) return finish(error_reply(400, 400004, "Invalid CSR: " + issued.error));
       std::string now_text = utc_timestamp_now();
       extra["issuedClientCertificate"] = issued.leaf_pem;
-      extra["trustBundle"] = {{"id", "dps-emulator-trust-bundle"},
-                              {"certificates", json::array({{{"certificate", issued.trust_bundle_pem},
-                                                             {"metadata", json::object()}}})},
-                              {"createdDateTime", now_text},
-                              {"lastModifiedDateTime", now_text},
-                              {"etag", new_etag()}};
+      extra["trustBundle"] = {
+          {"id", "dps-emulator-trust-bundle"},
+          {"certificates",
+           json::array({{{"certificate", issued.trust_bundle_pem}, {"metadata", json::object()}}})},
+          {"createdDateTime", now_text},
+          {"lastModifiedDateTime", now_text},
+          {"etag", new_etag()}};
     }
 
     // Build the record: re-registration keeps createdDateTimeUtc and the device id.
@@ -522,15 +556,9 @@ ServiceReply RegistrationService::status_lookup(const RequestContext &ctx,
   ServiceReply reply = guarded([&]() -> ServiceReply {
     auto modifier = apply_request_faults(ctx, false, find_individual(ctx.registration_id));
     if (modifier && modifier->result != "modifier") return *modifier;
-    json request = json::object();
-    std::string trimmed = body;
-    trimmed.erase(0, trimmed.find_first_not_of(" \t\r\n"));
-    if (!trimmed.empty()) {
-      request = json::parse(trimmed, nullptr, false);
-      if (request.is_discarded() || !request.is_object()) {
-        return error_reply(400, 400004, "The request body is not a JSON object.");
-      }
-    }
+    auto parsed_body = parse_body(body);
+    if (!parsed_body) return error_reply(400, 400004, "The request body is not a JSON object.");
+    const json &request = *parsed_body;
     if (request.contains("csr")) {
       return error_reply(400, 400004, "csr is not allowed in a registration status lookup.");
     }

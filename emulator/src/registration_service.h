@@ -21,11 +21,11 @@ namespace dpsemu {
 
 // Who is asking: taken from the connection (MQTT client id / username, URL, TLS), never the body.
 struct RequestContext {
-  std::string transport;        // "mqtt", "mqtt-ws" or "https"
-  std::string id_scope;         // from the MQTT username or the URL
-  std::string registration_id;  // from the MQTT client id / username or the URL
-  std::optional<std::string> sas_token;      // MQTT password or HTTP Authorization header
-  std::vector<std::string> peer_chain_pem;   // TLS client certificates, leaf first
+  std::string transport;                    // "mqtt", "mqtt-ws" or "https"
+  std::string id_scope;                     // from the MQTT username or the URL
+  std::string registration_id;              // from the MQTT client id / username or the URL
+  std::optional<std::string> sas_token;     // MQTT password or HTTP Authorization header
+  std::vector<std::string> peer_chain_pem;  // TLS client certificates, leaf first
 };
 
 // How a front end must deliver the reply (faults can alter it).
@@ -86,7 +86,7 @@ class RegistrationService {
     int64_t ready_at_ms = 0;
     int64_t created_ms = 0;
     bool completed = false;
-    RegistrationRecord record;  // what will be (or was) stored
+    RegistrationRecord record;   // what will be (or was) stored
     nlohmann::json extra_state;  // issued certificates, etc. (merged into registrationState)
     int retry_after_seconds = 1;
   };

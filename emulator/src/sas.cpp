@@ -128,8 +128,7 @@ Verdict verify_token(std::string_view token, std::string_view id_scope,
 
   // The literal sr first (what every SDK signs), then the other common spellings of the same
   // resource, in case a client signed one spelling and sent another.
-  std::vector<std::string> candidates = {parsed->sr, *decoded_sr,
-                                         percent_encode(*decoded_sr, true),
+  std::vector<std::string> candidates = {parsed->sr, *decoded_sr, percent_encode(*decoded_sr, true),
                                          percent_encode(*decoded_sr, false)};
   for (const auto &key_b64 : keys_base64) {
     auto key = base64_decode(key_b64);

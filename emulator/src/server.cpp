@@ -132,7 +132,9 @@ int run_server(const ServeOptions &options) {
     auto &tls_ctx = *tls;
     listeners.push_back(std::make_shared<Listener>(
         io, tcp::endpoint(address, static_cast<unsigned short>(options.mqtt_port)), "mqtt",
-        [&svc, &tls_ctx](tcp::socket s) { start_mqtt_tls_connection(std::move(s), tls_ctx, svc); }));
+        [&svc, &tls_ctx](tcp::socket s) {
+          start_mqtt_tls_connection(std::move(s), tls_ctx, svc);
+        }));
     listeners.push_back(std::make_shared<Listener>(
         io, tcp::endpoint(address, static_cast<unsigned short>(options.https_port)), "https",
         [&svc, &tls_ctx](tcp::socket s) {

@@ -82,7 +82,9 @@ Store::Store(const std::string &path, bool read_only) : path_(path) {
   }
 }
 
-Store::~Store() { sqlite3_close(db_); }
+Store::~Store() {
+  sqlite3_close(db_);
+}
 
 void Store::exec(const char *sql) {
   char *error = nullptr;

@@ -93,8 +93,8 @@ std::optional<std::string> base64_decode(std::string_view text) {
         if (v[k] < 0) return std::nullopt;
       }
     }
-    uint32_t quantum = (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) |
-                       uint32_t(v[3]);
+    uint32_t quantum =
+        (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) | uint32_t(v[3]);
     out += static_cast<char>((quantum >> 16) & 0xff);
     if (padding < 2) out += static_cast<char>((quantum >> 8) & 0xff);
     if (padding < 1) out += static_cast<char>(quantum & 0xff);
@@ -139,7 +139,8 @@ std::string utc_timestamp_now() {
   auto now = std::chrono::system_clock::now();
   auto since_epoch = now.time_since_epoch();
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-  auto ticks = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count() / 100;
+  auto ticks =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count() / 100;
   std::time_t t = static_cast<std::time_t>(seconds.count());
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -164,7 +165,9 @@ std::string random_uuid() {
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
 }
 
-std::string new_operation_id() { return "4." + random_hex(8) + "." + random_uuid(); }
+std::string new_operation_id() {
+  return "4." + random_hex(8) + "." + random_uuid();
+}
 
 std::string read_file(const std::string &path) {
   std::ifstream in(path, std::ios::binary);

@@ -293,7 +293,8 @@ class MqttConnection:
         self.sock.sendall(data)
 
     def read_packet(self, timeout=10):
-        """Returns (type, flags, body) or None when the server closed the connection."""
+        """Returns (type, flags, body), None when the server closed the connection; raises
+        TimeoutError when nothing arrived within `timeout` seconds."""
         self.sock.settimeout(timeout)
         while True:
             if len(self.buffer) >= 2:
@@ -314,6 +315,8 @@ class MqttConnection:
                     return t >> 4, t & 0x0F, body
             try:
                 chunk = self.sock.recv(65536)
+            except TimeoutError:
+                raise  # nothing arrived in time (the connection is still open)
             except (ConnectionError, ssl.SSLError, OSError):
                 return None
             if not chunk:
