@@ -5,8 +5,6 @@
 #include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/memory.h>
 
-#include <cstring>
-
 #include "auth/secret.h"
 #include "core/error.h"
 
@@ -91,10 +89,8 @@ Sha256Digest hmac_sha256(const uint8_t *key, size_t key_len, std::string_view me
   return digest;
 }
 
-std::string url_encode(std::string_view text) {
+void url_encode_append(std::string &out, std::string_view text) {
   static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
   for (unsigned char c : text) {
     bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                       c == '-' || c == '_' || c == '.' || c == '~';
@@ -106,6 +102,12 @@ std::string url_encode(std::string_view text) {
       out.push_back(kHex[c & 0x0F]);
     }
   }
+}
+
+std::string url_encode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() * 3);
+  url_encode_append(out, text);
   return out;
 }
 

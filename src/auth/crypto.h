@@ -26,6 +26,8 @@ Sha256Digest hmac_sha256(const uint8_t *key, size_t key_len, std::string_view me
 // Percent-encodes everything except A-Z a-z 0-9 - _ . ~, with upper-case hex
 // (as Python's urllib.parse.quote(s, safe="")).
 std::string url_encode(std::string_view text);
+// The same, appended to `out` (no temporary copy: used for signatures).
+void url_encode_append(std::string &out, std::string_view text);
 
 }  // namespace prov::auth
 

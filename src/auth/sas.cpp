@@ -19,8 +19,13 @@ SecretString make_sas_token(const std::string &id_scope, const std::string &regi
   const std::string resource = url_encode(id_scope + "/registrations/" + registration_id);
   const std::string expiry = std::to_string(expiry_unix_seconds);
   SecretString signature = hmac_base64(device_key_base64, resource + "\n" + expiry);
-  return SecretString("SharedAccessSignature sr=" + resource + "&sig=" +
-                      url_encode(signature.str()) + "&se=" + expiry + "&skn=registration");
+  // Built in one buffer so that no temporary copy of the signature is left unwiped.
+  std::string token;
+  token.reserve(64 + resource.size() + signature.str().size() * 3 + expiry.size());
+  token.append("SharedAccessSignature sr=").append(resource).append("&sig=");
+  url_encode_append(token, signature.str());
+  token.append("&se=").append(expiry).append("&skn=registration");
+  return SecretString(std::move(token));
 }
 
 SecretString derive_device_key(const SecretString &group_key_base64,

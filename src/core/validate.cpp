@@ -1,6 +1,7 @@
 #include "core/validate.h"
 
-#include <cstring>
+#include <cctype>
+#include <cstdio>
 
 #include "auth/crypto.h"
 #include "auth/secret.h"

@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 
 #include "core/error.h"

@@ -43,7 +43,6 @@ class MqttTransport final : public core::RegistrationTransport {
   void close() noexcept override;
 
  private:
-  // What a packet meant to the waiter.
   void send_packet(const std::vector<uint8_t> &bytes, const core::WaitBudget &budget);
   // Reads and handles packets until `until`; returns the first packet for
   // which `wanted` returns true, or nullopt at `until`.
