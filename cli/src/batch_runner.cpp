@@ -1,5 +1,6 @@
 #include "batch_runner.h"
 
+#include <prov/prov.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -67,31 +68,49 @@ struct SharedState {
   std::atomic<size_t> next_entry{0};
   std::atomic<bool> stop_requested{false};
   std::atomic<int> workers_running{0};
+  std::atomic<bool> worker_error{false};
   LineWriter *writer = nullptr;
   BatchStats *stats = nullptr;
 };
 
+void process_entry(SharedState &state, const BatchEntry &entry) {
+  if (!entry.input_error.empty()) {
+    state.stats->input_rejected();
+    state.writer->write([&entry] {
+      return input_error_to_json(
+          entry.line_number, entry.registration_id,
+          "line " + std::to_string(entry.line_number) + ": " + entry.input_error);
+    });
+    return;
+  }
+  state.stats->registration_started();
+  Outcome outcome;
+  try {
+    outcome = register_device(*state.settings, entry.registration_id, *entry.credential);
+  } catch (const std::exception &error) {
+    // Only allocation failures can get here; the device still gets its line.
+    outcome.registration_id = entry.registration_id;
+    outcome.status = PROV_E_NOMEM;
+    outcome.step = "register";
+    outcome.message = error.what();
+  }
+  const BatchLineInfo line_info{entry.line_number, true};
+  state.writer->write([&outcome, &line_info] { return outcome_to_json(outcome, line_info); });
+  state.stats->registration_finished(outcome);
+}
+
 void worker_loop(SharedState &state) {
-  const BatchLineInfo line_info_template{0, true};
-  while (!state.stop_requested.load()) {
-    size_t index = state.next_entry.fetch_add(1);
-    if (index >= state.entries->size()) break;
-    const BatchEntry &entry = (*state.entries)[index];
-    if (!entry.input_error.empty()) {
-      state.stats->input_rejected();
-      state.writer->write([&entry] {
-        return input_error_to_json(
-            entry.line_number, entry.registration_id,
-            "line " + std::to_string(entry.line_number) + ": " + entry.input_error);
-      });
-      continue;
+  try {
+    while (!state.stop_requested.load()) {
+      size_t index = state.next_entry.fetch_add(1);
+      if (index >= state.entries->size()) break;
+      process_entry(state, (*state.entries)[index]);
     }
-    state.stats->registration_started();
-    Outcome outcome = register_device(*state.settings, entry.registration_id, *entry.credential);
-    BatchLineInfo line_info = line_info_template;
-    line_info.line_number = entry.line_number;
-    state.writer->write([&outcome, &line_info] { return outcome_to_json(outcome, line_info); });
-    state.stats->registration_finished(outcome);
+  } catch (const std::exception &) {
+    // Out of memory while writing a line: stop the batch rather than abort,
+    // so the lines already written and the summary survive.
+    state.stop_requested = true;
+    state.worker_error = true;
   }
   state.workers_running.fetch_sub(1);
 }
@@ -196,6 +215,10 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
   }
   pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
 
+  if (state.worker_error) {
+    std::fputs("prov: error: out of memory; the batch was stopped\n", stderr);
+    return kExitOther;
+  }
   if (write_failed) {
     std::fputs("prov: error: writing the result lines failed\n", stderr);
     return kExitOther;
