@@ -1,6 +1,7 @@
 """`prov register --batch` against a real dps-emulator process."""
 
 import json
+import math
 import os
 import pty
 import re
@@ -79,6 +80,11 @@ def test_batch_of_200_with_concurrency_16(prov, emulator, tmp_path):
     assert latency, result.stderr
     p50, p90, p99, peak = map(float, latency.groups())
     assert 0 < p50 <= p90 <= p99 <= peak
+    # The summary's percentiles are nearest-rank over the per-line latencies.
+    latencies = sorted(line["latencyMs"] for line in lines)
+    for fraction, reported in ((0.50, p50), (0.90, p90), (0.99, p99), (1.0, peak)):
+        expected = latencies[math.ceil(fraction * len(latencies)) - 1]
+        assert abs(expected - reported) <= 0.051, (fraction, expected, reported)
     assert "progress:" not in result.stderr  # --progress never
 
 
