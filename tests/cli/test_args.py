@@ -133,6 +133,7 @@ BASE = ["--host", "127.0.0.1:1", "--id-scope", ID_SCOPE, "--registration-id", "d
     (BASE + ["--key", KEY, "--keep-alive", "1741"], "--keep-alive"),
     (BASE + ["--key", KEY, "--sas-ttl", "5"], "--sas-ttl"),
     (BASE + ["--key", KEY, "--payload", "{not json"], "--payload"),
+    (BASE + ["--key", KEY, "--cipher", "NOT-A-CIPHER"], "--cipher"),
     (["--host", "h", "--id-scope", ID_SCOPE, "--registration-id", "bad id!", "--key", KEY],
      "PROV_E_INVALID_ARG"),
     (["--host", "h", "--id-scope", ID_SCOPE, "--registration-id", "a" * 129, "--key", KEY],

@@ -173,6 +173,16 @@ def test_options_are_accepted(prov, emulator):
     assert result.returncode == 0, result.stderr
 
 
+def test_gateway_host_is_where_the_connection_goes(prov, emulator):
+    # The provisioning host does not exist; the gateway (the emulator) does.
+    result = prov("register", "--host", "global.azure-devices-provisioning.net", "--gateway-host",
+                  emulator.host, "--id-scope", ID_SCOPE, "--ca-file", emulator.ca_file,
+                  "--registration-id", "cli-device-1", "--key", DEVICE_KEY, "--json",
+                  secrets=ALL_SECRETS)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "assigned"
+
+
 def test_wrong_key_exits_3(prov, emulator):
     human = register(prov, emulator, "cli-device-1", "--key", WRONG_KEY)
     assert human.returncode == 3, (human.stdout, human.stderr)
