@@ -119,6 +119,14 @@ typedef enum prov_status {
   PROV_E_BUSY = 10,
   /* ClientError: a bug in libprov (an internal invariant failed). */
   PROV_E_INTERNAL = 11,
+  /* CredentialError/ValueError: a local X.509 credential or CSR cannot be
+   * used: a certificate or key file is missing, unreadable or does not
+   * parse, the pass phrase is wrong, the key does not match the
+   * certificate, a certificate is expired or not yet valid, the subject CN
+   * is not the registration id, or the chain is out of order. Detected
+   * before connecting; the message names the file, the certificate
+   * (subject) and the problem. */
+  PROV_E_CERTIFICATE = 12,
 
   PROV__STATUS_FORCE_INT32 = 0x7FFFFFFF
 } prov_status;

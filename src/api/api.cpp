@@ -80,6 +80,8 @@ PROV_API const char *prov_status_str(int status) {
       return "PROV_E_BUSY";
     case PROV_E_INTERNAL:
       return "PROV_E_INTERNAL";
+    case PROV_E_CERTIFICATE:
+      return "PROV_E_CERTIFICATE";
     default:
       return "PROV_E_UNKNOWN";
   }
