@@ -74,7 +74,14 @@ std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
         continue;
       }
     }
-    ByteStream::Received got = stream_->receive(buffer.data(), buffer.size(), wake);
+    ByteStream::Received got{ByteStream::ReceiveStatus::Timeout, 0};
+    try {
+      got = stream_->receive(buffer.data(), buffer.size(), wake);
+    } catch (const Error &failure) {
+      connected_ = false;
+      throw Error(failure.status(),
+                  std::string(failure.what()) + " while waiting for " + waiting_for);
+    }
     if (got.status == ByteStream::ReceiveStatus::Closed) {
       connected_ = false;
       throw Error(PROV_E_CONNECTION_DROPPED,
