@@ -1,0 +1,3 @@
+module github.com/libprov/libprov/bindings/go
+
+go 1.21

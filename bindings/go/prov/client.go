@@ -1,0 +1,351 @@
+package prov
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/libprov/libprov/bindings/go/internal/native"
+)
+
+// callNative runs one call into the SWIG layer and returns the failure it
+// recorded. The pending error is thread-local in C, so the goroutine stays
+// on one OS thread from the call until the error has been read.
+func callNative(op string, call func()) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	call()
+	return pendingError(op)
+}
+
+// defaultRegisterTimeout is prov.h's default for prov_client_set_register_timeout.
+const defaultRegisterTimeout = 90 * time.Second
+
+// settings collects the options before they are applied to the native client.
+type settings struct {
+	setters         []setter
+	registerTimeout time.Duration
+	problem         error // the first invalid option, reported by NewSymmetricKeyClient
+}
+
+// setter applies one option to the native client; op names it in errors.
+type setter struct {
+	op    string
+	apply func(native.ProvClient)
+}
+
+func (s *settings) add(op string, apply func(native.ProvClient)) {
+	s.setters = append(s.setters, setter{op: op, apply: apply})
+}
+
+// Option configures a Client (see prov.h for each value's range and default).
+type Option func(*settings)
+
+func (s *settings) fail(err error) {
+	if s.problem == nil {
+		s.problem = err
+	}
+}
+
+// WithServerVerificationCert trusts these root certificates (PEM text, not a
+// path) for the server instead of the system trust store.
+func WithServerVerificationCert(pem string) Option {
+	return func(s *settings) {
+		s.add("set server verification cert", func(c native.ProvClient) { c.Set_server_verification_cert(pem) })
+	}
+}
+
+// WithGatewayHostname connects to this host (optionally host:port) instead
+// of the provisioning host.
+func WithGatewayHostname(hostname string) Option {
+	return func(s *settings) {
+		s.add("set gateway hostname", func(c native.ProvClient) { c.Set_gateway_hostname(hostname) })
+	}
+}
+
+// WithCipher sets the OpenSSL cipher list for TLS 1.2.
+func WithCipher(cipherList string) Option {
+	return func(s *settings) {
+		s.add("set cipher", func(c native.ProvClient) { c.Set_cipher(cipherList) })
+	}
+}
+
+// wholeSeconds converts d for a setter taking seconds, rejecting fractions.
+func wholeSeconds(s *settings, name string, d time.Duration) (int, bool) {
+	if d%time.Second != 0 {
+		s.fail(invalidArgument("create client", fmt.Sprintf("%s must be whole seconds, got %v", name, d)))
+		return 0, false
+	}
+	seconds := int64(d / time.Second)
+	if seconds > math.MaxInt32 || seconds < math.MinInt32 {
+		seconds = math.MaxInt32 // out of range either way; libprov names the limits
+	}
+	return int(seconds), true
+}
+
+// milliseconds converts d for a setter taking milliseconds, rounding up so
+// that a positive duration never becomes 0.
+func milliseconds(d time.Duration) uint {
+	if d <= 0 {
+		return 0 // rejected by libprov with a message naming the range
+	}
+	ms := (d + time.Millisecond - 1) / time.Millisecond
+	if ms > math.MaxUint32 {
+		ms = math.MaxUint32
+	}
+	return uint(ms)
+}
+
+// WithKeepAlive sets the MQTT keep-alive (whole seconds, 1 s..1740 s).
+func WithKeepAlive(d time.Duration) Option {
+	return func(s *settings) {
+		if seconds, ok := wholeSeconds(s, "keep-alive", d); ok {
+			s.add("set keep-alive", func(c native.ProvClient) { c.Set_keep_alive(seconds) })
+		}
+	}
+}
+
+// WithSASTokenTTL sets the lifetime of the SAS tokens the client creates
+// (whole seconds, 60 s..365 days).
+func WithSASTokenTTL(d time.Duration) Option {
+	return func(s *settings) {
+		if seconds, ok := wholeSeconds(s, "SAS token TTL", d); ok {
+			s.add("set SAS token TTL", func(c native.ProvClient) { c.Set_sastoken_ttl(seconds) })
+		}
+	}
+}
+
+// WithProvisioningPayload sends this JSON text with the registration
+// request. Empty means none.
+func WithProvisioningPayload(jsonText []byte) Option {
+	text := string(jsonText)
+	return func(s *settings) {
+		s.add("set provisioning payload", func(c native.ProvClient) { c.Set_provisioning_payload(text) })
+	}
+}
+
+// WithProvisioningPayloadValue sends value, encoded with encoding/json, with
+// the registration request.
+func WithProvisioningPayloadValue(value any) Option {
+	return func(s *settings) {
+		encoded, err := json.Marshal(value)
+		if err != nil {
+			s.fail(invalidArgument("create client", "provisioning payload: "+err.Error()))
+			return
+		}
+		WithProvisioningPayload(encoded)(s)
+	}
+}
+
+// WithRegisterTimeout bounds each Register call (default 90 s); a context
+// deadline that comes sooner wins.
+func WithRegisterTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		ms := milliseconds(d)
+		s.add("set register timeout", func(c native.ProvClient) { c.Set_register_timeout(ms) })
+		s.registerTimeout = d
+	}
+}
+
+// WithResponseTimeout bounds each single network step (default 30 s).
+func WithResponseTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		ms := milliseconds(d)
+		s.add("set response timeout", func(c native.ProvClient) { c.Set_response_timeout(ms) })
+	}
+}
+
+// Client registers one device identity. Create it with NewSymmetricKeyClient
+// and release it with Close.
+type Client struct {
+	mu              sync.Mutex
+	handle          native.ProvClient // nil once closed
+	inFlight        bool
+	registerTimeout time.Duration
+}
+
+// NewSymmetricKeyClient creates a client that registers registrationID in
+// the DPS instance idScope with a symmetric key (an individual enrollment's
+// key, or a device key from DeriveDeviceKey for a group). provisioningHost
+// may carry a port ("localhost:8883"). Nothing is sent until Register.
+func NewSymmetricKeyClient(provisioningHost, registrationID, idScope, symmetricKey string,
+	options ...Option) (*Client, error) {
+	config := settings{registerTimeout: defaultRegisterTimeout}
+	for _, option := range options {
+		option(&config)
+	}
+	if config.problem != nil {
+		return nil, config.problem
+	}
+	var handle native.ProvClient
+	err := callNative("create client", func() {
+		handle = native.NewProvClient(provisioningHost, registrationID, idScope, symmetricKey)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, set := range config.setters {
+		if err := callNative(set.op, func() { set.apply(handle) }); err != nil {
+			native.DeleteProvClient(handle)
+			return nil, err
+		}
+	}
+	client := &Client{handle: handle, registerTimeout: config.registerTimeout}
+	runtime.SetFinalizer(client, (*Client).release)
+	return client, nil
+}
+
+// release frees the native client; the finalizer's safety net.
+func (c *Client) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.handle != nil {
+		native.DeleteProvClient(c.handle)
+		c.handle = nil
+	}
+}
+
+// Close frees the native client and wipes its key. Idempotent. It fails with
+// ErrBusy while a Register on this client is in flight.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inFlight {
+		return &Error{Op: "close", Status: StatusBusy,
+			Message: "cannot close the client: a registration is in flight"}
+	}
+	if c.handle != nil {
+		native.DeleteProvClient(c.handle)
+		c.handle = nil
+		runtime.SetFinalizer(c, nil)
+	}
+	return nil
+}
+
+// SetProvisioningPayload replaces the JSON payload sent with the next
+// registration; nil or empty clears it.
+func (c *Client) SetProvisioningPayload(jsonText []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.handle == nil {
+		return closedError("set provisioning payload")
+	}
+	if c.inFlight {
+		return &Error{Op: "set provisioning payload", Status: StatusBusy,
+			Message: "a registration is in flight"}
+	}
+	text := string(jsonText)
+	return callNative("set provisioning payload", func() { c.handle.Set_provisioning_payload(text) })
+}
+
+// Register connects, registers the device, polls until the service reaches
+// a terminal status and returns the assignment. It blocks until then, the
+// register timeout, or ctx's deadline, whichever comes first (see the
+// package documentation about cancellation). Failures are *Error values.
+func (c *Client) Register(ctx context.Context) (*Result, error) {
+	if ctx.Err() != nil {
+		return nil, contextError(ctx)
+	}
+	c.mu.Lock()
+	if c.handle == nil {
+		c.mu.Unlock()
+		return nil, closedError("register")
+	}
+	if c.inFlight {
+		c.mu.Unlock()
+		return nil, &Error{Op: "register", Status: StatusBusy,
+			Message: "another registration on this client is in flight"}
+	}
+	c.inFlight = true
+	handle := c.handle
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inFlight = false
+		c.mu.Unlock()
+		runtime.KeepAlive(c)
+	}()
+
+	timeout := c.registerTimeout
+	limitedByContext := false
+	if deadline, ok := ctx.Deadline(); ok {
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return nil, contextError(ctx)
+		}
+		if remaining < timeout {
+			timeout, limitedByContext = remaining, true
+		}
+	}
+	if err := callNative("register", func() { handle.Set_register_timeout(milliseconds(timeout)) }); err != nil {
+		return nil, err
+	}
+
+	var raw native.ProvResult
+	err := callNative("register", func() { raw = handle.Register() })
+	if err != nil {
+		var failure *Error
+		if limitedByContext && asError(err, &failure) && failure.Status == StatusTimeout {
+			failure.context = context.DeadlineExceeded
+		}
+		return nil, err
+	}
+	defer native.DeleteProvResult(raw)
+	return resultFrom(raw), nil
+}
+
+func asError(err error, target **Error) bool {
+	failure, ok := err.(*Error)
+	if ok {
+		*target = failure
+	}
+	return ok
+}
+
+// Result is a device's assignment, copied out of libprov (it holds nothing
+// native). Fields the service did not send are empty.
+type Result struct {
+	OperationID        string
+	Status             string // "assigned"
+	RegistrationID     string
+	DeviceID           string
+	AssignedHub        string
+	Substatus          string // e.g. "initialAssignment"
+	CreatedDateTime    string // ISO-8601, as the service sent it
+	LastUpdateDateTime string
+	ETag               string
+	// Payload is the data returned to the device (registrationState.payload),
+	// nil when there was none.
+	Payload json.RawMessage
+	// RegistrationState is the whole registrationState object.
+	RegistrationState json.RawMessage
+	HTTPStatus        int
+}
+
+func optionalJSON(text string) json.RawMessage {
+	if text == "" {
+		return nil
+	}
+	return json.RawMessage(text)
+}
+
+func resultFrom(raw native.ProvResult) *Result {
+	return &Result{
+		OperationID:        raw.Operation_id(),
+		Status:             raw.Status(),
+		RegistrationID:     raw.Registration_id(),
+		DeviceID:           raw.Device_id(),
+		AssignedHub:        raw.Assigned_hub(),
+		Substatus:          raw.Substatus(),
+		CreatedDateTime:    raw.Created_date_time(),
+		LastUpdateDateTime: raw.Last_update_date_time(),
+		ETag:               raw.Etag(),
+		Payload:            optionalJSON(raw.Payload()),
+		RegistrationState:  optionalJSON(raw.Registration_state_json()),
+		HTTPStatus:         raw.Http_status(),
+	}
+}

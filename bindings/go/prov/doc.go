@@ -1,0 +1,50 @@
+// Package prov registers devices with the Azure IoT Hub Device Provisioning
+// Service (DPS) through libprov, a C library (libprov.so.1) found with
+// pkg-config ("prov").
+//
+//	client, err := prov.NewSymmetricKeyClient("global.azure-devices-provisioning.net",
+//		"my-device", "0ne00000A0A", deviceKey)
+//	if err != nil { ... }
+//	defer client.Close()
+//	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+//	defer cancel()
+//	result, err := client.Register(ctx)
+//	switch {
+//	case errors.Is(err, prov.ErrCredential): ...
+//	case errors.Is(err, prov.ErrTimeout): ...
+//	}
+//	var serviceErr *prov.ServiceError
+//	if errors.As(err, &serviceErr) { log.Print(serviceErr.Code, serviceErr.TrackingID) }
+//
+// # Errors
+//
+// Every failure is an *Error. It matches one of the Err* sentinels with
+// errors.Is (by its Status), and, when the service answered with error
+// details, contains a *ServiceError (errors.As) with the 6-digit DPS error
+// code, the HTTP-like status and the tracking id. Keys and SAS tokens never
+// appear in error messages.
+//
+// # Context
+//
+// Register honours the context's deadline: the registration's overall
+// timeout (WithRegisterTimeout, default 90 s) is shortened to the time left
+// before the deadline, and a registration that runs out of it fails with an
+// error matching both ErrTimeout and context.DeadlineExceeded. A context
+// that is already done fails at once. Cancelling a context without a
+// deadline while a registration is in flight does not interrupt it yet: the
+// C API has no cancellation call (prov_client_cancel is planned); the
+// registration then runs to its own timeout.
+//
+// # Resources
+//
+// A Client holds a native handle (and a copy of the key, wiped when freed).
+// Call Close when done; a finalizer frees clients that are garbage
+// collected without Close, as a safety net only. Results are plain Go
+// values and hold nothing native.
+//
+// # Threads
+//
+// A Client may be used from several goroutines; a second Register while one
+// is in flight on the same client fails at once with ErrBusy. Different
+// clients register in parallel.
+package prov
