@@ -113,6 +113,28 @@ void CurlConnection::open(const core::WaitBudget &budget) {
     curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr);
   }
 
+  if (settings_.client_cert_chain_pem && settings_.client_key_pem) {
+    // A PEM blob holding leaf + intermediates: curl's OpenSSL backend loads the
+    // first block as the certificate and the rest as its chain, so the whole
+    // chain goes out in the handshake (DPS group enrollments need it).
+    curl_blob cert{};
+    cert.data = const_cast<char *>(settings_.client_cert_chain_pem->data());
+    cert.len = settings_.client_cert_chain_pem->size();
+    cert.flags = CURL_BLOB_COPY;
+    curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &cert);
+    curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+    // NOCOPY: the key stays in our wiped SecretString, not in a curl copy.
+    curl_blob key{};
+    key.data = const_cast<char *>(settings_.client_key_pem->str().data());
+    key.len = settings_.client_key_pem->str().size();
+    key.flags = CURL_BLOB_NOCOPY;
+    curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, &key);
+    curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+    if (settings_.client_key_pass_phrase) {
+      curl_easy_setopt(easy, CURLOPT_KEYPASSWD, settings_.client_key_pass_phrase->str().c_str());
+    }
+  }
+
   if (curl_multi_add_handle(as_multi(multi_), easy) != CURLM_OK) {
     throw Error(PROV_E_INTERNAL, "libcurl refused the connection handle");
   }
@@ -154,6 +176,10 @@ void CurlConnection::open(const core::WaitBudget &budget) {
     case CURLE_PEER_FAILED_VERIFICATION:
       throw Error(PROV_E_CONNECTION_FAILED,
                   "TLS: server certificate verification failed for " + peer_ + ": " + detail);
+    case CURLE_SSL_CERTPROBLEM:
+      throw Error(PROV_E_CERTIFICATE,
+                  "TLS: the client certificate or key could not be used (connecting to " + peer_ +
+                      "): " + detail);
     case CURLE_SSL_CACERT_BADFILE:
       throw Error(PROV_E_CONNECTION_FAILED,
                   "TLS: the trusted root certificates could not be loaded (connecting to " + peer_ +

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "auth/secret.h"
 #include "core/deadline.h"
 
 namespace prov::transport {
@@ -19,6 +20,12 @@ struct ConnectionSettings {
   bool is_ipv6_literal = false;
   std::optional<std::string> ca_pem;  // trusted roots; nullopt = system store
   std::string cipher_list;            // TLS 1.2 cipher list; "" = defaults
+  // X.509 client credential (TLS client authentication): the certificate
+  // chain as PEM text, leaf first (all of it is sent in the handshake), and
+  // the PEM private key with its pass phrase when encrypted.
+  std::optional<std::string> client_cert_chain_pem;
+  std::optional<auth::SecretString> client_key_pem;
+  std::optional<auth::SecretString> client_key_pass_phrase;
 };
 
 // A bidirectional byte stream; MQTT runs over it (directly or, later,
