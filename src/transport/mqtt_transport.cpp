@@ -19,8 +19,9 @@ constexpr const char *kStatusTopic = "$dps/registrations/GET/iotdps-get-operatio
 constexpr size_t kMaxPacketSize = 128 * 1024;
 }  // namespace
 
-std::string mqtt_username(const std::string &id_scope, const std::string &registration_id) {
-  return id_scope + "/registrations/" + registration_id + "/api-version=" + kDpsApiVersion +
+std::string mqtt_username(const std::string &id_scope, const std::string &registration_id,
+                          const std::string &api_version) {
+  return id_scope + "/registrations/" + registration_id + "/api-version=" + api_version +
          "&ClientVersion=" + auth::url_encode(std::string("libprov/") + PROV_VERSION_STRING);
 }
 
@@ -97,7 +98,8 @@ void MqttTransport::connect(const core::WaitBudget &budget) {
 
   mqtt::ConnectPacket connect;
   connect.client_id = settings_.registration_id;
-  connect.username = mqtt_username(settings_.id_scope, settings_.registration_id);
+  connect.username =
+      mqtt_username(settings_.id_scope, settings_.registration_id, settings_.api_version);
   if (settings_.password) connect.password = settings_.password->str();
   connect.keep_alive = settings_.keep_alive_s;
   connect.clean_session = true;

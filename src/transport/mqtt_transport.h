@@ -18,16 +18,21 @@
 namespace prov::transport {
 
 inline constexpr const char *kDpsApiVersion = "2019-03-31";
+// Certificate issuance needs a preview api-version (dps-protocol.md 1.7).
+inline constexpr const char *kDpsApiVersionCsr2025 = "2025-07-01-preview";
+inline constexpr const char *kDpsApiVersionCsr2021 = "2021-11-01-preview";
 
 struct MqttSettings {
   std::string registration_id;
   std::string id_scope;
   std::optional<auth::SecretString> password;  // SAS token; none for X.509
   uint16_t keep_alive_s = 60;
+  std::string api_version = kDpsApiVersion;
 };
 
 // "{scope}/registrations/{id}/api-version=2019-03-31&ClientVersion=libprov%2F1.0.0"
-std::string mqtt_username(const std::string &id_scope, const std::string &registration_id);
+std::string mqtt_username(const std::string &id_scope, const std::string &registration_id,
+                          const std::string &api_version = kDpsApiVersion);
 
 class MqttTransport final : public core::RegistrationTransport {
  public:
