@@ -62,6 +62,46 @@ int32_t error_code_field(const cJSON *object, const char *name) {
   return 0;
 }
 
+// The X.509/symmetric-key details and any certificates the service issued.
+// Entries of the wrong JSON type are skipped: the caller sees them missing.
+void parse_attestation_and_issuance(const cJSON *state, ServiceAnswer &answer) {
+  const cJSON *x509 = cJSON_GetObjectItemCaseSensitive(state, "x509");
+  if (cJSON_IsObject(x509)) {
+    answer.x509_json = print(x509);
+    answer.enrollment_group_id = string_field(x509, "enrollmentGroupId");
+    const cJSON *info = cJSON_GetObjectItemCaseSensitive(x509, "certificateInfo");
+    if (cJSON_IsObject(info)) answer.x509_certificate_info_json = print(info);
+  }
+  const cJSON *symmetric_key = cJSON_GetObjectItemCaseSensitive(state, "symmetricKey");
+  if (cJSON_IsObject(symmetric_key) && !answer.enrollment_group_id) {
+    answer.enrollment_group_id = string_field(symmetric_key, "enrollmentGroupId");
+  }
+  const cJSON *chain = cJSON_GetObjectItemCaseSensitive(state, "issuedCertificateChain");
+  if (cJSON_IsArray(chain)) {
+    const cJSON *entry = nullptr;
+    cJSON_ArrayForEach(entry, chain) {
+      if (cJSON_IsString(entry) && entry->valuestring != nullptr) {
+        answer.issued_certificate_chain_base64.emplace_back(entry->valuestring);
+      }
+    }
+  }
+  answer.issued_client_certificate_pem = string_field(state, "issuedClientCertificate");
+  const cJSON *bundle = cJSON_GetObjectItemCaseSensitive(state, "trustBundle");
+  const cJSON *certificates =
+      cJSON_IsObject(bundle) ? cJSON_GetObjectItemCaseSensitive(bundle, "certificates") : nullptr;
+  if (cJSON_IsArray(certificates)) {
+    std::string pem;
+    const cJSON *entry = nullptr;
+    cJSON_ArrayForEach(entry, certificates) {
+      if (auto text = cJSON_IsObject(entry) ? string_field(entry, "certificate") : std::nullopt) {
+        pem += *text;
+        if (!pem.empty() && pem.back() != '\n') pem += '\n';
+      }
+    }
+    if (!pem.empty()) answer.trust_bundle_pem = std::move(pem);
+  }
+}
+
 }  // namespace
 
 std::optional<std::string> parse_problem(const std::string &text) {
@@ -76,7 +116,8 @@ std::optional<std::string> parse_problem(const std::string &text) {
 }
 
 std::string build_register_body(const std::string &registration_id,
-                                const std::optional<std::string> &payload_json) {
+                                const std::optional<std::string> &payload_json,
+                                const CsrFields &csr) {
   JsonPtr body(cJSON_CreateObject());
   if (!body || !cJSON_AddStringToObject(body.get(), "registrationId", registration_id.c_str())) {
     throw std::bad_alloc();
@@ -87,6 +128,15 @@ std::string build_register_body(const std::string &registration_id,
       throw core::Error(PROV_E_INVALID_ARG, "the provisioning payload is not valid JSON");
     }
     cJSON_AddItemToObject(body.get(), "payload", payload.release());
+  }
+  if (csr.csr_base64_der &&
+      !cJSON_AddStringToObject(body.get(), "csr", csr.csr_base64_der->c_str())) {
+    throw std::bad_alloc();
+  }
+  if (csr.client_certificate_csr_pem &&
+      !cJSON_AddStringToObject(body.get(), "clientCertificateCsr",
+                               csr.client_certificate_csr_pem->c_str())) {
+    throw std::bad_alloc();
   }
   return print(body.get());
 }
@@ -123,6 +173,7 @@ ServiceAnswer parse_service_answer(const std::string &body) {
     answer.etag = string_field(state, "etag");
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(state, "payload");
     if (payload != nullptr && !cJSON_IsNull(payload)) answer.payload_json = print(payload);
+    parse_attestation_and_issuance(state, answer);
     if (!answer.status) answer.status = string_field(state, "status");
     if (answer.error_code == 0) answer.error_code = error_code_field(state, "errorCode");
     if (!answer.error_message) answer.error_message = string_field(state, "errorMessage");
