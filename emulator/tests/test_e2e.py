@@ -385,3 +385,55 @@ def test_bad_config_exits_with_clear_error(emulator_bin, tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert out.returncode != 0
     assert "enrollments[0]: missing required key 'attestation'" in out.stderr
+
+
+def _csr(tmp_path, cn):
+    import subprocess
+    key = tmp_path / f"{cn}.key"
+    pem = tmp_path / f"{cn}.csr.pem"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-subj",
+                    f"/CN={cn}", "-out", str(pem)], check=True, capture_output=True)
+    der = subprocess.run(["openssl", "req", "-in", str(pem), "-outform", "DER"], check=True,
+                         capture_output=True).stdout
+    import base64
+    return pem.read_text(), base64.b64encode(der).decode()
+
+
+def _subject_of_der_b64(b64):
+    import base64
+    import subprocess
+    out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-subject", "-issuer"],
+                         input=base64.b64decode(b64), capture_output=True, check=True)
+    return out.stdout.decode()
+
+
+def test_csr_issuance_2025_preview(emu, tmp_path):
+    _, csr_b64 = _csr(tmp_path, "dev-1")
+    body = json.dumps({"registrationId": "dev-1", "csr": csr_b64})
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-1", token("dev-1"), body=body)
+    state = assert_assigned(r, "dev-1", "device-one")
+    chain = state["issuedCertificateChain"]
+    assert len(chain) == 3
+    assert "CN = dev-1" in _subject_of_der_b64(chain[0])
+    # Wrong CN: a 400 with a DPS error body.
+    _, other_b64 = _csr(tmp_path, "not-dev-1")
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-1", token("dev-1"),
+                         body=json.dumps({"csr": other_b64}))
+    assert_error(r, 400, 400004)
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-1", token("dev-1"),
+                         body=json.dumps({"csr": "bm90IGEgY3Ny"}))
+    assert_error(r, 400, 400004)
+
+
+def test_csr_issuance_2021_preview_over_https(emu, tmp_path):
+    pem, _ = _csr(tmp_path, "dev-1")
+    status, _, _, data = dc.https_request(
+        emu.ports["https"], emu.ca_path, "PUT",
+        f"/{SCOPE}/registrations/dev-1/register?api-version=2021-11-01-preview",
+        json.dumps({"registrationId": "dev-1", "clientCertificateCsr": pem}),
+        {"Authorization": token("dev-1"), "Content-Type": "application/json"})
+    assert status == 200, data
+    state = json.loads(data)["registrationState"]
+    assert state["issuedClientCertificate"].startswith("-----BEGIN CERTIFICATE-----")
+    assert state["trustBundle"]["certificates"][0]["certificate"].startswith("-----BEGIN")

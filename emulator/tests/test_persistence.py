@@ -67,3 +67,39 @@ def test_records_survive_restart_and_kill9(emulator_factory):
     _, over_admin = emu.admin("GET", "/registrations")
     assert {r["registrationId"] for r in over_admin} == set(records)
     assert emu.stop() == 0
+
+
+def test_kill9_mid_load_loses_no_completed_registration(emulator_factory):
+    emu = emulator_factory(base_config())
+    assigned = []
+    stop = threading.Event()
+
+    def worker(n):
+        i = 0
+        while not stop.is_set():
+            reg = f"load-{n}-{i:04d}"
+            i += 1
+            key = dc.derive_device_key(GROUP_KEY, reg)
+            try:
+                r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, reg,
+                                     dc.sas_token(SCOPE, reg, key))
+            except Exception:  # noqa: BLE001 - the emulator is killed under the client
+                return
+            if r.status == 200 and r.body["status"] == "assigned":
+                assigned.append(reg)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    import time
+    deadline = time.monotonic() + 20
+    while len(assigned) < 100 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    emu.kill9()  # registrations are in flight right now
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(assigned) >= 100
+    records = listed(emu)
+    missing = [r for r in assigned if r not in records]
+    assert not missing, missing
