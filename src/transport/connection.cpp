@@ -45,6 +45,94 @@ void ensure_curl_initialized() {
   });
 }
 
+void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings, bool tunnel) {
+  CURL *easy = as_easy(curl_easy);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  // TLS 1.2 at least (DPS requires it). A cipher list only governs TLS 1.2,
+  // so when one is given stay on 1.2 to honour it.
+  long tls_version = CURL_SSLVERSION_TLSv1_2;
+  if (!settings.cipher_list.empty()) {
+    tls_version |= CURL_SSLVERSION_MAX_TLSv1_2;
+    curl_easy_setopt(easy, CURLOPT_SSL_CIPHER_LIST, settings.cipher_list.c_str());
+  }
+  curl_easy_setopt(easy, CURLOPT_SSLVERSION, tls_version);
+  if (settings.ca_pem) {
+    curl_blob blob{};
+    blob.data = const_cast<char *>(settings.ca_pem->data());
+    blob.len = settings.ca_pem->size();
+    blob.flags = CURL_BLOB_COPY;
+    curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
+    // Trust only the given roots, as the Python SDK does with cadata.
+    curl_easy_setopt(easy, CURLOPT_CAINFO, nullptr);
+    curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr);
+  }
+
+  if (settings.client_cert_chain_pem && settings.client_key_pem) {
+    // A PEM blob holding leaf + intermediates: curl's OpenSSL backend loads the
+    // first block as the certificate and the rest as its chain, so the whole
+    // chain goes out in the handshake (DPS group enrollments need it).
+    curl_blob cert{};
+    cert.data = const_cast<char *>(settings.client_cert_chain_pem->data());
+    cert.len = settings.client_cert_chain_pem->size();
+    cert.flags = CURL_BLOB_COPY;
+    curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &cert);
+    curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+    // NOCOPY: the key stays in our wiped SecretString, not in a curl copy.
+    curl_blob key{};
+    key.data = const_cast<char *>(settings.client_key_pem->str().data());
+    key.len = settings.client_key_pem->str().size();
+    key.flags = CURL_BLOB_NOCOPY;
+    curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, &key);
+    curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+    if (settings.client_key_pass_phrase) {
+      curl_easy_setopt(easy, CURLOPT_KEYPASSWD, settings.client_key_pass_phrase->str().c_str());
+    }
+  }
+  apply_proxy(easy, settings.proxy, tunnel);
+}
+
+void throw_connect_failure(void *curl_easy, const ConnectionSettings &settings,
+                           const std::string &destination, int curl_code,
+                           const std::string &curl_detail, const core::WaitBudget &budget,
+                           const std::string &step_name) {
+  const std::string detail = scrub_proxy_credentials(curl_detail, settings.proxy);
+  // A failure at the proxy is named as the proxy's, not the destination's.
+  if (auto proxy_problem = describe_proxy_failure(curl_easy, settings.proxy, curl_code, detail)) {
+    throw Error(PROV_E_CONNECTION_FAILED, "connecting to " + destination + ": " + *proxy_problem);
+  }
+  const std::string peer =
+      destination +
+      (settings.proxy.enabled() ? " (through proxy " + settings.proxy.describe() + ")" : "");
+  switch (static_cast<CURLcode>(curl_code)) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+      throw Error(PROV_E_CONNECTION_FAILED,
+                  "DNS: could not resolve host \"" + settings.host + "\": " + detail);
+    case CURLE_COULDNT_CONNECT:
+      throw Error(PROV_E_CONNECTION_FAILED, "TCP connect to " + peer + " failed: " + detail);
+    case CURLE_PEER_FAILED_VERIFICATION:
+      throw Error(PROV_E_CONNECTION_FAILED,
+                  "TLS: server certificate verification failed for " + peer + ": " + detail);
+    case CURLE_SSL_CERTPROBLEM:
+      throw Error(PROV_E_CERTIFICATE,
+                  "TLS: the client certificate or key could not be used (connecting to " + peer +
+                      "): " + detail);
+    case CURLE_SSL_CACERT_BADFILE:
+      throw Error(PROV_E_CONNECTION_FAILED,
+                  "TLS: the trusted root certificates could not be loaded (connecting to " + peer +
+                      "): " + detail);
+    case CURLE_SSL_CIPHER:
+      throw Error(PROV_E_CONNECTION_FAILED,
+                  "TLS: the cipher list could not be used with " + peer + ": " + detail);
+    case CURLE_OPERATION_TIMEDOUT:
+      throw Error(PROV_E_TIMEOUT, budget.timeout_message(step_name) + " (" + detail + ")");
+    case CURLE_SSL_CONNECT_ERROR:
+      throw Error(PROV_E_CONNECTION_FAILED, "TLS handshake with " + peer + " failed: " + detail);
+    default:
+      throw Error(PROV_E_CONNECTION_FAILED, "connecting to " + peer + " failed: " + detail);
+  }
+}
+
 CurlConnection::CurlConnection(ConnectionSettings settings)
     : settings_(std::move(settings)),
       peer_(url_host(settings_) + ":" + std::to_string(settings_.port)) {}
@@ -88,52 +176,9 @@ void CurlConnection::open(const core::WaitBudget &budget) {
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer_);
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(easy, CURLOPT_PROXY,
-                   "");  // no proxy from the environment (proxies are explicit)
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(std::max<int64_t>(1, step.remaining().count())));
-  // TLS 1.2 at least (DPS requires it). A cipher list only governs TLS 1.2,
-  // so when one is given stay on 1.2 to honour it.
-  long tls_version = CURL_SSLVERSION_TLSv1_2;
-  if (!settings_.cipher_list.empty()) {
-    tls_version |= CURL_SSLVERSION_MAX_TLSv1_2;
-    curl_easy_setopt(easy, CURLOPT_SSL_CIPHER_LIST, settings_.cipher_list.c_str());
-  }
-  curl_easy_setopt(easy, CURLOPT_SSLVERSION, tls_version);
-  if (settings_.ca_pem) {
-    curl_blob blob{};
-    blob.data = const_cast<char *>(settings_.ca_pem->data());
-    blob.len = settings_.ca_pem->size();
-    blob.flags = CURL_BLOB_COPY;
-    curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
-    // Trust only the given roots, as the Python SDK does with cadata.
-    curl_easy_setopt(easy, CURLOPT_CAINFO, nullptr);
-    curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr);
-  }
-
-  if (settings_.client_cert_chain_pem && settings_.client_key_pem) {
-    // A PEM blob holding leaf + intermediates: curl's OpenSSL backend loads the
-    // first block as the certificate and the rest as its chain, so the whole
-    // chain goes out in the handshake (DPS group enrollments need it).
-    curl_blob cert{};
-    cert.data = const_cast<char *>(settings_.client_cert_chain_pem->data());
-    cert.len = settings_.client_cert_chain_pem->size();
-    cert.flags = CURL_BLOB_COPY;
-    curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &cert);
-    curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
-    // NOCOPY: the key stays in our wiped SecretString, not in a curl copy.
-    curl_blob key{};
-    key.data = const_cast<char *>(settings_.client_key_pem->str().data());
-    key.len = settings_.client_key_pem->str().size();
-    key.flags = CURL_BLOB_NOCOPY;
-    curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, &key);
-    curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
-    if (settings_.client_key_pass_phrase) {
-      curl_easy_setopt(easy, CURLOPT_KEYPASSWD, settings_.client_key_pass_phrase->str().c_str());
-    }
-  }
+  configure_tls_and_proxy(easy, settings_, /*tunnel=*/true);
 
   if (curl_multi_add_handle(as_multi(multi_), easy) != CURLM_OK) {
     throw Error(PROV_E_INTERNAL, "libcurl refused the connection handle");
@@ -167,34 +212,8 @@ void CurlConnection::open(const core::WaitBudget &budget) {
   if (outcome == CURLE_OK) return;
   const std::string detail = std::string(curl_easy_strerror(outcome)) +
                              (error_buffer_[0] ? std::string(": ") + error_buffer_ : std::string());
-  switch (outcome) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-      throw Error(PROV_E_CONNECTION_FAILED,
-                  "DNS: could not resolve host \"" + settings_.host + "\": " + detail);
-    case CURLE_COULDNT_CONNECT:
-      throw Error(PROV_E_CONNECTION_FAILED, "TCP connect to " + peer_ + " failed: " + detail);
-    case CURLE_PEER_FAILED_VERIFICATION:
-      throw Error(PROV_E_CONNECTION_FAILED,
-                  "TLS: server certificate verification failed for " + peer_ + ": " + detail);
-    case CURLE_SSL_CERTPROBLEM:
-      throw Error(PROV_E_CERTIFICATE,
-                  "TLS: the client certificate or key could not be used (connecting to " + peer_ +
-                      "): " + detail);
-    case CURLE_SSL_CACERT_BADFILE:
-      throw Error(PROV_E_CONNECTION_FAILED,
-                  "TLS: the trusted root certificates could not be loaded (connecting to " + peer_ +
-                      "): " + detail);
-    case CURLE_SSL_CIPHER:
-      throw Error(PROV_E_CONNECTION_FAILED,
-                  "TLS: the cipher list could not be used with " + peer_ + ": " + detail);
-    case CURLE_OPERATION_TIMEDOUT:
-      throw Error(PROV_E_TIMEOUT,
-                  budget.timeout_message("the TLS connection to " + peer_) + " (" + detail + ")");
-    case CURLE_SSL_CONNECT_ERROR:
-      throw Error(PROV_E_CONNECTION_FAILED, "TLS handshake with " + peer_ + " failed: " + detail);
-    default:
-      throw Error(PROV_E_CONNECTION_FAILED, "connecting to " + peer_ + " failed: " + detail);
-  }
+  throw_connect_failure(easy, settings_, peer_, outcome, detail, budget,
+                        "the TLS connection to " + peer_);
 }
 
 void CurlConnection::wait_socket(short events, const core::Deadline &until) {

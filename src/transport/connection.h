@@ -11,6 +11,7 @@
 
 #include "auth/secret.h"
 #include "core/deadline.h"
+#include "transport/proxy.h"
 
 namespace prov::transport {
 
@@ -26,7 +27,23 @@ struct ConnectionSettings {
   std::optional<std::string> client_cert_chain_pem;
   std::optional<auth::SecretString> client_key_pem;
   std::optional<auth::SecretString> client_key_pass_phrase;
+  ProxySettings proxy;  // every connection goes through it when set
 };
+
+// The TLS and proxy options every libprov connection shares (the
+// CONNECT_ONLY byte streams and the HTTPS transport's transfers): TLS 1.2+,
+// peer and host-name verification, trusted roots, cipher list, client
+// credential, proxy. `curl_easy` is a CURL*; `tunnel` as in apply_proxy.
+void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings, bool tunnel);
+
+// Throws the core::Error for a failed libcurl connect or transfer to `peer`
+// (CURLcode `curl_code`, libcurl's error text `detail`): names the step
+// (DNS, TCP, proxy, TLS, certificate verification) and never a credential.
+// `step_name` is what was being waited for, for timeouts.
+[[noreturn]] void throw_connect_failure(void *curl_easy, const ConnectionSettings &settings,
+                                        const std::string &destination, int curl_code,
+                                        const std::string &detail, const core::WaitBudget &budget,
+                                        const std::string &step_name);
 
 // A bidirectional byte stream; MQTT runs over it (directly or, later,
 // inside WebSocket frames).

@@ -1,0 +1,452 @@
+#include "transport/proxy.h"
+
+#include <curl/curl.h>
+
+#include <cctype>
+#include <cstdint>
+
+#include "auth/crypto.h"
+#include "core/error.h"
+
+namespace prov::transport {
+
+using core::throw_invalid_arg;
+
+namespace {
+
+bool is_http_type(ProxyType type) {
+  return type == ProxyType::Http || type == ProxyType::Https;
+}
+
+std::optional<ProxyType> type_from_scheme(std::string scheme) {
+  for (char &c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (ProxyType t : {ProxyType::Http, ProxyType::Https, ProxyType::Socks4, ProxyType::Socks4a,
+                      ProxyType::Socks5, ProxyType::Socks5h}) {
+    if (scheme == proxy_scheme(t)) return t;
+  }
+  return std::nullopt;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes a URL user-info part; `what` names it in the error (the
+// value itself is never quoted).
+std::string percent_decode(const std::string &text, const char *what,
+                           const std::string &shown_url) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size() + 0 || hex_value(text[i + 1]) < 0 || hex_value(text[i + 2]) < 0) {
+      throw_invalid_arg(
+          std::string("url: the proxy ") + what +
+          " has an invalid percent-encoding (expected %XX with two hex digits) in \"" + shown_url +
+          "\"");
+    }
+    out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
+// Host names and IP literals: printable ASCII without URL delimiters.
+void check_host(const std::string &host, const char *arg_name, const std::string &shown) {
+  if (host.empty()) throw_invalid_arg(std::string(arg_name) + ": the proxy host is empty" + shown);
+  if (host.size() > 253) {
+    throw_invalid_arg(std::string(arg_name) + ": the proxy host is longer than 253 characters" +
+                      shown);
+  }
+  for (char c : host) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '/' || c == '@' || c == '?' || c == '#' || c == '[' ||
+        c == ']') {
+      throw_invalid_arg(std::string(arg_name) +
+                        ": the proxy host contains a character that is not allowed in a host "
+                        "name (space, control character or one of / @ ? # [ ])" +
+                        shown);
+    }
+  }
+}
+
+void check_credential(const std::string &value, const char *arg_name) {
+  for (char c : value) {
+    if (c == '\0' || c == '\r' || c == '\n') {
+      throw_invalid_arg(std::string(arg_name) + " contains a NUL, CR or LF character");
+    }
+  }
+  if (value.size() > 255) {
+    // SOCKS5 (RFC 1929) carries at most 255 bytes; HTTP has no useful larger need.
+    throw_invalid_arg(std::string(arg_name) + " is longer than 255 bytes");
+  }
+}
+
+}  // namespace
+
+const char *proxy_scheme(ProxyType type) {
+  switch (type) {
+    case ProxyType::Http:
+      return "http";
+    case ProxyType::Https:
+      return "https";
+    case ProxyType::Socks4:
+      return "socks4";
+    case ProxyType::Socks4a:
+      return "socks4a";
+    case ProxyType::Socks5:
+      return "socks5";
+    case ProxyType::Socks5h:
+      return "socks5h";
+    case ProxyType::None:
+      break;
+  }
+  return "none";
+}
+
+int default_proxy_port(ProxyType type) {
+  switch (type) {
+    case ProxyType::Http:
+      return 80;
+    case ProxyType::Https:
+      return 443;
+    default:
+      return 1080;
+  }
+}
+
+std::string ProxySettings::describe() const {
+  if (!enabled()) return "no proxy";
+  const std::string shown_host = is_ipv6_literal ? "[" + host + "]" : host;
+  return std::string(proxy_scheme(type)) + "://" + shown_host + ":" + std::to_string(port);
+}
+
+ProxySettings make_proxy_settings(int type, const char *address, int32_t port, const char *username,
+                                  const char *password) {
+  ProxySettings settings;
+  if (type < static_cast<int>(ProxyType::None) || type > static_cast<int>(ProxyType::Socks5h)) {
+    throw_invalid_arg("proxy_type " + std::to_string(type) +
+                      " is not a prov_proxy_type (PROV_PROXY_NONE..PROV_PROXY_SOCKS5H)");
+  }
+  settings.type = static_cast<ProxyType>(type);
+  if (!settings.enabled()) {
+    if (address != nullptr || username != nullptr || password != nullptr) {
+      throw_invalid_arg(
+          "proxy_type PROV_PROXY_NONE takes no address, username or password (pass NULL)");
+    }
+    return settings;
+  }
+  if (address == nullptr) throw_invalid_arg("address is NULL (the proxy host name or IP address)");
+  std::string host = address;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    settings.is_ipv6_literal = true;
+  } else if (host.find(':') != std::string::npos) {
+    settings.is_ipv6_literal = true;  // a bare IPv6 literal
+  }
+  if (settings.is_ipv6_literal) {
+    for (char c : host) {
+      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) {
+        throw_invalid_arg("address \"" + host +
+                          "\" is neither a host name nor an IPv6 literal (a port goes in the "
+                          "port argument, not in address)");
+      }
+    }
+    if (host.empty()) throw_invalid_arg("address: the proxy host is empty");
+  } else {
+    check_host(host, "address", "");
+  }
+  settings.host = host;
+  if (port < 1 || port > 65535) {
+    throw_invalid_arg("port " + std::to_string(port) + " is out of range 1..65535");
+  }
+  settings.port = port;
+  if (password != nullptr && username == nullptr) {
+    throw_invalid_arg("password is set but username is NULL (a proxy password needs a username)");
+  }
+  if (username != nullptr) {
+    if (*username == '\0') throw_invalid_arg("username is empty (pass NULL for no credentials)");
+    check_credential(username, "username");
+    settings.username = auth::SecretString(username);
+    if (password != nullptr) {
+      check_credential(password, "password");
+      settings.password = auth::SecretString(password);
+    }
+  }
+  return settings;
+}
+
+std::string redact_proxy_url(const std::string &url) {
+  const size_t scheme_end = url.find("://");
+  const size_t authority_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const size_t authority_end = url.find_first_of("/?#", authority_start);
+  const size_t at =
+      url.rfind('@', authority_end == std::string::npos ? std::string::npos : authority_end - 1);
+  if (at == std::string::npos || at < authority_start) return url;
+  return url.substr(0, authority_start) + "***" + url.substr(at);
+}
+
+ProxySettings parse_proxy_url(const std::string &url) {
+  const std::string shown = " in \"" + redact_proxy_url(url) + "\"";
+  for (char c : url) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) {
+      throw_invalid_arg("url contains a space or control character" + shown);
+    }
+  }
+  ProxySettings settings;
+  size_t pos = 0;
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) {
+    settings.type = ProxyType::Http;  // "host:port", as curl and the http_proxy convention
+  } else {
+    auto type = type_from_scheme(url.substr(0, scheme_end));
+    if (!type) {
+      throw_invalid_arg("url has the unknown proxy scheme \"" + url.substr(0, scheme_end) +
+                        "\" (use http, https, socks4, socks4a, socks5 or socks5h)" + shown);
+    }
+    settings.type = *type;
+    pos = scheme_end + 3;
+  }
+  size_t authority_end = url.find_first_of("/?#", pos);
+  if (authority_end != std::string::npos) {
+    const std::string rest = url.substr(authority_end);
+    if (rest != "/") {
+      throw_invalid_arg(
+          "url has a path, query or fragment; a proxy URL is "
+          "scheme://[user[:password]@]host[:port]" +
+          shown);
+    }
+  } else {
+    authority_end = url.size();
+  }
+  std::string authority = url.substr(pos, authority_end - pos);
+  const size_t at = authority.rfind('@');
+  if (at != std::string::npos) {
+    const std::string userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    const size_t colon = userinfo.find(':');
+    const std::string user =
+        percent_decode(userinfo.substr(0, colon), "user name", redact_proxy_url(url));
+    if (user.empty()) throw_invalid_arg("url has credentials with an empty user name" + shown);
+    check_credential(user, "url: the proxy user name");
+    settings.username = auth::SecretString(user);
+    if (colon != std::string::npos) {
+      std::string password =
+          percent_decode(userinfo.substr(colon + 1), "password", redact_proxy_url(url));
+      check_credential(password, "url: the proxy password");
+      settings.password = auth::SecretString(std::move(password));
+    }
+  }
+  std::string host;
+  std::string port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string::npos)
+      throw_invalid_arg("url has an unclosed '[' in the host" + shown);
+    host = authority.substr(1, close - 1);
+    settings.is_ipv6_literal = true;
+    const std::string after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') throw_invalid_arg("url has text after the ']' of the host" + shown);
+      port_text = after.substr(1);
+      if (port_text.empty()) throw_invalid_arg("url has an empty port after ':'" + shown);
+    }
+    if (host.empty()) throw_invalid_arg("url: the proxy host is empty" + shown);
+    for (char c : host) {
+      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) {
+        throw_invalid_arg("url: the bracketed proxy host is not an IPv6 literal" + shown);
+      }
+    }
+  } else {
+    const size_t colon = authority.rfind(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      port_text = authority.substr(colon + 1);
+      if (port_text.empty()) throw_invalid_arg("url has an empty port after ':'" + shown);
+    }
+    check_host(host, "url", shown);
+  }
+  settings.host = host;
+  settings.port = default_proxy_port(settings.type);
+  if (!port_text.empty()) {
+    int64_t port = 0;
+    for (char c : port_text) {
+      if (!std::isdigit(static_cast<unsigned char>(c)) || port > 65535) {
+        throw_invalid_arg("url has an invalid port \"" + port_text + "\" (expected 1..65535)" +
+                          shown);
+      }
+      port = port * 10 + (c - '0');
+    }
+    if (port < 1 || port > 65535) {
+      throw_invalid_arg("url has an invalid port \"" + port_text + "\" (expected 1..65535)" +
+                        shown);
+    }
+    settings.port = static_cast<int>(port);
+  }
+  return settings;
+}
+
+void apply_proxy(void *curl_easy, const ProxySettings &proxy, bool tunnel) {
+  CURL *easy = static_cast<CURL *>(curl_easy);
+  if (!proxy.enabled()) {
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");  // ignore http_proxy & co. from the environment
+    return;
+  }
+  // The host goes in without credentials; those go through their own options
+  // so no URL containing them is ever built (and none can reach a message).
+  const std::string proxy_host = std::string(proxy_scheme(proxy.type)) + "://" +
+                                 (proxy.is_ipv6_literal ? "[" + proxy.host + "]" : proxy.host);
+  curl_easy_setopt(easy, CURLOPT_PROXY, proxy_host.c_str());
+  curl_easy_setopt(easy, CURLOPT_PROXYPORT, static_cast<long>(proxy.port));
+  long curl_type = CURLPROXY_HTTP;
+  switch (proxy.type) {
+    case ProxyType::Http:
+      curl_type = CURLPROXY_HTTP;
+      break;
+    case ProxyType::Https:
+      curl_type = CURLPROXY_HTTPS;
+      break;
+    case ProxyType::Socks4:
+      curl_type = CURLPROXY_SOCKS4;
+      break;
+    case ProxyType::Socks4a:
+      curl_type = CURLPROXY_SOCKS4A;
+      break;
+    case ProxyType::Socks5:
+      curl_type = CURLPROXY_SOCKS5;
+      break;
+    case ProxyType::Socks5h:
+      curl_type = CURLPROXY_SOCKS5_HOSTNAME;
+      break;
+    case ProxyType::None:
+      break;
+  }
+  curl_easy_setopt(easy, CURLOPT_PROXYTYPE, curl_type);
+  if (is_http_type(proxy.type)) {
+    curl_easy_setopt(easy, CURLOPT_HTTPPROXYTUNNEL, tunnel ? 1L : 0L);
+    // Basic, sent with the CONNECT at once (the only scheme tinyproxy, squid
+    // and most corporate proxies accept without a round trip).
+    curl_easy_setopt(easy, CURLOPT_PROXYAUTH, static_cast<long>(CURLAUTH_BASIC));
+  }
+  if (proxy.username) {
+    curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, proxy.username->str().c_str());
+    curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD,
+                     proxy.password ? proxy.password->str().c_str() : "");
+  }
+  if (proxy.type == ProxyType::Https) {
+    curl_easy_setopt(easy, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
+    if (proxy.ca_pem) {
+      curl_blob blob{};
+      blob.data = const_cast<char *>(proxy.ca_pem->data());
+      blob.len = proxy.ca_pem->size();
+      blob.flags = CURL_BLOB_COPY;
+      curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO_BLOB, &blob);
+      curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, nullptr);
+      curl_easy_setopt(easy, CURLOPT_PROXY_CAPATH, nullptr);
+    }
+  }
+}
+
+std::string scrub_proxy_credentials(std::string text, const ProxySettings &proxy) {
+  auto scrub = [&text](const std::string &secret) {
+    // Very short values would blank out ordinary words; libcurl never echoes
+    // credentials anyway, this is a second line of defence.
+    if (secret.size() < 3) return;
+    for (const std::string &form : {secret, auth::url_encode(secret)}) {
+      for (size_t at = text.find(form); at != std::string::npos; at = text.find(form, at + 3)) {
+        text.replace(at, form.size(), "***");
+      }
+    }
+  };
+  if (proxy.password) scrub(proxy.password->str());
+  if (proxy.username) scrub(proxy.username->str());
+  return text;
+}
+
+std::optional<std::string> describe_proxy_failure(void *curl_easy, const ProxySettings &proxy,
+                                                  int curl_code, const std::string &curl_detail) {
+  if (!proxy.enabled()) return std::nullopt;
+  CURL *easy = static_cast<CURL *>(curl_easy);
+  const std::string name = "proxy " + proxy.describe();
+  const std::string detail = scrub_proxy_credentials(curl_detail, proxy);
+
+  long connect_code = 0;
+  if (is_http_type(proxy.type) &&
+      curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
+      connect_code != 0 && (connect_code < 200 || connect_code > 299)) {
+    if (connect_code == 407) {
+      return proxy.username
+                 ? name +
+                       " rejected the proxy credentials (proxy authentication failed: HTTP 407 "
+                       "Proxy Authentication Required)"
+                 : name +
+                       " requires authentication (HTTP 407 Proxy Authentication Required) but "
+                       "no proxy username/password is set";
+    }
+    return name + " refused the CONNECT tunnel (HTTP " + std::to_string(connect_code) +
+           "; the proxy may not allow this destination or port)";
+  }
+  switch (static_cast<CURLcode>(curl_code)) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return "DNS: could not resolve the host of " + name + ": " + detail;
+    case CURLE_COULDNT_CONNECT:
+      // With a proxy libcurl only ever connects to the proxy itself.
+      return "TCP connect to " + name + " failed (is the proxy running?): " + detail;
+    case CURLE_PROXY: {
+      long px = CURLPX_OK;
+      curl_easy_getinfo(easy, CURLINFO_PROXY_ERROR, &px);
+      switch (static_cast<CURLproxycode>(px)) {
+        case CURLPX_USER_REJECTED:
+        case CURLPX_SEND_AUTH:
+        case CURLPX_RECV_AUTH:
+          return proxy.username ? name +
+                                      " rejected the proxy credentials (proxy authentication "
+                                      "failed): " +
+                                      detail
+                                : name +
+                                      " requires authentication but no proxy username/password "
+                                      "is set: " +
+                                      detail;
+        case CURLPX_NO_AUTH:
+          return name + " offers no authentication method libprov can use (" +
+                 (proxy.username ? "username/password was offered" : "no credentials are set") +
+                 "): " + detail;
+        case CURLPX_REPLY_NOT_ALLOWED:
+        case CURLPX_REQUEST_FAILED:
+        case CURLPX_IDENTD:
+        case CURLPX_IDENTD_DIFFER:
+          return name + " refused the connection request (not allowed by its rules): " + detail;
+        case CURLPX_REPLY_CONNECTION_REFUSED:
+        case CURLPX_REPLY_HOST_UNREACHABLE:
+        case CURLPX_REPLY_NETWORK_UNREACHABLE:
+        case CURLPX_REPLY_GENERAL_SERVER_FAILURE:
+        case CURLPX_REPLY_TTL_EXPIRED:
+          return name + " could not reach the destination: " + detail;
+        default:
+          return name + " failed: " + detail;
+      }
+    }
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_WEIRD_SERVER_REPLY:
+      // Before the tunnel stands the only peer is the proxy.
+      if (connect_code == 0 && is_http_type(proxy.type)) {
+        return name +
+               " closed or broke the connection before the CONNECT tunnel was set up: " + detail;
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace prov::transport
