@@ -206,6 +206,62 @@ PROV_API int prov_client_create_symkey(prov_client **out, const char *provisioni
                                        const char *registration_id, const char *id_scope,
                                        const char *symmetric_key);
 
+/* Creates a client for a device of a symmetric-key GROUP enrollment: derives
+ * the device key from group_key and registration_id (as
+ * prov_derive_device_key) and then behaves as prov_client_create_symkey with
+ * that key. The group key is not kept. Returns PROV_OK, PROV_E_INVALID_ARG
+ * (the message names the argument) or PROV_E_NOMEM. On failure *out is set
+ * to NULL. Thread-safe. */
+PROV_API int prov_client_create_symkey_group(prov_client **out, const char *provisioning_host,
+                                             const char *registration_id, const char *id_scope,
+                                             const char *group_key);
+
+/* Creates a client that registers with an X.509 certificate (TLS client
+ * authentication), for an individual enrollment (thumbprint or CA-signed) or
+ * an X.509 group enrollment on a root or intermediate CA. Argument names and
+ * order follow the Python SDK's create_from_x509_certificate with
+ * X509(cert_file, key_file, pass_phrase).
+ *
+ *  cert_file    path of a PEM file holding the device certificate first,
+ *               optionally followed by the intermediate CA certificates
+ *               (each after the certificate it signed). The whole chain is
+ *               sent in the TLS handshake: a group enrollment on an
+ *               intermediate CA needs it.
+ *  key_file     path of the PEM private key (RSA or ECDSA; PKCS#8, SEC1 or
+ *               PKCS#1; optionally encrypted).
+ *  pass_phrase  the pass phrase of an encrypted key, or NULL. Copied, and
+ *               wiped from memory when the client is freed.
+ *
+ * Before returning, libprov reads both files and checks with wolfSSL that
+ * they parse, that the pass phrase decrypts the key, that the key matches
+ * the device certificate, that the chain is ordered with each certificate
+ * signed by the next, that every certificate is within its validity period
+ * now (checked again by each prov_client_register) and that the device
+ * certificate's subject CN equals registration_id (DPS requires it). Each
+ * failure returns PROV_E_CERTIFICATE with a message naming the file, the
+ * certificate (subject) and the problem. When the service still rejects the
+ * certificate (e.g. an intermediate the enrollment needs is missing from
+ * cert_file), prov_client_register returns PROV_E_CREDENTIAL with the
+ * service's 401002 in the result and a message that describes the chain that
+ * was sent.
+ *
+ * Returns PROV_OK, PROV_E_INVALID_ARG (NULL/empty argument, malformed host,
+ * id or scope), PROV_E_CERTIFICATE or PROV_E_NOMEM. On failure *out is set
+ * to NULL. Thread-safe. */
+PROV_API int prov_client_create_x509(prov_client **out, const char *provisioning_host,
+                                     const char *registration_id, const char *id_scope,
+                                     const char *cert_file, const char *key_file,
+                                     const char *pass_phrase);
+
+/* The same as prov_client_create_x509 with the certificate chain and the key
+ * given as PEM text in memory (cert_pem: device certificate first, then any
+ * intermediates; key_pem: the private key, wiped when the client is freed).
+ * Messages name "cert_pem"/"key_pem" instead of a file. */
+PROV_API int prov_client_create_x509_pem(prov_client **out, const char *provisioning_host,
+                                         const char *registration_id, const char *id_scope,
+                                         const char *cert_pem, const char *key_pem,
+                                         const char *pass_phrase);
+
 /* Frees a client and wipes its credential. NULL is a no-op. Must not be
  * called while a registration on this client is in flight. */
 PROV_API void prov_client_free(prov_client *client);
@@ -250,6 +306,47 @@ PROV_API int prov_client_set_register_timeout(prov_client *client, uint32_t mill
  * acknowledgement, each response) before giving up, in milliseconds,
  * 1..3600000. Default 30000 (30 s, as the Python SDK). */
 PROV_API int prov_client_set_response_timeout(prov_client *client, uint32_t milliseconds);
+
+/* Certificate issuance (DPS "certificate management"): the registration
+ * request carries a PKCS#10 CSR, and the service returns a certificate it
+ * issued for the device (prov_result_issued_certificate_*). Works with any
+ * attestation (symmetric key or X.509). */
+
+/* Key types for prov_client_set_csr_auto. */
+#define PROV_KEY_NONE 0     /* no CSR: clears any CSR option */
+#define PROV_KEY_EC_P256 1  /* ECDSA on P-256 (the default choice) */
+#define PROV_KEY_RSA_2048 2 /* RSA 2048 */
+
+/* Request shapes for prov_client_set_csr_api. */
+/* "csr" (Base64 DER) -> "issuedCertificateChain", api-version
+ * 2025-07-01-preview. The default. */
+#define PROV_CSR_API_2025_07_01_PREVIEW 1
+/* "clientCertificateCsr" (PEM) -> "issuedClientCertificate" + "trustBundle",
+ * api-version 2021-11-01-preview. */
+#define PROV_CSR_API_2021_11_01_PREVIEW 2
+
+/* Each registration generates a fresh key pair of key_type and a CSR with
+ * subject CN = registration id (wolfCrypt), sends it, and exposes the
+ * private key on the result (prov_result_generated_private_key_pem).
+ * PROV_KEY_NONE clears the CSR option. Replaces a CSR set by
+ * prov_client_set_csr_pem/_der. Returns PROV_OK, PROV_E_INVALID_ARG
+ * (unknown key_type) or PROV_E_BUSY. */
+PROV_API int prov_client_set_csr_auto(prov_client *client, int key_type);
+
+/* A CSR the caller made (e.g. in a secure element), as PEM text
+ * ("-----BEGIN CERTIFICATE REQUEST-----") or DER bytes. It is parsed and its
+ * signature checked when set (PROV_E_CERTIFICATE on failure); its subject CN
+ * must equal the registration id, which prov_client_register checks before
+ * connecting (PROV_E_CERTIFICATE). NULL (or der_len 0) clears the CSR
+ * option. Replaces prov_client_set_csr_auto. */
+PROV_API int prov_client_set_csr_pem(prov_client *client, const char *csr_pem);
+PROV_API int prov_client_set_csr_der(prov_client *client, const uint8_t *der, size_t der_len);
+
+/* Which request shape to use: PROV_CSR_API_2025_07_01_PREVIEW (default) or
+ * PROV_CSR_API_2021_11_01_PREVIEW. When a CSR is sent, the api-version in
+ * the MQTT user name is that preview version. Returns PROV_OK,
+ * PROV_E_INVALID_ARG (unknown value) or PROV_E_BUSY. */
+PROV_API int prov_client_set_csr_api(prov_client *client, int csr_api);
 
 /* Registers the device: connects, sends the registration request, polls
  * the operation until the service reaches a terminal status (honouring its
@@ -314,6 +411,45 @@ PROV_API int32_t prov_result_http_status(const prov_result *result);
 PROV_API const char *prov_result_tracking_id(const prov_result *result);
 /* The service's error message ("message" or "errorMessage"), or NULL. */
 PROV_API const char *prov_result_error_message(const prov_result *result);
+
+/* X.509 and group details the service returned. */
+
+/* The enrollment group the device registered through
+ * (registrationState.x509.enrollmentGroupId or
+ * registrationState.symmetricKey.enrollmentGroupId), or NULL. */
+PROV_API const char *prov_result_enrollment_group_id(const prov_result *result);
+/* registrationState.x509 as JSON text (certificateInfo,
+ * signingCertificateInfo, enrollmentGroupId as the service sent them), or
+ * NULL for a non-X.509 registration. */
+PROV_API const char *prov_result_x509_json(const prov_result *result);
+/* registrationState.x509.certificateInfo as JSON text (subjectName,
+ * sha1Thumbprint, sha256Thumbprint, issuerName, notBeforeUtc, notAfterUtc,
+ * serialNumber, version), or NULL when not sent. */
+PROV_API const char *prov_result_x509_certificate_info_json(const prov_result *result);
+
+/* Certificate issuance results (present when a CSR was sent and the device
+ * was assigned). */
+
+/* The issued certificate chain as PEM text, leaf (the device's new
+ * certificate) first, then the issuing CAs. With
+ * PROV_CSR_API_2021_11_01_PREVIEW it is "issuedClientCertificate". NULL when
+ * nothing was issued. */
+PROV_API const char *prov_result_issued_certificate_chain_pem(const prov_result *result);
+/* The number of certificates in the issued chain (0 when none). */
+PROV_API size_t prov_result_issued_certificate_count(const prov_result *result);
+/* Certificate `index` (0 = leaf) of the issued chain as DER bytes, borrowed
+ * from the result; *out_len receives its length. NULL (and *out_len 0) when
+ * index is out of range. out_len may not be NULL. */
+PROV_API const uint8_t *prov_result_issued_certificate_der(const prov_result *result, size_t index,
+                                                           size_t *out_len);
+/* The PEM private key the client generated for the CSR
+ * (prov_client_set_csr_auto), matching the issued leaf certificate; NULL
+ * when the caller supplied the CSR. It is secret: it is wiped when the
+ * result is freed; store it safely. */
+PROV_API const char *prov_result_generated_private_key_pem(const prov_result *result);
+/* The trust bundle (PROV_CSR_API_2021_11_01_PREVIEW:
+ * trustBundle.certificates[].certificate) as PEM text, or NULL. */
+PROV_API const char *prov_result_trust_bundle_pem(const prov_result *result);
 
 PROV_END_DECL
 

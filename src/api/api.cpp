@@ -157,6 +157,50 @@ PROV_API int prov_client_create_symkey(prov_client **out, const char *provisioni
   });
 }
 
+PROV_API int prov_client_create_symkey_group(prov_client **out, const char *provisioning_host,
+                                             const char *registration_id, const char *id_scope,
+                                             const char *group_key) {
+  if (out != nullptr) *out = nullptr;
+  return guarded(__func__, [&] {
+    require_out(out, "out");
+    auto client = std::make_unique<prov_client>();
+    client->impl = prov::core::Client::create_symkey_group(provisioning_host, registration_id,
+                                                           id_scope, group_key);
+    *out = client.release();
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_create_x509(prov_client **out, const char *provisioning_host,
+                                     const char *registration_id, const char *id_scope,
+                                     const char *cert_file, const char *key_file,
+                                     const char *pass_phrase) {
+  if (out != nullptr) *out = nullptr;
+  return guarded(__func__, [&] {
+    require_out(out, "out");
+    auto client = std::make_unique<prov_client>();
+    client->impl = prov::core::Client::create_x509(provisioning_host, registration_id, id_scope,
+                                                   cert_file, key_file, pass_phrase, true);
+    *out = client.release();
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_create_x509_pem(prov_client **out, const char *provisioning_host,
+                                         const char *registration_id, const char *id_scope,
+                                         const char *cert_pem, const char *key_pem,
+                                         const char *pass_phrase) {
+  if (out != nullptr) *out = nullptr;
+  return guarded(__func__, [&] {
+    require_out(out, "out");
+    auto client = std::make_unique<prov_client>();
+    client->impl = prov::core::Client::create_x509(provisioning_host, registration_id, id_scope,
+                                                   cert_pem, key_pem, pass_phrase, false);
+    *out = client.release();
+    return PROV_OK;
+  });
+}
+
 PROV_API void prov_client_free(prov_client *client) {
   delete client;
 }
@@ -213,6 +257,34 @@ PROV_API int prov_client_set_register_timeout(prov_client *client, uint32_t mill
 PROV_API int prov_client_set_response_timeout(prov_client *client, uint32_t milliseconds) {
   return guarded(__func__, [&] {
     require_client(client).set_response_timeout(milliseconds);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_csr_auto(prov_client *client, int key_type) {
+  return guarded(__func__, [&] {
+    require_client(client).set_csr_auto(key_type);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_csr_pem(prov_client *client, const char *csr_pem) {
+  return guarded(__func__, [&] {
+    require_client(client).set_csr_pem(csr_pem);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_csr_der(prov_client *client, const uint8_t *der, size_t der_len) {
+  return guarded(__func__, [&] {
+    require_client(client).set_csr_der(der, der_len);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_csr_api(prov_client *client, int csr_api) {
+  return guarded(__func__, [&] {
+    require_client(client).set_csr_api(csr_api);
     return PROV_OK;
   });
 }
@@ -284,6 +356,39 @@ PROV_API const char *prov_result_tracking_id(const prov_result *r) {
 }
 PROV_API const char *prov_result_error_message(const prov_result *r) {
   return field(r, &Answer::error_message);
+}
+PROV_API const char *prov_result_enrollment_group_id(const prov_result *r) {
+  return field(r, &Answer::enrollment_group_id);
+}
+PROV_API const char *prov_result_x509_json(const prov_result *r) {
+  return field(r, &Answer::x509_json);
+}
+PROV_API const char *prov_result_x509_certificate_info_json(const prov_result *r) {
+  return field(r, &Answer::x509_certificate_info_json);
+}
+PROV_API const char *prov_result_issued_certificate_chain_pem(const prov_result *r) {
+  if (r == nullptr || !r->impl.issued().chain_pem) return nullptr;
+  return r->impl.issued().chain_pem->c_str();
+}
+PROV_API size_t prov_result_issued_certificate_count(const prov_result *r) {
+  return r ? r->impl.issued().chain_der.size() : 0;
+}
+PROV_API const uint8_t *prov_result_issued_certificate_der(const prov_result *r, size_t index,
+                                                           size_t *out_len) {
+  if (out_len != nullptr) *out_len = 0;
+  if (r == nullptr || out_len == nullptr || index >= r->impl.issued().chain_der.size()) {
+    return nullptr;
+  }
+  const std::vector<uint8_t> &der = r->impl.issued().chain_der[index];
+  *out_len = der.size();
+  return der.data();
+}
+PROV_API const char *prov_result_generated_private_key_pem(const prov_result *r) {
+  if (r == nullptr || !r->impl.issued().generated_key_pem) return nullptr;
+  return r->impl.issued().generated_key_pem->str().c_str();
+}
+PROV_API const char *prov_result_trust_bundle_pem(const prov_result *r) {
+  return field(r, &Answer::trust_bundle_pem);
 }
 
 }  // extern "C"

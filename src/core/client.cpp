@@ -2,8 +2,10 @@
 
 #include <chrono>
 
+#include "auth/csr.h"
 #include "auth/sas.h"
 #include "core/error.h"
+#include "core/issuance.h"
 #include "core/registration_flow.h"
 #include "json/json.h"
 #include "transport/connection.h"
@@ -25,6 +27,11 @@ class BusyGuard {
  private:
   std::atomic<bool> &flag_;
 };
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 }  // namespace
 
 std::unique_ptr<Client> Client::create_symkey(const char *provisioning_host,
@@ -36,6 +43,39 @@ std::unique_ptr<Client> Client::create_symkey(const char *provisioning_host,
   identity.id_scope = validate_id_scope(id_scope, "id_scope");
   validate_symmetric_key(symmetric_key, "symmetric_key", 16, 64);
   identity.symmetric_key = auth::SecretString(symmetric_key);
+  return std::unique_ptr<Client>(new Client(std::move(identity)));
+}
+
+std::unique_ptr<Client> Client::create_symkey_group(const char *provisioning_host,
+                                                    const char *registration_id,
+                                                    const char *id_scope, const char *group_key) {
+  // Group keys are as long as any DPS key (16..64 bytes decoded).
+  validate_symmetric_key(group_key, "group_key", 16, 64);
+  std::string id = validate_registration_id(registration_id, "registration_id");
+  auth::SecretString device_key = auth::derive_device_key(auth::SecretString(group_key), id);
+  return create_symkey(provisioning_host, registration_id, id_scope, device_key.str().c_str());
+}
+
+std::unique_ptr<Client> Client::create_x509(const char *provisioning_host,
+                                            const char *registration_id, const char *id_scope,
+                                            const char *cert, const char *key,
+                                            const char *pass_phrase, bool from_files) {
+  SymmetricKeyIdentity identity;
+  identity.provisioning_host = parse_host_port(provisioning_host, "provisioning_host");
+  identity.registration_id = validate_registration_id(registration_id, "registration_id");
+  identity.id_scope = validate_id_scope(id_scope, "id_scope");
+  const char *cert_name = from_files ? "cert_file" : "cert_pem";
+  const char *key_name = from_files ? "key_file" : "key_pem";
+  std::string cert_text = require_text(cert, cert_name);
+  if (key == nullptr || *key == '\0')
+    throw_invalid_arg(std::string(key_name) + " is NULL or empty");
+  std::optional<auth::SecretString> pass;
+  if (pass_phrase != nullptr) pass = auth::SecretString(pass_phrase);
+  auth::X509Identity loaded =
+      from_files ? auth::X509Identity::from_files(cert_text, key, pass)
+                 : auth::X509Identity::from_pem(cert_text, auth::SecretString(key), pass);
+  loaded.check_for(identity.registration_id, unix_now());
+  identity.x509 = std::make_shared<const auth::X509Identity>(std::move(loaded));
   return std::unique_ptr<Client>(new Client(std::move(identity)));
 }
 
@@ -109,6 +149,54 @@ void Client::set_response_timeout(uint32_t milliseconds) {
   update_options([&](Options &o) { o.response_timeout_ms = milliseconds; });
 }
 
+void Client::set_csr_auto(int key_type) {
+  if (key_type != PROV_KEY_NONE && key_type != PROV_KEY_EC_P256 && key_type != PROV_KEY_RSA_2048) {
+    throw_invalid_arg("key_type " + std::to_string(key_type) +
+                      " is not PROV_KEY_NONE (0), PROV_KEY_EC_P256 (1) or PROV_KEY_RSA_2048 (2)");
+  }
+  update_options([&](Options &o) {
+    o.csr_source =
+        key_type == PROV_KEY_NONE ? Options::CsrSource::None : Options::CsrSource::Generate;
+    o.csr_key_type = key_type;
+    o.csr_der.clear();
+    o.csr_common_name.clear();
+  });
+}
+
+void Client::set_csr_pem(const char *csr_pem) {
+  std::optional<auth::CheckedCsr> checked;
+  if (csr_pem != nullptr)
+    checked = auth::check_csr_pem(require_text(csr_pem, "csr_pem"), "csr_pem");
+  update_options([&](Options &o) {
+    o.csr_source = checked ? Options::CsrSource::Provided : Options::CsrSource::None;
+    o.csr_der = checked ? std::move(checked->der) : std::vector<uint8_t>();
+    o.csr_common_name = checked ? std::move(checked->common_name) : std::string();
+  });
+}
+
+void Client::set_csr_der(const uint8_t *der, size_t der_len) {
+  std::optional<auth::CheckedCsr> checked;
+  if (der != nullptr && der_len > 0) {
+    checked = auth::check_csr_der(std::vector<uint8_t>(der, der + der_len), "csr der");
+  } else if (der == nullptr && der_len > 0) {
+    throw_invalid_arg("der is NULL but der_len is " + std::to_string(der_len));
+  }
+  update_options([&](Options &o) {
+    o.csr_source = checked ? Options::CsrSource::Provided : Options::CsrSource::None;
+    o.csr_der = checked ? std::move(checked->der) : std::vector<uint8_t>();
+    o.csr_common_name = checked ? std::move(checked->common_name) : std::string();
+  });
+}
+
+void Client::set_csr_api(int csr_api) {
+  if (csr_api != PROV_CSR_API_2025_07_01_PREVIEW && csr_api != PROV_CSR_API_2021_11_01_PREVIEW) {
+    throw_invalid_arg("csr_api " + std::to_string(csr_api) +
+                      " is not PROV_CSR_API_2025_07_01_PREVIEW (1) or "
+                      "PROV_CSR_API_2021_11_01_PREVIEW (2)");
+  }
+  update_options([&](Options &o) { o.csr_api = csr_api; });
+}
+
 std::shared_ptr<Result> Client::register_device() {
   bool expected = false;
   if (!busy_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
@@ -131,14 +219,23 @@ std::shared_ptr<Result> Client::register_device() {
   connection.ca_pem = options.server_ca_pem;
   connection.cipher_list = options.cipher_list;
 
-  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+  const int64_t now_s = unix_now();
+  if (identity_.x509) {
+    // Validity again: time has passed since the client was created.
+    identity_.x509->check_for(identity_.registration_id, now_s);
+    connection.client_cert_chain_pem = identity_.x509->chain_pem();
+    connection.client_key_pem = identity_.x509->key_pem();
+    connection.client_key_pass_phrase = identity_.x509->pass_phrase();
+  }
+  const PreparedCsr csr = prepare_csr(options, identity_.registration_id);
   transport::MqttSettings mqtt;
   mqtt.registration_id = identity_.registration_id;
   mqtt.id_scope = identity_.id_scope;
-  mqtt.password = auth::make_sas_token(identity_.id_scope, identity_.registration_id,
-                                       identity_.symmetric_key, now_s + options.sastoken_ttl_s);
+  if (!identity_.x509) {
+    mqtt.password = auth::make_sas_token(identity_.id_scope, identity_.registration_id,
+                                         identity_.symmetric_key, now_s + options.sastoken_ttl_s);
+  }
+  if (csr.active) mqtt.api_version = csr.api_version;
   mqtt.keep_alive_s = options.keep_alive_s;
 
   transport::MqttTransport transport(
@@ -146,11 +243,23 @@ std::shared_ptr<Result> Client::register_device() {
 
   FlowRequest request;
   request.register_body =
-      json::build_register_body(identity_.registration_id, options.payload_json);
+      json::build_register_body(identity_.registration_id, options.payload_json, csr.fields);
 
   RegistrationFlow flow(transport, RetryPolicy());
-  std::shared_ptr<Result> result = flow.run(request, budget);
+  std::shared_ptr<Result> result;
+  try {
+    result = flow.run(request, budget);
+  } catch (const Error &error) {
+    if (identity_.x509 && error.status() == PROV_E_CREDENTIAL) {
+      // Point at the chain: a missing intermediate is the usual cause.
+      throw Error(error.status(),
+                  std::string(error.what()) + "; " + identity_.x509->describe_chain(),
+                  error.result());
+    }
+    throw;
+  }
   transport.close();
+  attach_issued(result, csr);
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "auth/secret.h"
+#include "auth/x509_identity.h"
 #include "core/options.h"
 #include "core/result.h"
 #include "core/validate.h"
@@ -20,7 +21,10 @@ struct SymmetricKeyIdentity {
   HostPort provisioning_host;
   std::string registration_id;
   std::string id_scope;
-  auth::SecretString symmetric_key;  // Base64
+  auth::SecretString symmetric_key;  // Base64; empty for an X.509 client
+  // The X.509 credential, checked when the client was created; null for a
+  // symmetric-key client.
+  std::shared_ptr<const auth::X509Identity> x509;
 };
 
 class Client {
@@ -29,6 +33,15 @@ class Client {
   static std::unique_ptr<Client> create_symkey(const char *provisioning_host,
                                                const char *registration_id, const char *id_scope,
                                                const char *symmetric_key);
+  // Derives the device key from the group key, then as create_symkey.
+  static std::unique_ptr<Client> create_symkey_group(const char *provisioning_host,
+                                                     const char *registration_id,
+                                                     const char *id_scope, const char *group_key);
+  // Loads and checks the credential (Error(PROV_E_CERTIFICATE) naming the problem).
+  static std::unique_ptr<Client> create_x509(const char *provisioning_host,
+                                             const char *registration_id, const char *id_scope,
+                                             const char *cert, const char *key,
+                                             const char *pass_phrase, bool from_files);
 
   void set_server_verification_cert(const char *pem);
   void set_gateway_hostname(const char *hostname);
@@ -38,6 +51,10 @@ class Client {
   void set_provisioning_payload(const char *json);
   void set_register_timeout(uint32_t milliseconds);
   void set_response_timeout(uint32_t milliseconds);
+  void set_csr_auto(int key_type);
+  void set_csr_pem(const char *csr_pem);
+  void set_csr_der(const uint8_t *der, size_t der_len);
+  void set_csr_api(int csr_api);
 
   // Blocking registration. Returns the assigned result or throws Error
   // (carrying the service's result when it answered). PROV_E_BUSY at once

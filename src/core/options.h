@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/validate.h"
 
@@ -20,6 +21,14 @@ struct Options {
   std::optional<std::string> payload_json;   // "payload" of the register body
   uint32_t register_timeout_ms = 90000;      // 1..86400000
   uint32_t response_timeout_ms = 30000;      // 1..3600000
+  // Certificate issuance (CSR sent with the registration): none, a key pair
+  // and CSR the client generates, or a CSR the caller made.
+  enum class CsrSource { None, Generate, Provided };
+  CsrSource csr_source = CsrSource::None;
+  int csr_key_type = 0;          // PROV_KEY_* when generating
+  std::vector<uint8_t> csr_der;  // when provided (checked when set)
+  std::string csr_common_name;   // of the provided CSR
+  int csr_api = 1;               // PROV_CSR_API_*
 };
 
 }  // namespace prov::core
