@@ -4,6 +4,7 @@
 #include <wolfssl/wolfcrypt/coding.h>
 #include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/memory.h>
+#include <wolfssl/wolfcrypt/random.h>
 
 #include "auth/secret.h"
 #include "core/error.h"
@@ -109,6 +110,21 @@ std::string url_encode(std::string_view text) {
   out.reserve(text.size() * 3);
   url_encode_append(out, text);
   return out;
+}
+
+void random_bytes(uint8_t *out, size_t len) {
+  if (len == 0) return;
+  WC_RNG rng;
+  if (wc_InitRng(&rng) != 0) {
+    throw core::Error(PROV_E_INTERNAL,
+                      "wolfCrypt: the random number generator could not be seeded");
+  }
+  const int rc = wc_RNG_GenerateBlock(&rng, out, static_cast<word32>(len));
+  wc_FreeRng(&rng);
+  if (rc != 0) {
+    throw core::Error(PROV_E_INTERNAL,
+                      "wolfCrypt: random number generation failed (" + std::to_string(rc) + ")");
+  }
 }
 
 }  // namespace prov::auth

@@ -29,6 +29,11 @@ std::string url_encode(std::string_view text);
 // The same, appended to `out` (no temporary copy: used for signatures).
 void url_encode_append(std::string &out, std::string_view text);
 
+// Fills `out` with len bytes from wolfCrypt's DRBG (e.g. WebSocket key
+// nonces and masking keys, RFC 6455 10.3). Throws core::Error(PROV_E_INTERNAL)
+// when the generator cannot be seeded.
+void random_bytes(uint8_t *out, size_t len);
+
 }  // namespace prov::auth
 
 #endif  // PROV_AUTH_CRYPTO_H
