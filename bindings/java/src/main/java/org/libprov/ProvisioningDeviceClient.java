@@ -1,0 +1,255 @@
+package org.libprov;
+
+import java.lang.ref.Cleaner;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.libprov.internal.ProvClient;
+import org.libprov.internal.ProvResult;
+
+/**
+ * Registers one device identity with the Device Provisioning Service, like the Python SDK's
+ * {@code ProvisioningDeviceClient}.
+ *
+ * <pre>{@code
+ * try (ProvisioningDeviceClient client = ProvisioningDeviceClient.createFromSymmetricKey(
+ *     "global.azure-devices-provisioning.net", "my-device", "0ne00000A0A", deviceKey)) {
+ *   RegistrationResult result = client.register();
+ *   System.out.println(result.getAssignedHub() + " " + result.getDeviceId());
+ * } catch (CredentialException e) {
+ *   System.err.println("rejected: " + e.getErrorCode() + ", tracking id " + e.getTrackingId());
+ * }
+ * }</pre>
+ *
+ * <p>Options are set before {@link #register()}; each setter checks its value at once and throws
+ * {@link IllegalArgumentException} naming the problem. Registration failures are checked {@link
+ * ProvisioningException}s. {@link #close()} frees the native client and wipes its key; a {@link
+ * Cleaner} frees clients that become unreachable without close, as a safety net only.
+ *
+ * <p>Threads: a client may be shared; a second registration while one is in flight on the same
+ * client fails at once ({@link IllegalStateException}). Closing while a registration is in flight
+ * frees the client when that registration ends. Cancellation is not in the C API yet: a
+ * registration runs until it ends or its register timeout expires; cancelling the future of {@link
+ * #registerAsync()} does not stop it.
+ */
+public final class ProvisioningDeviceClient implements AutoCloseable {
+  private static final Cleaner CLEANER = Cleaner.create();
+
+  /** Runs {@link #registerAsync()} registrations: daemon threads, created on demand. */
+  private static final ExecutorService DEFAULT_EXECUTOR =
+      Executors.newCachedThreadPool(
+          new java.util.concurrent.ThreadFactory() {
+            private final AtomicInteger count = new AtomicInteger();
+
+            @Override
+            public Thread newThread(Runnable task) {
+              Thread thread = new Thread(task, "libprov-register-" + count.incrementAndGet());
+              thread.setDaemon(true);
+              return thread;
+            }
+          });
+
+  private final ProvClient handle;
+  private final Cleaner.Cleanable cleanable;
+  private final Object lock = new Object();
+  private int registrationsInFlight; // guarded by lock
+  private boolean closeRequested; // guarded by lock
+  private boolean closed; // guarded by lock
+
+  private ProvisioningDeviceClient(ProvClient handle) {
+    this.handle = handle;
+    // The action refers to the SWIG proxy only, never to this object.
+    this.cleanable = CLEANER.register(this, handle::delete);
+  }
+
+  /**
+   * Creates a client that registers registrationId in the DPS instance idScope with a symmetric
+   * key (an individual enrollment's key, or {@link Provisioning#deriveDeviceKey} for a group).
+   * Nothing is sent until {@link #register()}.
+   *
+   * @param provisioningHost DPS host name, optionally with a port ("localhost:8883")
+   * @throws IllegalArgumentException when an argument is invalid (the message names it)
+   */
+  public static ProvisioningDeviceClient createFromSymmetricKey(
+      String provisioningHost, String registrationId, String idScope, String symmetricKey) {
+    ProvClient handle = new ProvClient(provisioningHost, registrationId, idScope, symmetricKey);
+    NativeError.throwIfPendingUnchecked("create client");
+    return new ProvisioningDeviceClient(handle);
+  }
+
+  /** Runs one option setter on the open client and throws what it reported. */
+  private ProvisioningDeviceClient configure(String operation, Runnable setter) {
+    synchronized (lock) {
+      requireOpen(operation);
+      if (registrationsInFlight > 0) {
+        throw new IllegalStateException(operation + ": a registration is in flight");
+      }
+      setter.run();
+      NativeError.throwIfPendingUnchecked(operation);
+    }
+    return this;
+  }
+
+  private void requireOpen(String operation) {
+    if (closed || closeRequested) {
+      throw new IllegalStateException(operation + ": client is closed");
+    }
+  }
+
+  private static int seconds(String name, Duration duration) {
+    if (duration.getNano() != 0) {
+      throw new IllegalArgumentException(name + " must be whole seconds, got " + duration);
+    }
+    long seconds = duration.getSeconds();
+    return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, seconds));
+  }
+
+  private static long milliseconds(Duration duration) {
+    if (duration.isNegative() || duration.isZero()) {
+      return 0; // rejected by libprov with a message naming the range
+    }
+    long ms;
+    try {
+      ms = duration.plusNanos(999_999).toMillis(); // round up: 1 ns must not become 0
+    } catch (ArithmeticException tooLong) {
+      ms = Long.MAX_VALUE;
+    }
+    return Math.min(ms, 0xFFFF_FFFFL);
+  }
+
+  /** Trusted root certificate(s) for the server as PEM text (not a path); null = system store. */
+  public ProvisioningDeviceClient setServerVerificationCert(String pem) {
+    return configure("set server verification cert", () -> handle.set_server_verification_cert(pem));
+  }
+
+  /** Connects to this host (optionally host:port) instead of the provisioning host; null clears. */
+  public ProvisioningDeviceClient setGatewayHostname(String hostname) {
+    return configure("set gateway hostname", () -> handle.set_gateway_hostname(hostname));
+  }
+
+  /** OpenSSL cipher list for TLS 1.2; null or "" = defaults. */
+  public ProvisioningDeviceClient setCipher(String cipherList) {
+    return configure("set cipher", () -> handle.set_cipher(cipherList));
+  }
+
+  /** MQTT keep-alive, whole seconds, 1 s..1740 s (default 60 s). */
+  public ProvisioningDeviceClient setKeepAlive(Duration keepAlive) {
+    int value = seconds("keep-alive", keepAlive);
+    return configure("set keep-alive", () -> handle.set_keep_alive(value));
+  }
+
+  /** Lifetime of the SAS tokens the client creates, whole seconds, 60 s..365 days. */
+  public ProvisioningDeviceClient setSasTokenTtl(Duration ttl) {
+    int value = seconds("SAS token TTL", ttl);
+    return configure("set SAS token TTL", () -> handle.set_sastoken_ttl(value));
+  }
+
+  /** JSON text sent with the registration request; checked as JSON now. Null clears it. */
+  public ProvisioningDeviceClient setProvisioningPayload(String json) {
+    return configure("set provisioning payload", () -> handle.set_provisioning_payload(json));
+  }
+
+  /** Overall deadline of one registration (default 90 s). */
+  public ProvisioningDeviceClient setRegisterTimeout(Duration timeout) {
+    long value = milliseconds(timeout);
+    return configure("set register timeout", () -> handle.set_register_timeout(value));
+  }
+
+  /** Deadline of each single network step (default 30 s). */
+  public ProvisioningDeviceClient setResponseTimeout(Duration timeout) {
+    long value = milliseconds(timeout);
+    return configure("set response timeout", () -> handle.set_response_timeout(value));
+  }
+
+  /**
+   * Registers the device: connects, sends the request, polls until the service reaches a terminal
+   * status, and returns the assignment. Blocks the calling thread until then or the register
+   * timeout.
+   *
+   * @throws CredentialException the service rejected the key (see {@link
+   *     ProvisioningException#getErrorCode()})
+   * @throws ConnectionFailedException DNS, TCP, proxy or TLS failed
+   * @throws OperationTimeoutException the register or a response timeout expired
+   * @throws ServiceException the service answered with another error
+   * @throws ProvisioningException any other failure (protocol, internal)
+   * @throws IllegalStateException the client is closed or already registering
+   */
+  public RegistrationResult register() throws ProvisioningException {
+    synchronized (lock) {
+      requireOpen("register");
+      if (registrationsInFlight > 0) {
+        throw new IllegalStateException("register: another registration on this client is in flight");
+      }
+      registrationsInFlight++;
+    }
+    try {
+      ProvResult raw = handle.register();
+      NativeError.throwIfPending("register");
+      try {
+        return new RegistrationResult(raw);
+      } finally {
+        raw.delete();
+      }
+    } finally {
+      synchronized (lock) {
+        registrationsInFlight--;
+        if (closeRequested && registrationsInFlight == 0) {
+          freeNow();
+        }
+      }
+    }
+  }
+
+  /** {@link #register()} on a shared pool of daemon threads. */
+  public CompletableFuture<RegistrationResult> registerAsync() {
+    return registerAsync(DEFAULT_EXECUTOR);
+  }
+
+  /**
+   * {@link #register()} on the given executor. The future completes exceptionally with the {@link
+   * ProvisioningException} (or unchecked exception) register would have thrown.
+   */
+  public CompletableFuture<RegistrationResult> registerAsync(Executor executor) {
+    CompletableFuture<RegistrationResult> future = new CompletableFuture<>();
+    executor.execute(
+        () -> {
+          try {
+            future.complete(register());
+          } catch (ProvisioningException | RuntimeException failure) {
+            future.completeExceptionally(failure);
+          }
+        });
+    return future;
+  }
+
+  /** Whether {@link #close()} has been called. */
+  public boolean isClosed() {
+    synchronized (lock) {
+      return closed || closeRequested;
+    }
+  }
+
+  /**
+   * Frees the native client and wipes its key; when a registration is in flight, as soon as it
+   * ends. Idempotent.
+   */
+  @Override
+  public void close() {
+    synchronized (lock) {
+      closeRequested = true;
+      if (registrationsInFlight == 0) {
+        freeNow();
+      }
+    }
+  }
+
+  private void freeNow() {
+    if (!closed) {
+      closed = true;
+      cleanable.clean(); // runs handle.delete() once, and unregisters the safety net
+    }
+  }
+}
