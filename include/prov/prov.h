@@ -285,7 +285,9 @@ PROV_API int prov_client_set_gateway_hostname(prov_client *client, const char *h
  * as the Python SDK's cipher. Validated when set. NULL or "" = defaults. */
 PROV_API int prov_client_set_cipher(prov_client *client, const char *cipher_list);
 
-/* MQTT keep-alive in seconds, 1..1740 (the service maximum). Default 60. */
+/* MQTT keep-alive in seconds, 1..1740 (the service maximum). Default 60.
+ * Applies to PROV_TRANSPORT_MQTT and PROV_TRANSPORT_MQTT_WS only; see
+ * prov_client_set_transport for what happens with HTTPS. */
 PROV_API int prov_client_set_keep_alive(prov_client *client, int32_t seconds);
 
 /* Lifetime of the SAS tokens the client creates, in seconds, 60..31536000.
@@ -306,6 +308,101 @@ PROV_API int prov_client_set_register_timeout(prov_client *client, uint32_t mill
  * acknowledgement, each response) before giving up, in milliseconds,
  * 1..3600000. Default 30000 (30 s, as the Python SDK). */
 PROV_API int prov_client_set_response_timeout(prov_client *client, uint32_t milliseconds);
+
+/* ------------------------------------------------------------------------ */
+/* Transports and proxies                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* How the client talks to the service. The result, the statuses and the
+ * service's error details are the same on every transport. */
+typedef enum prov_transport {
+  /* MQTT 3.1.1 over TLS, default port 8883 (the default transport). */
+  PROV_TRANSPORT_MQTT = 0,
+  /* MQTT over WebSockets over TLS (the Python SDK's websockets=True):
+   * default port 443, path "/$iothub/websocket", subprotocol "mqtt". For
+   * networks that only let port 443 out. */
+  PROV_TRANSPORT_MQTT_WS = 1,
+  /* The DPS HTTPS REST API, default port 443: PUT .../register, then GET
+   * .../operations/{id} polls honouring the retry-after header. */
+  PROV_TRANSPORT_HTTPS = 2,
+
+  PROV__TRANSPORT_FORCE_INT32 = 0x7FFFFFFF
+} prov_transport;
+
+/* Chooses the transport (a prov_transport value). Default
+ * PROV_TRANSPORT_MQTT. A port given in provisioning_host or in the gateway
+ * host name is used as is; otherwise the transport's default port.
+ * The server certificate, gateway host name, cipher list and proxy apply to
+ * every transport.
+ *
+ * Options that do not apply to the chosen transport: options may be set in
+ * any order, so the check is made by prov_client_register, before anything
+ * is sent: when keep_alive was set explicitly and the transport is
+ * PROV_TRANSPORT_HTTPS (HTTP has no keep-alive pings), or a proxy CA
+ * certificate is set without an HTTPS proxy, prov_client_register returns
+ * PROV_E_INVALID_ARG naming the option and the transport or proxy.
+ *
+ * Returns PROV_OK, PROV_E_INVALID_ARG (not a prov_transport value) or
+ * PROV_E_BUSY. */
+PROV_API int prov_client_set_transport(prov_client *client, int transport);
+
+/* Proxy kinds; the same values as the schemes of prov_client_set_proxy_url. */
+typedef enum prov_proxy_type {
+  PROV_PROXY_NONE = 0,    /* connect directly (the default) */
+  PROV_PROXY_HTTP = 1,    /* HTTP CONNECT proxy ("http://"), optional Basic credentials */
+  PROV_PROXY_HTTPS = 2,   /* HTTP CONNECT proxy reached over TLS ("https://") */
+  PROV_PROXY_SOCKS4 = 3,  /* SOCKS4, destination resolved locally ("socks4://") */
+  PROV_PROXY_SOCKS4A = 4, /* SOCKS4a, destination resolved by the proxy ("socks4a://") */
+  PROV_PROXY_SOCKS5 = 5,  /* SOCKS5, destination resolved locally ("socks5://") */
+  PROV_PROXY_SOCKS5H = 6, /* SOCKS5, destination resolved by the proxy ("socks5h://") */
+
+  PROV__PROXY_FORCE_INT32 = 0x7FFFFFFF
+} prov_proxy_type;
+
+/* Sends every connection of this client through a proxy, on every
+ * transport (MQTT and MQTT over WebSockets through a tunnel, HTTPS as
+ * requests through it), as the Python SDK's ProxyOptions(proxy_type,
+ * proxy_addr, proxy_port, proxy_username, proxy_password).
+ *
+ *  proxy_type  a prov_proxy_type; PROV_PROXY_NONE removes the proxy (then
+ *              address, username and password must be NULL).
+ *  address     proxy host name or IP address (IPv6 with or without [ ]),
+ *              without a port.
+ *  port        1..65535.
+ *  username    NULL for no proxy authentication. HTTP(S) proxies get Basic
+ *              credentials, SOCKS5 proxies RFC 1929 username/password,
+ *              SOCKS4 proxies the user id.
+ *  password    NULL or the password (requires username). Copied, and
+ *              wiped when the client is freed or the proxy replaced.
+ *
+ * Proxy environment variables (http_proxy, ...) are never used: without
+ * this option the client connects directly. Credentials never appear in
+ * error messages. When the proxy fails, prov_client_register returns
+ * PROV_E_CONNECTION_FAILED with a message naming the proxy (as
+ * scheme://host:port) and the cause: unreachable, authentication failed
+ * (wrong or missing credentials: "rejected the proxy credentials"),
+ * CONNECT/connection request refused, destination unreachable.
+ *
+ * Returns PROV_OK, PROV_E_INVALID_ARG (the message names the argument),
+ * PROV_E_NOMEM or PROV_E_BUSY. */
+PROV_API int prov_client_set_proxy(prov_client *client, int proxy_type, const char *address,
+                                   int32_t port, const char *username, const char *password);
+
+/* The same from a URL: "scheme://[user[:password]@]host[:port]" with
+ * scheme http, https, socks4, socks4a, socks5 or socks5h (no scheme means
+ * http). user and password are percent-decoded (write '@' as %40, ':' in a
+ * user name as %3A). Default port: 80 for http, 443 for https, 1080 for
+ * SOCKS. NULL or "" removes the proxy. Error messages show the URL with its
+ * credentials replaced by "***".
+ * Returns PROV_OK, PROV_E_INVALID_ARG, PROV_E_NOMEM or PROV_E_BUSY. */
+PROV_API int prov_client_set_proxy_url(prov_client *client, const char *url);
+
+/* Trusted root certificate(s) for an HTTPS proxy's own certificate, as PEM
+ * text. NULL restores the system trust store. Independent of
+ * prov_client_set_server_verification_cert (which is for the service). The
+ * proxy's host name is always verified.
+ * Returns PROV_OK, PROV_E_INVALID_ARG, PROV_E_NOMEM or PROV_E_BUSY. */
+PROV_API int prov_client_set_proxy_ca_cert(prov_client *client, const char *pem);
 
 /* Certificate issuance (DPS "certificate management"): the registration
  * request carries a PKCS#10 CSR, and the service returns a certificate it

@@ -261,6 +261,35 @@ PROV_API int prov_client_set_response_timeout(prov_client *client, uint32_t mill
   });
 }
 
+PROV_API int prov_client_set_transport(prov_client *client, int transport) {
+  return guarded(__func__, [&] {
+    require_client(client).set_transport(transport);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_proxy(prov_client *client, int proxy_type, const char *address,
+                                   int32_t port, const char *username, const char *password) {
+  return guarded(__func__, [&] {
+    require_client(client).set_proxy(proxy_type, address, port, username, password);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_proxy_url(prov_client *client, const char *url) {
+  return guarded(__func__, [&] {
+    require_client(client).set_proxy_url(url);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_proxy_ca_cert(prov_client *client, const char *pem) {
+  return guarded(__func__, [&] {
+    require_client(client).set_proxy_ca_cert(pem);
+    return PROV_OK;
+  });
+}
+
 PROV_API int prov_client_set_csr_auto(prov_client *client, int key_type) {
   return guarded(__func__, [&] {
     require_client(client).set_csr_auto(key_type);

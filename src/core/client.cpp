@@ -9,12 +9,11 @@
 #include "core/registration_flow.h"
 #include "json/json.h"
 #include "transport/connection.h"
-#include "transport/mqtt_transport.h"
+#include "transport/transport_factory.h"
 
 namespace prov::core {
 
 namespace {
-constexpr int kDefaultMqttPort = 8883;
 
 // Releases the busy flag however the registration ends.
 class BusyGuard {
@@ -122,7 +121,10 @@ void Client::set_cipher(const char *cipher_list) {
 
 void Client::set_keep_alive(int32_t seconds) {
   require_range(seconds, 1, 1740, "keep_alive", "seconds");
-  update_options([&](Options &o) { o.keep_alive_s = static_cast<uint16_t>(seconds); });
+  update_options([&](Options &o) {
+    o.keep_alive_s = static_cast<uint16_t>(seconds);
+    o.keep_alive_set = true;
+  });
 }
 
 void Client::set_sastoken_ttl(int32_t seconds) {
@@ -197,6 +199,63 @@ void Client::set_csr_api(int csr_api) {
   update_options([&](Options &o) { o.csr_api = csr_api; });
 }
 
+void Client::set_transport(int transport) {
+  if (transport < static_cast<int>(transport::TransportKind::Mqtt) ||
+      transport > static_cast<int>(transport::TransportKind::Https)) {
+    throw_invalid_arg("transport " + std::to_string(transport) +
+                      " is not a prov_transport (PROV_TRANSPORT_MQTT, PROV_TRANSPORT_MQTT_WS or "
+                      "PROV_TRANSPORT_HTTPS)");
+  }
+  update_options(
+      [&](Options &o) { o.transport = static_cast<transport::TransportKind>(transport); });
+}
+
+void Client::set_proxy(int proxy_type, const char *address, int32_t port, const char *username,
+                       const char *password) {
+  transport::ProxySettings proxy =
+      transport::make_proxy_settings(proxy_type, address, port, username, password);
+  update_options([&](Options &o) { o.proxy = std::move(proxy); });
+}
+
+void Client::set_proxy_url(const char *url) {
+  transport::ProxySettings proxy;
+  if (url != nullptr && *url != '\0') proxy = transport::parse_proxy_url(url);
+  update_options([&](Options &o) { o.proxy = std::move(proxy); });
+}
+
+void Client::set_proxy_ca_cert(const char *pem) {
+  std::optional<std::string> value;
+  if (pem != nullptr) {
+    std::string text = require_text(pem, "pem");
+    if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      throw_invalid_arg(
+          "pem holds no \"-----BEGIN CERTIFICATE-----\" block; pass the PEM text of the root "
+          "certificate(s) the HTTPS proxy's certificate chains to, not a file path");
+    }
+    value = std::move(text);
+  }
+  update_options([&](Options &o) { o.proxy_ca_pem = std::move(value); });
+}
+
+namespace {
+// Options that cannot apply to the chosen transport or proxy are refused
+// here rather than ignored: they may be set in any order, so only now is the
+// combination final.
+void check_option_combination(const Options &options) {
+  if (options.transport == transport::TransportKind::Https && options.keep_alive_set) {
+    throw_invalid_arg("keep_alive (set to " + std::to_string(options.keep_alive_s) +
+                      " s) does not apply to the HTTPS transport, which has no keep-alive "
+                      "pings; do not set it, or choose PROV_TRANSPORT_MQTT or "
+                      "PROV_TRANSPORT_MQTT_WS");
+  }
+  if (options.proxy_ca_pem && options.proxy.type != transport::ProxyType::Https) {
+    throw_invalid_arg("a proxy CA certificate is set but the proxy is " +
+                      (options.proxy.enabled() ? options.proxy.describe() : std::string("none")) +
+                      ", not an HTTPS proxy; it would never be used");
+  }
+}
+}  // namespace
+
 std::shared_ptr<Result> Client::register_device() {
   bool expected = false;
   if (!busy_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
@@ -209,15 +268,18 @@ std::shared_ptr<Result> Client::register_device() {
     options = options_;
   }
   // The deadline covers the whole call, from here.
+  check_option_combination(options);
   const WaitBudget budget(options.register_timeout_ms, options.response_timeout_ms);
 
   const HostPort &target = options.gateway ? *options.gateway : identity_.provisioning_host;
   transport::ConnectionSettings connection;
   connection.host = target.host;
-  connection.port = target.port != 0 ? target.port : kDefaultMqttPort;
+  connection.port = target.port;  // 0: the transport's default port
   connection.is_ipv6_literal = target.is_ipv6_literal;
   connection.ca_pem = options.server_ca_pem;
   connection.cipher_list = options.cipher_list;
+  connection.proxy = options.proxy;
+  connection.proxy.ca_pem = options.proxy_ca_pem;
 
   const int64_t now_s = unix_now();
   if (identity_.x509) {
@@ -228,24 +290,26 @@ std::shared_ptr<Result> Client::register_device() {
     connection.client_key_pass_phrase = identity_.x509->pass_phrase();
   }
   const PreparedCsr csr = prepare_csr(options, identity_.registration_id);
-  transport::MqttSettings mqtt;
-  mqtt.registration_id = identity_.registration_id;
-  mqtt.id_scope = identity_.id_scope;
+  transport::TransportChoice choice;
+  choice.kind = options.transport;
+  choice.registration_id = identity_.registration_id;
+  choice.id_scope = identity_.id_scope;
   if (!identity_.x509) {
-    mqtt.password = auth::make_sas_token(identity_.id_scope, identity_.registration_id,
-                                         identity_.symmetric_key, now_s + options.sastoken_ttl_s);
+    choice.sas_token =
+        auth::make_sas_token(identity_.id_scope, identity_.registration_id, identity_.symmetric_key,
+                             now_s + options.sastoken_ttl_s);
   }
-  if (csr.active) mqtt.api_version = csr.api_version;
-  mqtt.keep_alive_s = options.keep_alive_s;
+  if (csr.active) choice.api_version = csr.api_version;
+  choice.keep_alive_s = options.keep_alive_s;
 
-  transport::MqttTransport transport(
-      std::move(mqtt), std::make_unique<transport::CurlConnection>(std::move(connection)));
+  std::unique_ptr<RegistrationTransport> transport =
+      transport::make_registration_transport(std::move(choice), std::move(connection));
 
   FlowRequest request;
   request.register_body =
       json::build_register_body(identity_.registration_id, options.payload_json, csr.fields);
 
-  RegistrationFlow flow(transport, RetryPolicy());
+  RegistrationFlow flow(*transport, RetryPolicy());
   std::shared_ptr<Result> result;
   try {
     result = flow.run(request, budget);
@@ -258,7 +322,7 @@ std::shared_ptr<Result> Client::register_device() {
     }
     throw;
   }
-  transport.close();
+  transport->close();
   attach_issued(result, csr);
   return result;
 }

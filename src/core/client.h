@@ -51,6 +51,11 @@ class Client {
   void set_provisioning_payload(const char *json);
   void set_register_timeout(uint32_t milliseconds);
   void set_response_timeout(uint32_t milliseconds);
+  void set_transport(int transport);
+  void set_proxy(int proxy_type, const char *address, int32_t port, const char *username,
+                 const char *password);
+  void set_proxy_url(const char *url);
+  void set_proxy_ca_cert(const char *pem);
   void set_csr_auto(int key_type);
   void set_csr_pem(const char *csr_pem);
   void set_csr_der(const uint8_t *der, size_t der_len);

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "core/validate.h"
+#include "transport/proxy.h"
+#include "transport/transport_factory.h"
 
 namespace prov::core {
 
@@ -17,10 +19,14 @@ struct Options {
   std::optional<HostPort> gateway;           // connect here instead of the DPS host
   std::string cipher_list;                   // "" = library defaults
   uint16_t keep_alive_s = 60;                // 1..1740
-  uint32_t sastoken_ttl_s = 3600;            // 60..31536000
-  std::optional<std::string> payload_json;   // "payload" of the register body
-  uint32_t register_timeout_ms = 90000;      // 1..86400000
-  uint32_t response_timeout_ms = 30000;      // 1..3600000
+  bool keep_alive_set = false;               // set explicitly (checked against the transport)
+  transport::TransportKind transport = transport::TransportKind::Mqtt;
+  transport::ProxySettings proxy;           // type None = direct
+  std::optional<std::string> proxy_ca_pem;  // roots for an HTTPS proxy; NULL = system store
+  uint32_t sastoken_ttl_s = 3600;           // 60..31536000
+  std::optional<std::string> payload_json;  // "payload" of the register body
+  uint32_t register_timeout_ms = 90000;     // 1..86400000
+  uint32_t response_timeout_ms = 30000;     // 1..3600000
   // Certificate issuance (CSR sent with the registration): none, a key pair
   // and CSR the client generates, or a CSR the caller made.
   enum class CsrSource { None, Generate, Provided };
