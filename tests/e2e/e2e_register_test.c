@@ -453,6 +453,46 @@ static void gateway_cipher_and_keep_alive(void **state) {
   prov_client_free(client);
 }
 
+static int ipv6_loopback_available(void) {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  struct sockaddr_in6 addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  int ok = bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+/* "[::1]:port": an IPv6 literal host, verified against the certificate's
+ * ::1 address entry. Uses its own emulator listening on ::1. */
+static void ipv6_literal_host(void **state) {
+  (void)state;
+  if (!ipv6_loopback_available()) {
+    fprintf(stderr, "IPv6 loopback (::1) is not available on this machine\n");
+    skip();
+  }
+  emu_fixture *v6 = emu_start_on(kConfig, "::1");
+  assert_non_null(v6);
+  assert_true(strncmp(emu_mqtt_host(v6), "[::1]:", 6) == 0);
+  prov_client *client = NULL;
+  assert_int_equal(
+      prov_client_create_symkey(&client, emu_mqtt_host(v6), "dev-assigned", SCOPE, KEY_ASSIGNED),
+      PROV_OK);
+  assert_int_equal(prov_client_set_server_verification_cert(client, emu_ca_pem(v6)), PROV_OK);
+  prov_result *result = NULL;
+  int rc = prov_client_register(client, &result);
+  if (rc != PROV_OK) {
+    emu_dump_log(v6);
+    fail_msg("register over [::1]: %s %s", prov_status_str(rc), prov_last_error_message());
+  }
+  assert_assigned(result, "dev-assigned");
+  prov_result_free(result);
+  prov_client_free(client);
+  emu_stop(v6);
+}
+
 /* Each service fault maps to its status, with a message naming the step. */
 static void fault_statuses(void **state) {
   (void)state;
@@ -612,6 +652,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(payload_round_trip),
       cmocka_unit_test(gateway_cipher_and_keep_alive),
       cmocka_unit_test(fault_statuses),
+      cmocka_unit_test(ipv6_literal_host),
       cmocka_unit_test(concurrent_clients),
       cmocka_unit_test(busy_on_concurrent_register),
   };

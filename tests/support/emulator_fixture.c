@@ -27,7 +27,8 @@ struct emu_fixture {
   char ports_path[300];
   char log_path[300];
   char ca_path[1024];
-  char mqtt_host[64];
+  char mqtt_host[96];
+  char bind_address[64];
   char *ca_pem;
   pid_t pid;
   int mqtt_port;
@@ -119,8 +120,8 @@ static int spawn_and_wait(emu_fixture *e) {
       close(log_fd);
     }
     execl(bin, bin, "serve", "--data-dir", e->data_dir, "--config", e->config_path, "--bind",
-          "127.0.0.1", "--mqtt-port", "0", "--https-port", "0", "--admin-port", "0", "--ports-file",
-          e->ports_path, "--log-level", "debug", (char *)NULL);
+          e->bind_address, "--mqtt-port", "0", "--https-port", "0", "--admin-port", "0",
+          "--ports-file", e->ports_path, "--log-level", "debug", (char *)NULL);
     fprintf(stderr, "exec %s failed: %s\n", bin, strerror(errno));
     _exit(127);
   }
@@ -148,7 +149,11 @@ static int spawn_and_wait(emu_fixture *e) {
         e->https_port = cJSON_IsNumber(https) ? https->valueint : 0;
         e->admin_port = cJSON_IsNumber(admin) ? admin->valueint : 0;
         cJSON_Delete(ports);
-        snprintf(e->mqtt_host, sizeof e->mqtt_host, "localhost:%d", e->mqtt_port);
+        if (strchr(e->bind_address, ':')) {
+          snprintf(e->mqtt_host, sizeof e->mqtt_host, "[%s]:%d", e->bind_address, e->mqtt_port);
+        } else {
+          snprintf(e->mqtt_host, sizeof e->mqtt_host, "localhost:%d", e->mqtt_port);
+        }
         return 0;
       }
     }
@@ -185,12 +190,17 @@ static int load_ca(emu_fixture *e) {
 }
 
 emu_fixture *emu_start(const char *config_json) {
-  if (!config_json) {
-    fprintf(stderr, "emu_start: config_json is NULL\n");
+  return emu_start_on(config_json, "127.0.0.1");
+}
+
+emu_fixture *emu_start_on(const char *config_json, const char *bind_address) {
+  if (!config_json || !bind_address) {
+    fprintf(stderr, "emu_start: config_json or bind_address is NULL\n");
     return NULL;
   }
   emu_fixture *e = calloc(1, sizeof *e);
   if (!e) return NULL;
+  snprintf(e->bind_address, sizeof e->bind_address, "%s", bind_address);
   const char *tmp = getenv("TMPDIR");
   snprintf(e->dir, sizeof e->dir, "%s/prov-emu-XXXXXX", (tmp && *tmp) ? tmp : "/tmp");
   if (!mkdtemp(e->dir)) {

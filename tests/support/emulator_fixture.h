@@ -22,6 +22,10 @@ typedef struct emu_fixture emu_fixture;
  * Returns NULL (after printing why to stderr) when it cannot start. */
 emu_fixture *emu_start(const char *config_json);
 
+/* The same, listening on bind_address (e.g. "::1") instead of 127.0.0.1.
+ * emu_mqtt_host() then gives "[::1]:<port>" for an IPv6 address. */
+emu_fixture *emu_start_on(const char *config_json, const char *bind_address);
+
 /* Ports of the running emulator (0 for an unknown port). */
 int emu_mqtt_port(const emu_fixture *e);
 int emu_https_port(const emu_fixture *e);
@@ -32,7 +36,8 @@ const char *emu_ca_pem(const emu_fixture *e);
 const char *emu_ca_path(const emu_fixture *e);
 /* The emulator's data directory. */
 const char *emu_data_dir(const emu_fixture *e);
-/* "localhost:<mqtt port>", for prov_client_create_symkey (borrowed). */
+/* "localhost:<mqtt port>" (or "[addr]:<port>" for an IPv6 bind), for
+ * prov_client_create_symkey (borrowed). */
 const char *emu_mqtt_host(const emu_fixture *e);
 
 /* Sends SIGTERM, waits for the process (SIGKILL after 10 s), removes the
