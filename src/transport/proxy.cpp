@@ -382,14 +382,16 @@ std::optional<std::string> describe_proxy_failure(void *curl_easy, const ProxySe
   if (is_http_type(proxy.type) &&
       curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
       connect_code != 0 && (connect_code < 200 || connect_code > 299)) {
-    if (connect_code == 407) {
-      return proxy.username
-                 ? name +
-                       " rejected the proxy credentials (proxy authentication failed: HTTP 407 "
-                       "Proxy Authentication Required)"
-                 : name +
-                       " requires authentication (HTTP 407 Proxy Authentication Required) but "
-                       "no proxy username/password is set";
+    // 407 is the proxy's answer per RFC 9110; some proxies (tinyproxy) answer 401.
+    if (connect_code == 407 || connect_code == 401) {
+      const std::string code =
+          connect_code == 407 ? "HTTP 407 Proxy Authentication Required" : "HTTP 401 Unauthorized";
+      return proxy.username ? name +
+                                  " rejected the proxy credentials (proxy authentication "
+                                  "failed: " +
+                                  code + ")"
+                            : name + " requires authentication (" + code +
+                                  ") but no proxy username/password is set";
     }
     return name + " refused the CONNECT tunnel (HTTP " + std::to_string(connect_code) +
            "; the proxy may not allow this destination or port)";
