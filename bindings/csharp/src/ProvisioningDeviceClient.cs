@@ -1,0 +1,278 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Libprov.Internal;
+
+namespace Libprov
+{
+    /// <summary>
+    /// Options of a <see cref="ProvisioningDeviceClient"/>; null leaves prov.h's default. Each is
+    /// checked when the client is created, and a bad value throws ArgumentException naming it.
+    /// </summary>
+    public sealed class ProvisioningClientOptions
+    {
+        /// <summary>Trusted root certificate(s) for the server as PEM text (not a path).</summary>
+        public string ServerVerificationCert { get; set; }
+        /// <summary>Connect to this host (optionally host:port) instead of the provisioning host.</summary>
+        public string GatewayHostname { get; set; }
+        /// <summary>OpenSSL cipher list for TLS 1.2.</summary>
+        public string Cipher { get; set; }
+        /// <summary>MQTT keep-alive, whole seconds, 1 s..1740 s (default 60 s).</summary>
+        public TimeSpan? KeepAlive { get; set; }
+        /// <summary>Lifetime of the SAS tokens the client creates, whole seconds, 60 s..365 days.</summary>
+        public TimeSpan? SasTokenTtl { get; set; }
+        /// <summary>JSON text sent with the registration request.</summary>
+        public string ProvisioningPayload { get; set; }
+        /// <summary>Overall deadline of one registration (default 90 s).</summary>
+        public TimeSpan? RegisterTimeout { get; set; }
+        /// <summary>Deadline of each single network step (default 30 s).</summary>
+        public TimeSpan? ResponseTimeout { get; set; }
+    }
+
+    /// <summary>
+    /// Registers one device identity with the Device Provisioning Service, like the Python SDK's
+    /// ProvisioningDeviceClient.
+    /// <code>
+    /// using (var client = ProvisioningDeviceClient.CreateFromSymmetricKey(host, "my-device", "0ne00000A0A", key))
+    /// {
+    ///     RegistrationResult result = await client.RegisterAsync();
+    /// }
+    /// </code>
+    /// Registration failures are <see cref="ProvisioningException"/>s; bad arguments
+    /// ArgumentException; use after Dispose ObjectDisposedException. Dispose frees the native
+    /// client and wipes its key (when a registration is in flight, as soon as it ends); a finalizer
+    /// is the safety net. A second registration while one is in flight on the same client throws
+    /// InvalidOperationException. Cancellation is not in the C API yet: a CancellationToken stops a
+    /// registration that has not started; one in flight runs until it ends or its register timeout.
+    /// </summary>
+    public sealed class ProvisioningDeviceClient : IDisposable
+    {
+        private readonly ProvClient handle;
+        private readonly object gate = new object();
+        private int registrationsInFlight; // guarded by gate
+        private bool disposeRequested; // guarded by gate
+        private bool disposed; // guarded by gate
+
+        private ProvisioningDeviceClient(ProvClient handle)
+        {
+            this.handle = handle;
+        }
+
+        /// <summary>
+        /// Creates a client that registers registrationId in the DPS instance idScope with a
+        /// symmetric key (an individual enrollment's key, or <see cref="Provisioning.DeriveDeviceKey"/>
+        /// for a group). provisioningHost may carry a port ("localhost:8883"). Nothing is sent until
+        /// Register.
+        /// </summary>
+        /// <exception cref="ArgumentException">an argument or option is invalid (the message names it)</exception>
+        public static ProvisioningDeviceClient CreateFromSymmetricKey(string provisioningHost, string registrationId,
+            string idScope, string symmetricKey, ProvisioningClientOptions options = null)
+        {
+            var handle = new ProvClient(provisioningHost, registrationId, idScope, symmetricKey);
+            NativeError.ThrowIfPending("create client");
+            var client = new ProvisioningDeviceClient(handle);
+            try
+            {
+                if (options != null) client.Apply(options);
+            }
+            catch
+            {
+                client.Dispose();
+                throw;
+            }
+            return client;
+        }
+
+        private void Apply(ProvisioningClientOptions options)
+        {
+            if (options.ServerVerificationCert != null)
+                Configure("set server verification cert", () => handle.set_server_verification_cert(options.ServerVerificationCert));
+            if (options.GatewayHostname != null)
+                Configure("set gateway hostname", () => handle.set_gateway_hostname(options.GatewayHostname));
+            if (options.Cipher != null)
+                Configure("set cipher", () => handle.set_cipher(options.Cipher));
+            if (options.KeepAlive.HasValue)
+            {
+                int seconds = WholeSeconds("KeepAlive", options.KeepAlive.Value);
+                Configure("set keep-alive", () => handle.set_keep_alive(seconds));
+            }
+            if (options.SasTokenTtl.HasValue)
+            {
+                int seconds = WholeSeconds("SasTokenTtl", options.SasTokenTtl.Value);
+                Configure("set SAS token TTL", () => handle.set_sastoken_ttl(seconds));
+            }
+            if (options.ProvisioningPayload != null)
+                ProvisioningPayload = options.ProvisioningPayload;
+            if (options.RegisterTimeout.HasValue)
+            {
+                uint ms = Milliseconds(options.RegisterTimeout.Value);
+                Configure("set register timeout", () => handle.set_register_timeout(ms));
+            }
+            if (options.ResponseTimeout.HasValue)
+            {
+                uint ms = Milliseconds(options.ResponseTimeout.Value);
+                Configure("set response timeout", () => handle.set_response_timeout(ms));
+            }
+        }
+
+        private static int WholeSeconds(string name, TimeSpan value)
+        {
+            if (value.Ticks % TimeSpan.TicksPerSecond != 0)
+                throw new ArgumentException(name + " must be whole seconds, got " + value, name);
+            long seconds = value.Ticks / TimeSpan.TicksPerSecond;
+            return (int)Math.Max(int.MinValue, Math.Min(int.MaxValue, seconds));
+        }
+
+        private static uint Milliseconds(TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero) return 0; // rejected by libprov with a message naming the range
+            long ms = (value.Ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond; // round up
+            return (uint)Math.Min(ms, uint.MaxValue);
+        }
+
+        /// <summary>Runs one option setter on the open, idle client and throws what it reported.</summary>
+        private void Configure(string operation, Action setter)
+        {
+            lock (gate)
+            {
+                ThrowIfDisposed(operation);
+                if (registrationsInFlight > 0)
+                    throw new InvalidOperationException(operation + ": a registration is in flight");
+                setter();
+                NativeError.ThrowIfPending(operation);
+            }
+        }
+
+        private void ThrowIfDisposed(string operation)
+        {
+            if (disposed || disposeRequested)
+                throw new ObjectDisposedException(GetType().Name, operation + ": client is closed");
+        }
+
+        private string provisioningPayload;
+
+        /// <summary>
+        /// JSON text sent with the next registration (the Python SDK's provisioning_payload),
+        /// checked as JSON when set; null clears it.
+        /// </summary>
+        public string ProvisioningPayload
+        {
+            get { lock (gate) return provisioningPayload; }
+            set
+            {
+                Configure("set provisioning payload", () => handle.set_provisioning_payload(value));
+                lock (gate) provisioningPayload = value;
+            }
+        }
+
+        /// <summary>
+        /// Registers the device: connects, sends the request, polls until the service reaches a
+        /// terminal status, and returns the assignment. Blocks the calling thread until then or the
+        /// register timeout.
+        /// </summary>
+        /// <exception cref="CredentialException">the service rejected the key (see ErrorCode)</exception>
+        /// <exception cref="ConnectionFailedException">DNS, TCP, proxy or TLS failed</exception>
+        /// <exception cref="OperationTimeoutException">the register or a response timeout expired</exception>
+        /// <exception cref="ServiceException">the service answered with another error</exception>
+        /// <exception cref="ProvisioningException">any other failure (protocol, internal)</exception>
+        public RegistrationResult Register()
+        {
+            lock (gate)
+            {
+                ThrowIfDisposed("register");
+                if (registrationsInFlight > 0)
+                    throw new InvalidOperationException("register: another registration on this client is in flight");
+                registrationsInFlight++;
+            }
+            try
+            {
+                using (ProvResult raw = handle.register())
+                {
+                    NativeError.ThrowIfPending("register");
+                    return new RegistrationResult(raw);
+                }
+            }
+            finally
+            {
+                lock (gate)
+                {
+                    registrationsInFlight--;
+                    if (disposeRequested && registrationsInFlight == 0) FreeNow();
+                }
+            }
+        }
+
+        /// <summary>
+        /// <see cref="Register"/> on a thread of its own. A token cancelled before the registration
+        /// starts cancels the task; see the class remarks about cancellation in flight.
+        /// </summary>
+        public Task<RegistrationResult> RegisterAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return Task.Factory.StartNew(() =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                return Register();
+            }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+
+        /// <summary>Whether Dispose has been called.</summary>
+        public bool IsDisposed
+        {
+            get { lock (gate) return disposed || disposeRequested; }
+        }
+
+        /// <summary>
+        /// Frees the native client and wipes its key; when a registration is in flight, as soon as
+        /// it ends. Idempotent.
+        /// </summary>
+        public void Dispose()
+        {
+            lock (gate)
+            {
+                disposeRequested = true;
+                if (registrationsInFlight == 0) FreeNow();
+            }
+        }
+
+        private void FreeNow()
+        {
+            if (disposed) return;
+            disposed = true;
+            handle.Dispose(); // the SWIG proxy's finalizer is the safety net when this never runs
+        }
+    }
+
+    /// <summary>Library-wide helpers: derived keys, SAS tokens, the library version. Thread-safe.</summary>
+    public static class Provisioning
+    {
+        /// <summary>
+        /// Derives a device's key for a symmetric-key group enrollment:
+        /// base64(HMAC-SHA256(base64decode(groupKey), registrationId)).
+        /// </summary>
+        /// <exception cref="ArgumentException">groupKey is not Base64 or registrationId is invalid</exception>
+        public static string DeriveDeviceKey(string groupKey, string registrationId)
+        {
+            string key = ProvNative.derive_device_key(groupKey, registrationId);
+            NativeError.ThrowIfPending("derive device key");
+            return key;
+        }
+
+        /// <summary>
+        /// The SAS token a device presents for registrationId in idScope, valid until expiry. The
+        /// client builds its own tokens; this is for diagnostics and custom transports.
+        /// </summary>
+        public static string GenerateSasToken(string idScope, string registrationId, string symmetricKey,
+            DateTimeOffset expiry)
+        {
+            string token = ProvNative.generate_sas_token(idScope, registrationId, symmetricKey, expiry.ToUnixTimeSeconds());
+            NativeError.ThrowIfPending("generate SAS token");
+            return token;
+        }
+
+        /// <summary>The version of the libprov library in use, e.g. "1.0.0".</summary>
+        public static string Version
+        {
+            get { return ProvNative.version_string(); }
+        }
+    }
+}

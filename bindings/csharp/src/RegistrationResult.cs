@@ -1,0 +1,56 @@
+using Libprov.Internal;
+
+namespace Libprov
+{
+    /// <summary>
+    /// A device's assignment, copied out of libprov (it holds nothing native). Fields the service
+    /// did not send are null. Mirrors the Python SDK's RegistrationResult and its
+    /// registration_state, flattened.
+    /// </summary>
+    public sealed class RegistrationResult
+    {
+        internal RegistrationResult(ProvResult result)
+        {
+            OperationId = result.operation_id();
+            Status = result.status();
+            RegistrationId = result.registration_id();
+            DeviceId = result.device_id();
+            AssignedHub = result.assigned_hub();
+            Substatus = result.substatus();
+            CreatedDateTime = result.created_date_time();
+            LastUpdateDateTime = result.last_update_date_time();
+            Etag = result.etag();
+            Payload = result.payload();
+            RegistrationStateJson = result.registration_state_json();
+            HttpStatus = result.http_status();
+        }
+
+        /// <summary>The registration operation's id.</summary>
+        public string OperationId { get; private set; }
+        /// <summary>"assigned".</summary>
+        public string Status { get; private set; }
+        public string RegistrationId { get; private set; }
+        public string DeviceId { get; private set; }
+        /// <summary>Host name of the IoT hub the device was assigned to.</summary>
+        public string AssignedHub { get; private set; }
+        /// <summary>e.g. "initialAssignment".</summary>
+        public string Substatus { get; private set; }
+        /// <summary>ISO-8601, as the service sent it.</summary>
+        public string CreatedDateTime { get; private set; }
+        /// <summary>ISO-8601, as the service sent it.</summary>
+        public string LastUpdateDateTime { get; private set; }
+        public string Etag { get; private set; }
+        /// <summary>Data the service returned to the device (registrationState.payload) as JSON text, or null.</summary>
+        public string Payload { get; private set; }
+        /// <summary>The whole registrationState object as JSON text.</summary>
+        public string RegistrationStateJson { get; private set; }
+        /// <summary>HTTP-like status of the last response (200).</summary>
+        public int HttpStatus { get; private set; }
+
+        public override string ToString()
+        {
+            return string.Format("RegistrationResult(Status={0}, RegistrationId={1}, DeviceId={2}, AssignedHub={3}, Substatus={4})",
+                Status, RegistrationId, DeviceId, AssignedHub, Substatus);
+        }
+    }
+}
