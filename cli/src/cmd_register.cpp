@@ -30,6 +30,9 @@ const std::vector<OptionSpec> kRegisterOptions = {
     {"gateway-host", true},
     {"cipher", true},
     {"keep-alive", true},
+    {"transport", true},
+    {"proxy", true},
+    {"proxy-ca-file", true},
     {"sas-ttl", true},
     {"timeout", true},
     {"response-timeout", true},
@@ -58,6 +61,21 @@ RegistrationSettings settings_from_args(const ParsedArgs &args) {
   if (auto path = args.value("ca-file")) settings.ca_pem = read_text_file(*path, "--ca-file");
   settings.gateway_host = args.value("gateway-host");
   settings.cipher = args.value("cipher");
+  if (auto name = args.value("transport")) {
+    if (*name == "mqtt") {
+      settings.transport = PROV_TRANSPORT_MQTT;
+    } else if (*name == "mqtt-ws") {
+      settings.transport = PROV_TRANSPORT_MQTT_WS;
+    } else if (*name == "https") {
+      settings.transport = PROV_TRANSPORT_HTTPS;
+    } else {
+      throw UsageError("--transport must be mqtt, mqtt-ws or https");
+    }
+  }
+  settings.proxy_url = args.value("proxy");
+  if (auto path = args.value("proxy-ca-file")) {
+    settings.proxy_ca_pem = read_text_file(*path, "--proxy-ca-file");
+  }
   if (args.has("payload") && args.has("payload-file")) {
     throw UsageError("use either --payload or --payload-file, not both");
   }

@@ -104,6 +104,21 @@ bool apply_settings(prov_client *client, const RegistrationSettings &settings, O
     fail(outcome, status, "--cipher");
     return false;
   }
+  if (settings.transport &&
+      (status = prov_client_set_transport(client, *settings.transport)) != PROV_OK) {
+    fail(outcome, status, "--transport");
+    return false;
+  }
+  if (settings.proxy_url &&
+      (status = prov_client_set_proxy_url(client, settings.proxy_url->c_str())) != PROV_OK) {
+    fail(outcome, status, "--proxy");
+    return false;
+  }
+  if (settings.proxy_ca_pem &&
+      (status = prov_client_set_proxy_ca_cert(client, settings.proxy_ca_pem->c_str())) != PROV_OK) {
+    fail(outcome, status, "--proxy-ca-file");
+    return false;
+  }
   if (settings.keep_alive_seconds &&
       (status = prov_client_set_keep_alive(client, *settings.keep_alive_seconds)) != PROV_OK) {
     fail(outcome, status, "--keep-alive");

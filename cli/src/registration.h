@@ -20,6 +20,9 @@ struct RegistrationSettings {
   std::optional<std::string> ca_pem;  // trusted roots, PEM text
   std::optional<std::string> gateway_host;
   std::optional<std::string> cipher;
+  std::optional<int> transport;             // prov_transport
+  std::optional<std::string> proxy_url;     // scheme://[user[:password]@]host[:port]
+  std::optional<std::string> proxy_ca_pem;  // roots for an HTTPS proxy, PEM text
   std::optional<std::string> payload_json;
   std::optional<int32_t> keep_alive_seconds;
   std::optional<int32_t> sas_ttl_seconds;
