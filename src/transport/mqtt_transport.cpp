@@ -37,8 +37,14 @@ uint16_t MqttTransport::next_packet_id() {
   return packet_id_;
 }
 
-void MqttTransport::send_packet(const std::vector<uint8_t> &bytes, const core::WaitBudget &budget) {
-  stream_->send_all(bytes.data(), bytes.size(), budget.step(), budget);
+void MqttTransport::send_packet(const std::vector<uint8_t> &bytes, const char *what,
+                                const core::WaitBudget &budget) {
+  try {
+    stream_->send_all(bytes.data(), bytes.size(), budget.step(), budget);
+  } catch (const Error &failure) {
+    if (failure.status() == PROV_E_CONNECTION_DROPPED) connected_ = false;
+    throw Error(failure.status(), std::string(failure.what()) + " (sending the " + what + ")");
+  }
   last_sent_ = core::Clock::now();
 }
 
@@ -60,7 +66,7 @@ std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
       if (!packet) break;
       if (packet->type == mqtt::PacketType::Publish && packet->qos == 1) {
         // Acknowledge server publishes so it does not redeliver them.
-        send_packet(mqtt::encode_puback(packet->packet_id), *budget_);
+        send_packet(mqtt::encode_puback(packet->packet_id), "MQTT PUBACK", *budget_);
       }
       if (wanted(*packet)) return packet;
     }
@@ -71,7 +77,7 @@ std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
     if (connected_) {
       wake = wake.earliest(core::Deadline(last_sent_ + keep_alive));
       if (core::Clock::now() >= last_sent_ + keep_alive) {
-        send_packet(mqtt::encode_pingreq(), *budget_);
+        send_packet(mqtt::encode_pingreq(), "MQTT PINGREQ", *budget_);
         continue;
       }
     }
@@ -107,7 +113,7 @@ void MqttTransport::connect(const core::WaitBudget &budget) {
   // The CONNECT packet and its copy of the password hold the SAS token.
   if (connect.password) auth::secure_wipe(connect.password->data(), connect.password->size());
   try {
-    send_packet(bytes, budget);
+    send_packet(bytes, "MQTT CONNECT", budget);
   } catch (...) {
     auth::secure_wipe(bytes.data(), bytes.size());
     throw;
@@ -132,7 +138,7 @@ void MqttTransport::connect(const core::WaitBudget &budget) {
   connected_ = true;
 
   const uint16_t subscribe_id = next_packet_id();
-  send_packet(mqtt::encode_subscribe(subscribe_id, kResponseFilter, 1), budget);
+  send_packet(mqtt::encode_subscribe(subscribe_id, kResponseFilter, 1), "MQTT SUBSCRIBE", budget);
   auto suback = pump(budget.step(), "the MQTT SUBACK", [&](const mqtt::Packet &p) {
     return p.type == mqtt::PacketType::SubAck && p.packet_id == subscribe_id;
   });
@@ -151,7 +157,8 @@ core::ServiceResponse MqttTransport::request(const std::string &topic_base,
   const std::string rid = std::to_string(++rid_);
   std::string topic = topic_base;
   topic.insert(topic.find("$rid=") + 5, rid);
-  send_packet(mqtt::encode_publish(topic, payload, 1, next_packet_id()), budget);
+  send_packet(mqtt::encode_publish(topic, payload, 1, next_packet_id()),
+              (step_name + " request").c_str(), budget);
 
   const std::string waiting_for = "the " + step_name + " response";
   std::optional<ResponseTopic> matched;

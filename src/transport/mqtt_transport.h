@@ -48,7 +48,9 @@ class MqttTransport final : public core::RegistrationTransport {
   void close() noexcept override;
 
  private:
-  void send_packet(const std::vector<uint8_t> &bytes, const core::WaitBudget &budget);
+  // Sends one packet; `what` names it in error messages ("MQTT CONNECT").
+  void send_packet(const std::vector<uint8_t> &bytes, const char *what,
+                   const core::WaitBudget &budget);
   // Reads and handles packets until `until`; returns the first packet for
   // which `wanted` returns true, or nullopt at `until`.
   template <typename Predicate>
