@@ -109,23 +109,48 @@ void HttpsSession::read_request() {
   parser_->body_limit(kMaxMessageBytes);
   parser_->header_limit(16 * 1024);
   beast::get_lowest_layer(*stream_).expires_after(kHttpIdleTimeout);
-  http::async_read(
+  // Header first: a client that sent "Expect: 100-continue" (curl does for larger bodies) waits
+  // for the interim response before sending the body.
+  http::async_read_header(
       *stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-        if (ec) {
-          if (ec != http::error::end_of_stream && ec != asio::error::eof &&
-              ec != beast::error::timeout && ec != ssl::error::stream_truncated) {
-            log::debug("http-read-failed", {{"error", ec.message()}});
-            // Tell the client what was wrong when the request itself was bad.
-            if (ec == http::error::body_limit || ec == http::error::header_limit) {
-              auto reply =
-                  RegistrationService::error_reply(413, 413002, "Request too large (limit 96 KB).");
-              return self->respond(reply, false);
-            }
-          }
-          return self->close();
+        if (ec) return self->on_read_error(ec);
+        auto &req = self->parser_->get();
+        if (iequals(req[http::field::expect], "100-continue") && !self->parser_->is_done()) {
+          return self->send_continue();
         }
-        self->on_request();
+        self->read_body();
       });
+}
+
+void HttpsSession::send_continue() {
+  auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+  http::async_write(*stream_, *interim,
+                    [self = shared_from_this(), interim](beast::error_code ec, size_t) {
+                      if (ec) return self->close();
+                      self->read_body();
+                    });
+}
+
+void HttpsSession::read_body() {
+  http::async_read(*stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, size_t) {
+                     if (ec) return self->on_read_error(ec);
+                     self->on_request();
+                   });
+}
+
+void HttpsSession::on_read_error(beast::error_code ec) {
+  if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
+      ec != ssl::error::stream_truncated) {
+    log::debug("http-read-failed", {{"error", ec.message()}});
+    // Tell the client what was wrong when the request itself was bad.
+    if (ec == http::error::body_limit || ec == http::error::header_limit) {
+      auto reply =
+          RegistrationService::error_reply(413, 413002, "Request too large (limit 96 KB).");
+      return respond(reply, false);
+    }
+  }
+  close();
 }
 
 void HttpsSession::on_request() {

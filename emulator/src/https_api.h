@@ -32,6 +32,9 @@ class HttpsSession : public std::enable_shared_from_this<HttpsSession> {
 
  private:
   void read_request();
+  void send_continue();
+  void read_body();
+  void on_read_error(beast::error_code ec);
   void on_request();
   void upgrade_to_websocket();
   void respond(const ServiceReply &reply, bool keep_alive);

@@ -349,6 +349,9 @@ ServiceReply RegistrationService::assigned_reply(Operation &op) {
 }
 
 void RegistrationService::prune_operations(int64_t now_ms) {
+  // A full sweep now and then keeps register O(log n) on average.
+  if (++registrations_since_prune_ < 1024 && operations_.size() < kMaxOperations) return;
+  registrations_since_prune_ = 0;
   for (auto it = operations_.begin(); it != operations_.end();) {
     if (now_ms - it->second.created_ms > kOperationLifetimeMs) {
       it = operations_.erase(it);

@@ -114,6 +114,7 @@ class RegistrationService {
   std::map<std::string, int64_t> requests_by_transport_, replies_by_status_, faults_by_type_,
       connections_by_transport_;
   int64_t assignments_ = 0;
+  int64_t registrations_since_prune_ = 0;
 };
 
 }  // namespace dpsemu

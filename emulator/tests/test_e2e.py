@@ -437,3 +437,26 @@ def test_csr_issuance_2021_preview_over_https(emu, tmp_path):
     state = json.loads(data)["registrationState"]
     assert state["issuedClientCertificate"].startswith("-----BEGIN CERTIFICATE-----")
     assert state["trustBundle"]["certificates"][0]["certificate"].startswith("-----BEGIN")
+
+
+def test_https_expect_100_continue(emu):
+    # curl sends "Expect: 100-continue" for larger bodies and would otherwise wait a second.
+    import socket
+    ctx = dc.tls_context(emu.ca_path)
+    sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", emu.ports["https"]), timeout=5),
+                           server_hostname="localhost")
+    body = json.dumps({"registrationId": "dev-1", "payload": {"pad": "x" * 2000}}).encode()
+    sock.sendall((f"PUT /{SCOPE}/registrations/dev-1/register?api-version=2021-06-01 HTTP/1.1\r\n"
+                  f"Host: localhost\r\nAuthorization: {token('dev-1')}\r\n"
+                  "Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n").encode())
+    interim = sock.recv(4096)
+    assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
+    sock.sendall(body)
+    response = b""
+    while b'"status":"assigned"' not in response:
+        chunk = sock.recv(65536)
+        assert chunk, response
+        response += chunk
+    assert response.startswith(b"HTTP/1.1 200 OK")
+    sock.close()
