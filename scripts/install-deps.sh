@@ -10,7 +10,7 @@ PACKAGES=(
   libcmocka-dev swig abigail-tools
   libboost-dev libsqlite3-dev
   libpaho-mqtt-dev mosquitto
-  tinyproxy dante-server microsocks
+  tinyproxy dante-server microsocks stunnel4
   clang valgrind
   lua5.4 liblua5.4-dev mono-devel
   python3 python3-venv iproute2 util-linux
