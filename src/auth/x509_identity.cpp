@@ -3,6 +3,7 @@
 // clang-format off
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/openssl/evp.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 // clang-format on
@@ -102,6 +103,34 @@ bool iequals(const std::string &a, const std::string &b) {
 std::string describe_wolf_error(int code) {
   const char *text = wc_GetErrorString(code);
   return "wolfCrypt error " + std::to_string(code) + (text ? std::string(" ") + text : "");
+}
+
+// Whether `key` is the private half of the certificate's public key: a
+// signature made with it must verify with the certificate's key. (wolfSSL's
+// X509_check_private_key only compares key types in this version.)
+bool key_matches_certificate(WOLFSSL_EVP_PKEY *key, WOLFSSL_X509 *cert) {
+  PkeyPtr public_key(wolfSSL_X509_get_pubkey(cert));
+  if (!public_key) return false;
+  static const unsigned char kProbe[] = "libprov: does this key belong to the certificate?";
+  unsigned char signature[1024];
+  size_t signature_len = sizeof signature;
+  struct MdCtxFree {
+    void operator()(WOLFSSL_EVP_MD_CTX *c) const { wolfSSL_EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<WOLFSSL_EVP_MD_CTX, MdCtxFree> sign(wolfSSL_EVP_MD_CTX_new());
+  if (!sign ||
+      wolfSSL_EVP_DigestSignInit(sign.get(), nullptr, wolfSSL_EVP_sha256(), nullptr, key) !=
+          WOLFSSL_SUCCESS ||
+      wolfSSL_EVP_DigestSignUpdate(sign.get(), kProbe, sizeof kProbe) != WOLFSSL_SUCCESS ||
+      wolfSSL_EVP_DigestSignFinal(sign.get(), signature, &signature_len) != WOLFSSL_SUCCESS) {
+    return false;
+  }
+  std::unique_ptr<WOLFSSL_EVP_MD_CTX, MdCtxFree> verify(wolfSSL_EVP_MD_CTX_new());
+  return verify &&
+         wolfSSL_EVP_DigestVerifyInit(verify.get(), nullptr, wolfSSL_EVP_sha256(), nullptr,
+                                      public_key.get()) == WOLFSSL_SUCCESS &&
+         wolfSSL_EVP_DigestVerifyUpdate(verify.get(), kProbe, sizeof kProbe) == WOLFSSL_SUCCESS &&
+         wolfSSL_EVP_DigestVerifyFinal(verify.get(), signature, signature_len) == WOLFSSL_SUCCESS;
 }
 
 const char *ordinal_name(size_t index) {
@@ -262,7 +291,8 @@ X509Identity X509Identity::load(const std::string &cert_text, const std::string 
   if (key_type != EVP_PKEY_RSA && key_type != EVP_PKEY_EC) {
     fail(key_origin + " holds a private key of an unsupported type (RSA and ECDSA are supported)");
   }
-  if (wolfSSL_X509_check_private_key(certs[0].get(), key.get()) != WOLFSSL_SUCCESS) {
+  if (wolfSSL_X509_check_private_key(certs[0].get(), key.get()) != WOLFSSL_SUCCESS ||
+      !key_matches_certificate(key.get(), certs[0].get())) {
     fail(key_origin + " does not match the device certificate '" + identity.chain_[0].subject +
          "' in " + cert_origin + " (the key's public half differs from the certificate's)");
   }
