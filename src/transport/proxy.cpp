@@ -396,6 +396,17 @@ std::optional<std::string> describe_proxy_failure(void *curl_easy, const ProxySe
     return name + " refused the CONNECT tunnel (HTTP " + std::to_string(connect_code) +
            "; the proxy may not allow this destination or port)";
   }
+  if (proxy.type == ProxyType::Https) {
+    // The TLS session with the proxy itself comes first; its verification
+    // result tells a proxy certificate problem from the destination's.
+    long proxy_verify = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_PROXY_SSL_VERIFYRESULT, &proxy_verify) == CURLE_OK &&
+        proxy_verify != 0) {
+      return "TLS: the certificate of " + name + " failed verification (X.509 error " +
+             std::to_string(proxy_verify) +
+             "; set the proxy's root with prov_client_set_proxy_ca_cert): " + detail;
+    }
+  }
   switch (static_cast<CURLcode>(curl_code)) {
     case CURLE_COULDNT_RESOLVE_PROXY:
       return "DNS: could not resolve the host of " + name + ": " + detail;

@@ -22,6 +22,7 @@ struct proxy_fixture {
   int port;
   char dir[256];
   char log_path[320];
+  struct proxy_fixture *inner; /* PROXY_TINYPROXY_TLS: the tinyproxy behind stunnel */
 };
 
 static void sleep_ms(int ms) {
@@ -116,6 +117,13 @@ static int write_config(proxy_fixture *p, const proxy_options *o, char *config_p
     case PROXY_MICROSOCKS:
       config_path[0] = '\0';
       return 0;
+    case PROXY_TINYPROXY_TLS:
+      snprintf(config_path, size, "%s/stunnel.conf", p->dir);
+      snprintf(text, sizeof text,
+               "foreground = yes\npid =\ndebug = notice\n[https-proxy]\n"
+               "accept = 127.0.0.1:%d\nconnect = 127.0.0.1:%d\ncert = %s\nkey = %s\n",
+               p->port, proxy_port(p->inner), o->tls_cert_file, o->tls_key_file);
+      return write_file(config_path, text);
   }
   return -1;
 }
@@ -136,6 +144,18 @@ proxy_fixture *proxy_start(proxy_kind kind, const proxy_options *options) {
     if (fd >= 0) close(fd);
     chmod(p->log_path, 0666);
     p->port = unused_loopback_port();
+    if (kind == PROXY_TINYPROXY_TLS) {
+      if (options == NULL || options->tls_cert_file == NULL || options->tls_key_file == NULL) {
+        fprintf(stderr, "proxy fixture: an HTTPS proxy needs tls_cert_file and tls_key_file\n");
+        proxy_stop(p);
+        return NULL;
+      }
+      p->inner = proxy_start(PROXY_TINYPROXY, options);
+      if (p->inner == NULL) {
+        proxy_stop(p);
+        return NULL;
+      }
+    }
     char config[320];
     char port_text[16];
     snprintf(port_text, sizeof port_text, "%d", p->port);
@@ -157,6 +177,11 @@ proxy_fixture *proxy_start(proxy_kind kind, const proxy_options *options) {
       case PROXY_DANTE: {
         char *argv[] = {"danted", "-f", config, "-p", pid_path, "-N", "1", NULL};
         p->pid = spawn(argv, stdio_log);
+        break;
+      }
+      case PROXY_TINYPROXY_TLS: {
+        char *argv[] = {"stunnel4", config, NULL};
+        p->pid = spawn(argv, p->log_path);
         break;
       }
       case PROXY_MICROSOCKS: {
@@ -202,6 +227,7 @@ int proxy_port(const proxy_fixture *p) {
 }
 
 int proxy_count_connections_to(const proxy_fixture *p, int port) {
+  if (p->inner != NULL) return proxy_count_connections_to(p->inner, port);
   FILE *f = fopen(p->log_path, "r");
   if (f == NULL) return 0;
   char needle_colon[64], needle_local[64], needle_dot[64];
@@ -215,6 +241,7 @@ int proxy_count_connections_to(const proxy_fixture *p, int port) {
   while (fgets(line, sizeof line, f) != NULL) {
     switch (p->kind) {
       case PROXY_TINYPROXY:
+      case PROXY_TINYPROXY_TLS:
         if (strstr(line, "Request") != NULL && strstr(line, "CONNECT") != NULL &&
             (strstr(line, needle_colon) != NULL || strstr(line, needle_local) != NULL)) {
           ++count;
@@ -242,6 +269,7 @@ int proxy_count_connections_to(const proxy_fixture *p, int port) {
 }
 
 void proxy_dump_log(const proxy_fixture *p) {
+  if (p->inner != NULL) proxy_dump_log(p->inner);
   const char *names[] = {"proxy.log", "stdio.log"};
   for (size_t i = 0; i < 2; ++i) {
     char path[320];
@@ -257,6 +285,7 @@ void proxy_dump_log(const proxy_fixture *p) {
 
 void proxy_stop(proxy_fixture *p) {
   if (p == NULL) return;
+  proxy_stop(p->inner);
   if (p->pid > 0) {
     kill(-p->pid, SIGTERM);
     int status = 0;

@@ -9,12 +9,21 @@
 #ifndef PROV_TESTS_PROXY_FIXTURE_H
 #define PROV_TESTS_PROXY_FIXTURE_H
 
-typedef enum proxy_kind { PROXY_TINYPROXY, PROXY_DANTE, PROXY_MICROSOCKS } proxy_kind;
+typedef enum proxy_kind {
+  PROXY_TINYPROXY,
+  PROXY_DANTE,
+  PROXY_MICROSOCKS,
+  /* An HTTPS proxy: stunnel (TLS, with tls_cert_file/tls_key_file) in front
+   * of a tinyproxy. */
+  PROXY_TINYPROXY_TLS
+} proxy_kind;
 
 typedef struct proxy_options {
   const char *username; /* tinyproxy BasicAuth or microsocks -u/-P; NULL = none */
   const char *password;
-  int only_connect_port; /* tinyproxy: allow CONNECT to this port only (0 = any) */
+  int only_connect_port;     /* tinyproxy: allow CONNECT to this port only (0 = any) */
+  const char *tls_cert_file; /* PROXY_TINYPROXY_TLS: server certificate chain (PEM) */
+  const char *tls_key_file;  /* and its key */
 } proxy_options;
 
 typedef struct proxy_fixture proxy_fixture;

@@ -69,7 +69,8 @@ typedef enum way_out {
   /* destination name resolved by the proxy. (SOCKS4a has no cell: dante
    * 1.4.2, the only SOCKS4 server in Debian, does not implement 4a and
    * connects to the literal 0.0.0.x address.) */
-  WAY_SOCKS5H
+  WAY_SOCKS5H,
+  WAY_HTTPS_PROXY /* TLS to the proxy (stunnel + tinyproxy), CONNECT inside */
 } way_out;
 
 typedef struct cell {
@@ -129,10 +130,20 @@ static void assert_assigned(const prov_result *result) {
   assert_int_equal(prov_result_http_status(result), 200);
 }
 
+/* An HTTPS proxy whose certificate is the emulator's server certificate
+ * (valid for localhost). */
+static proxy_fixture *start_https_proxy(void) {
+  static char cert[512], key[512];
+  snprintf(cert, sizeof cert, "%s/pki/server-chain.pem", emu_data_dir(g_emu));
+  snprintf(key, sizeof key, "%s/pki/server.key.pem", emu_data_dir(g_emu));
+  proxy_options options = {.tls_cert_file = cert, .tls_key_file = key};
+  return proxy_start(PROXY_TINYPROXY_TLS, &options);
+}
+
 static void register_cell(void **state) {
   const cell *c = (const cell *)*state;
   proxy_fixture *proxy = NULL;
-  proxy_options options = {NULL, NULL, 0};
+  proxy_options options = {.username = NULL};
   const char *host_name = "127.0.0.1";
   switch (c->way) {
     case WAY_DIRECT:
@@ -156,6 +167,9 @@ static void register_cell(void **state) {
       options.username = PROXY_USER;
       options.password = PROXY_PASSWORD;
       proxy = proxy_start(PROXY_MICROSOCKS, &options);
+      break;
+    case WAY_HTTPS_PROXY:
+      proxy = start_https_proxy();
       break;
   }
   if (c->way != WAY_DIRECT) assert_non_null(proxy);
@@ -193,6 +207,13 @@ static void register_cell(void **state) {
     case WAY_SOCKS5H:
       snprintf(url, sizeof url, "socks5h://127.0.0.1:%d/", proxy_port(proxy));
       assert_int_equal(prov_client_set_proxy_url(client, url), PROV_OK);
+      break;
+    case WAY_HTTPS_PROXY:
+      /* The proxy's certificate (the emulator's dev PKI) is checked against its own roots. */
+      assert_int_equal(prov_client_set_proxy_ca_cert(client, emu_ca_pem(g_emu)), PROV_OK);
+      assert_int_equal(prov_client_set_proxy(client, PROV_PROXY_HTTPS, "localhost",
+                                             proxy_port(proxy), NULL, NULL),
+                       PROV_OK);
       break;
   }
   if (c->transport != PROV_TRANSPORT_HTTPS) {
@@ -257,7 +278,7 @@ static void proxy_down(void **state) {
 
 static void proxy_wrong_password(void **state) {
   const int transport = transport_of(state);
-  proxy_options options = {PROXY_USER, PROXY_PASSWORD, 0};
+  proxy_options options = {.username = PROXY_USER, .password = PROXY_PASSWORD};
   proxy_fixture *proxy = proxy_start(PROXY_TINYPROXY, &options);
   assert_non_null(proxy);
   prov_client *client = make_client(transport, "127.0.0.1", DEVICE, KEY);
@@ -288,7 +309,7 @@ static void proxy_wrong_password(void **state) {
 
 static void socks5_wrong_password(void **state) {
   const int transport = transport_of(state);
-  proxy_options options = {PROXY_USER, PROXY_PASSWORD, 0};
+  proxy_options options = {.username = PROXY_USER, .password = PROXY_PASSWORD};
   proxy_fixture *proxy = proxy_start(PROXY_MICROSOCKS, &options);
   assert_non_null(proxy);
   prov_client *client = make_client(transport, "127.0.0.1", DEVICE, KEY);
@@ -310,7 +331,7 @@ static void socks5_wrong_password(void **state) {
 static void proxy_refuses_connect(void **state) {
   const int transport = transport_of(state);
   /* tinyproxy allows CONNECT to one other port only. */
-  proxy_options options = {NULL, NULL, port_for(transport) == 443 ? 444 : 443};
+  proxy_options options = {.only_connect_port = port_for(transport) == 443 ? 444 : 443};
   proxy_fixture *proxy = proxy_start(PROXY_TINYPROXY, &options);
   assert_non_null(proxy);
   prov_client *client = make_client(transport, "127.0.0.1", DEVICE, KEY);
@@ -320,6 +341,25 @@ static void proxy_refuses_connect(void **state) {
   char *message = register_expecting(client, PROV_E_CONNECTION_FAILED, 5.0);
   assert_non_null(strstr(message, "refused the CONNECT tunnel"));
   assert_non_null(strstr(message, "HTTP 403"));
+  free(message);
+  prov_client_free(client);
+  proxy_stop(proxy);
+}
+
+/* The HTTPS proxy's certificate does not chain to the trusted roots. */
+static void https_proxy_untrusted(void **state) {
+  const int transport = transport_of(state);
+  proxy_fixture *proxy = start_https_proxy();
+  assert_non_null(proxy);
+  prov_client *client = make_client(transport, "127.0.0.1", DEVICE, KEY);
+  char url[128], name[128];
+  snprintf(url, sizeof url, "https://localhost:%d", proxy_port(proxy));
+  snprintf(name, sizeof name, "proxy https://localhost:%d", proxy_port(proxy));
+  assert_int_equal(prov_client_set_proxy_url(client, url), PROV_OK); /* system roots only */
+  char *message = register_expecting(client, PROV_E_CONNECTION_FAILED, 5.0);
+  assert_non_null(strstr(message, name));
+  assert_non_null(strstr(message, "certificate"));
+  assert_int_equal(proxy_count_connections_to(proxy, port_for(transport)), 0);
   free(message);
   prov_client_free(client);
   proxy_stop(proxy);
@@ -576,7 +616,8 @@ static const int kHttps = PROV_TRANSPORT_HTTPS;
   CELL(prefix##_socks4, transport, WAY_SOCKS4)           \
   CELL(prefix##_socks5, transport, WAY_SOCKS5)           \
   CELL(prefix##_socks5_auth, transport, WAY_SOCKS5_AUTH) \
-  CELL(prefix##_socks5h, transport, WAY_SOCKS5H)
+  CELL(prefix##_socks5h, transport, WAY_SOCKS5H)         \
+  CELL(prefix##_https_proxy, transport, WAY_HTTPS_PROXY)
 MATRIX_ROW(mqtt, PROV_TRANSPORT_MQTT)
 MATRIX_ROW(ws, PROV_TRANSPORT_MQTT_WS)
 MATRIX_ROW(https, PROV_TRANSPORT_HTTPS)
@@ -589,7 +630,7 @@ MATRIX_ROW(https, PROV_TRANSPORT_HTTPS)
   cmocka_unit_test(prefix##_direct), cmocka_unit_test(prefix##_http),            \
       cmocka_unit_test(prefix##_http_auth), cmocka_unit_test(prefix##_socks4),   \
       cmocka_unit_test(prefix##_socks5), cmocka_unit_test(prefix##_socks5_auth), \
-      cmocka_unit_test(prefix##_socks5h)
+      cmocka_unit_test(prefix##_socks5h), cmocka_unit_test(prefix##_https_proxy)
 
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
@@ -600,6 +641,7 @@ int main(int argc, char **argv) {
       PER_TRANSPORT(proxy_wrong_password),
       PER_TRANSPORT(socks5_wrong_password),
       PER_TRANSPORT(proxy_refuses_connect),
+      PER_TRANSPORT(https_proxy_untrusted),
       PER_TRANSPORT(gateway_host),
       PER_TRANSPORT(wrong_gateway_certificate),
       PER_TRANSPORT(wrong_key),
