@@ -155,6 +155,27 @@ namespace Libprov.Tests
             Assert.Throws<ObjectDisposedException>(() => client.Register());
         }
 
+        /// <summary>Errors are recorded per thread in C: many threads mixing outcomes each see their own.</summary>
+        [Test]
+        public void ConcurrentClientsSeeTheirOwnOutcome()
+        {
+            var clients = Enumerable.Range(0, 16)
+                .Select(worker => Client("cs-dev-1", worker % 2 == 0 ? TestEmulator.DeviceKey : TestEmulator.WrongKey)).ToArray();
+            try
+            {
+                Task<string>[] outcomes = clients.Select(client => client.RegisterAsync().ContinueWith(task =>
+                    task.IsFaulted ? task.Exception.InnerException.GetType().Name : task.Result.DeviceId)).ToArray();
+                for (int worker = 0; worker < clients.Length; worker++)
+                {
+                    Assert.Equal(worker % 2 == 0 ? "cs-device-one" : "CredentialException", outcomes[worker].Result, "worker " + worker);
+                }
+            }
+            finally
+            {
+                foreach (var client in clients) client.Dispose();
+            }
+        }
+
         [Test]
         public void InvalidArgumentsNameTheProblem()
         {

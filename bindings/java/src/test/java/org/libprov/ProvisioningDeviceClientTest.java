@@ -153,6 +153,27 @@ class ProvisioningDeviceClientTest {
     assertTrue(closed.getMessage().contains("closed"), closed.getMessage());
   }
 
+  /** Errors are recorded per thread in C: many threads mixing outcomes each see their own. */
+  @Test
+  void concurrentClientsSeeTheirOwnOutcome() throws Exception {
+    List<CompletableFuture<String>> outcomes = new ArrayList<>();
+    List<ProvisioningDeviceClient> clients = new ArrayList<>();
+    for (int worker = 0; worker < 16; worker++) {
+      ProvisioningDeviceClient client =
+          client("java-dev-1", worker % 2 == 0 ? TestEmulator.DEVICE_KEY : TestEmulator.WRONG_KEY);
+      clients.add(client);
+      outcomes.add(
+          client
+              .registerAsync()
+              .handle((result, failure) -> failure == null ? result.getDeviceId() : failure.getClass().getSimpleName()));
+    }
+    for (int worker = 0; worker < 16; worker++) {
+      String expected = worker % 2 == 0 ? "java-device-one" : "CredentialException";
+      assertEquals(expected, outcomes.get(worker).get(60, TimeUnit.SECONDS), "worker " + worker);
+      clients.get(worker).close();
+    }
+  }
+
   @Test
   void invalidArgumentsNameTheProblem() {
     IllegalArgumentException e =
