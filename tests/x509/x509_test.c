@@ -33,6 +33,8 @@
 #define PASS "correct horse battery"
 
 static emu_fixture *g_emu;
+/* The transport every case uses (argv[2]: mqtt, mqtt-ws or https). */
+static int g_transport = PROV_TRANSPORT_MQTT;
 static char g_dir[256]; /* credentials of this case */
 static char g_config[16384];
 
@@ -168,6 +170,14 @@ static int teardown(void **state) {
   return 0;
 }
 
+/* "localhost:<port>" of the emulator's listener for g_transport. */
+static const char *emu_host(void) {
+  static char host[64];
+  if (g_transport == PROV_TRANSPORT_MQTT) return emu_mqtt_host(g_emu);
+  snprintf(host, sizeof host, "localhost:%d", emu_https_port(g_emu));
+  return host;
+}
+
 static void assert_contains(const char *text, const char *part) {
   if (!text || !strstr(text, part))
     fail_msg("\"%s\" does not contain \"%s\"", text ? text : "(null)", part);
@@ -176,13 +186,14 @@ static void assert_contains(const char *text, const char *part) {
 static void prepare(prov_client *client) {
   assert_int_equal(prov_client_set_server_verification_cert(client, emu_ca_pem(g_emu)), PROV_OK);
   assert_int_equal(prov_client_set_register_timeout(client, 20000), PROV_OK);
+  assert_int_equal(prov_client_set_transport(client, g_transport), PROV_OK);
 }
 
 static prov_client *x509_client(const char *registration_id, const char *cert, const char *key,
                                 const char *pass) {
   prov_client *client = NULL;
-  int rc = prov_client_create_x509(&client, emu_mqtt_host(g_emu), registration_id, SCOPE,
-                                   path_of(cert), path_of(key), pass);
+  int rc = prov_client_create_x509(&client, emu_host(), registration_id, SCOPE, path_of(cert),
+                                   path_of(key), pass);
   if (rc != PROV_OK) {
     fail_msg("create_x509 %s: %s: %s", registration_id, prov_status_str(rc),
              prov_last_error_message());
@@ -229,8 +240,8 @@ static void register_assigned(prov_client *client, const char *id, const char *g
 static void expect_create_failure(const char *registration_id, const char *cert_path,
                                   const char *key_path, const char *pass, int status, ...) {
   prov_client *client = (prov_client *)&client; /* must be reset to NULL */
-  int rc = prov_client_create_x509(&client, emu_mqtt_host(g_emu), registration_id, SCOPE, cert_path,
-                                   key_path, pass);
+  int rc = prov_client_create_x509(&client, emu_host(), registration_id, SCOPE, cert_path, key_path,
+                                   pass);
   if (rc != status) {
     fail_msg("create_x509 returned %s (%s), expected %s", prov_status_str(rc),
              prov_last_error_message(), prov_status_str(status));
@@ -288,8 +299,7 @@ static void group_intermediate_from_pem_text(void **state) {
   char *cert = read_text(path_of("grp-int.pem"));
   char *key = read_text(path_of("grp-int.key"));
   prov_client *client = NULL;
-  int rc = prov_client_create_x509_pem(&client, emu_mqtt_host(g_emu), "dev-grp-int", SCOPE, cert,
-                                       key, NULL);
+  int rc = prov_client_create_x509_pem(&client, emu_host(), "dev-grp-int", SCOPE, cert, key, NULL);
   if (rc != PROV_OK) fail_msg("create_x509_pem: %s", prov_last_error_message());
   prepare(client);
   register_assigned(client, "dev-grp-int", "group-x509");
@@ -310,8 +320,7 @@ static void encrypted_key_pass_phrase(void **state) {
   assert_contains(key, "ENCRYPTED");
   client = NULL;
   assert_int_equal(
-      prov_client_create_x509_pem(&client, emu_mqtt_host(g_emu), "dev-enc", SCOPE, cert, key, PASS),
-      PROV_OK);
+      prov_client_create_x509_pem(&client, emu_host(), "dev-enc", SCOPE, cert, key, PASS), PROV_OK);
   prepare(client);
   register_assigned(client, "dev-enc", "group-x509");
   prov_client_free(client);
@@ -428,27 +437,25 @@ static void symkey_group_derived(void **state) {
   const char *ids[] = {"sensor-001", "sensor-002"};
   for (int i = 0; i < 2; ++i) {
     prov_client *client = NULL;
-    assert_int_equal(
-        prov_client_create_symkey_group(&client, emu_mqtt_host(g_emu), ids[i], SCOPE, GROUP_KEY),
-        PROV_OK);
+    assert_int_equal(prov_client_create_symkey_group(&client, emu_host(), ids[i], SCOPE, GROUP_KEY),
+                     PROV_OK);
     prepare(client);
     register_assigned(client, ids[i], "group-sym");
     prov_client_free(client);
   }
   /* The group key itself is not a device key. */
   prov_client *client = NULL;
-  assert_int_equal(
-      prov_client_create_symkey(&client, emu_mqtt_host(g_emu), "sensor-003", SCOPE, GROUP_KEY),
-      PROV_OK);
+  assert_int_equal(prov_client_create_symkey(&client, emu_host(), "sensor-003", SCOPE, GROUP_KEY),
+                   PROV_OK);
   prepare(client);
   prov_result *result = register_expect(client, PROV_E_CREDENTIAL);
   prov_result_free(result);
   prov_client_free(client);
   /* Bad group key: argument error naming it. */
   client = (prov_client *)&client;
-  assert_int_equal(prov_client_create_symkey_group(&client, emu_mqtt_host(g_emu), "sensor-004",
-                                                   SCOPE, "not base64!"),
-                   PROV_E_INVALID_ARG);
+  assert_int_equal(
+      prov_client_create_symkey_group(&client, emu_host(), "sensor-004", SCOPE, "not base64!"),
+      PROV_E_INVALID_ARG);
   assert_null(client);
   assert_contains(prov_last_error_message(), "group_key");
 }
@@ -538,8 +545,8 @@ static EVP_PKEY *read_private_key(const char *pem) {
 
 static prov_client *csr_client(void) {
   prov_client *client = NULL;
-  assert_int_equal(
-      prov_client_create_symkey(&client, emu_mqtt_host(g_emu), "dev-csr", SCOPE, CSR_KEY), PROV_OK);
+  assert_int_equal(prov_client_create_symkey(&client, emu_host(), "dev-csr", SCOPE, CSR_KEY),
+                   PROV_OK);
   prepare(client);
   return client;
 }
@@ -575,7 +582,7 @@ static void issue_auto(int key_type, int api) {
    * (parsed and checked by the library itself). */
   prov_client *reuse = NULL;
   int rc =
-      prov_client_create_x509_pem(&reuse, emu_mqtt_host(g_emu), "dev-csr", SCOPE,
+      prov_client_create_x509_pem(&reuse, emu_host(), "dev-csr", SCOPE,
                                   prov_result_issued_certificate_chain_pem(result), key_pem, NULL);
   if (rc != PROV_OK) fail_msg("issued credential rejected: %s", prov_last_error_message());
   prov_client_free(reuse);
@@ -726,5 +733,15 @@ int main(int argc, char **argv) {
       CASE(csr_wrong_cn),
   };
   if (argc > 1) cmocka_set_test_filter(argv[1]);
+  if (argc > 2) {
+    if (strcmp(argv[2], "mqtt-ws") == 0) {
+      g_transport = PROV_TRANSPORT_MQTT_WS;
+    } else if (strcmp(argv[2], "https") == 0) {
+      g_transport = PROV_TRANSPORT_HTTPS;
+    } else if (strcmp(argv[2], "mqtt") != 0) {
+      fprintf(stderr, "unknown transport %s (mqtt, mqtt-ws, https)\n", argv[2]);
+      return 2;
+    }
+  }
   return cmocka_run_group_tests(all, NULL, NULL);
 }
