@@ -321,16 +321,29 @@ class Runner:
         what = "libprov C in-process, " + ("sequential" if threads == 1 else "%d threads" % threads)
         return self.run_json_peer(peer, scenario, what, count, cmd, concurrency=threads)
 
-    def c_scale(self, count, stack_kb=None):
-        devices = write_devices(self.workdir, self.groups, "scale", "c-scale", count + 1)
+    def c_scale(self, count, stack_kb=None, variant=None):
+        """variant: None, "arena1" (glibc MALLOC_ARENA_MAX=1), "release-buffers"
+        (LD_PRELOAD shim: SSL_MODE_RELEASE_BUFFERS) or "both" — experiments that
+        show where the memory per in-flight registration goes."""
+        peer = "c-scale" + ("-%dk" % stack_kb if stack_kb else "") + ("-" + variant if variant else "")
+        devices = write_devices(self.workdir, self.groups, "scale", peer, count + 1)
         cmd = [self.bench_bin("prov-bench-inproc"), "scale", "--devices", devices, "--host",
                self.host, "--id-scope", ID_SCOPE, "--ca", self.emulator.ca_path]
         if stack_kb:
             cmd += ["--stack-kb", str(stack_kb)]
+        env = dict(os.environ)
+        notes = []
+        if variant in ("arena1", "both"):
+            env["MALLOC_ARENA_MAX"] = "1"
+            notes.append("MALLOC_ARENA_MAX=1")
+        if variant in ("release-buffers", "both"):
+            env["LD_PRELOAD"] = self.bench_bin("libprov-bench-release-buffers.so")
+            notes.append("SSL_MODE_RELEASE_BUFFERS shim")
+        if stack_kb:
+            notes.append("%d kB stacks" % stack_kb)
         what = "libprov C, %d in flight (thread each%s)" % (
-            count, ", %d kB stacks" % stack_kb if stack_kb else "")
-        return self.run_json_peer("c-scale" + ("-%dk" % stack_kb if stack_kb else ""), "scale",
-                                  what, count, cmd, concurrency=count)
+            count, "".join(", " + n for n in notes))
+        return self.run_json_peer(peer, "scale", what, count, cmd, env=env, concurrency=count)
 
     def tls(self, peer, count, threads, fresh):
         cmd = [self.bench_bin("prov-bench-tls"), "--port", str(self.emulator.ports["mqtt"]),
@@ -750,6 +763,9 @@ def parse_args(argv):
     p.add_argument("--scale", type=int, help="registrations held in flight in the scale run")
     p.add_argument("--stretch", type=int, default=0,
                    help="also a scale run with this many in flight (e.g. 10000)")
+    p.add_argument("--scale-variants", action="store_true",
+                   help="repeat the scale run with MALLOC_ARENA_MAX=1 and/or an "
+                        "SSL_MODE_RELEASE_BUFFERS LD_PRELOAD shim (memory diagnosis)")
     p.add_argument("--threads", type=int, default=16, help="workers of the concurrent peers")
     p.add_argument("--count-factor", type=float, default=1.0, help="scales every count")
     p.add_argument("--only", help="comma-separated peers to run (default: all available)")
@@ -862,6 +878,9 @@ def main(argv):
         # -- scale --
         if wanted("scale"):
             runner.c_scale(counts["scale"])
+            if args.scale_variants:
+                for variant in ("arena1", "release-buffers", "both"):
+                    runner.c_scale(counts["scale"], variant=variant)
             if args.stretch:
                 runner.c_scale(args.stretch, stack_kb=64)
     except BenchError as error:

@@ -59,4 +59,4 @@ exec python3 "$root/bench/run_bench.py" \
     --prov-cli "$build/cli/prov" \
     --libprov-pythonpath "$build/bindings/python" \
     --venv "$venv" --node-dir "$node_dir" \
-    --out-dir "$root/bench/results" --profile "$@"
+    --out-dir "$root/bench/results" --profile --scale-variants "$@"

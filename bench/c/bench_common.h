@@ -16,7 +16,7 @@
 #include <time.h>
 
 /* Prints "prog: message" to stderr and exits 2 (bad input) — never a crash. */
-static void bench_die(const char *fmt, ...) {
+static inline void bench_die(const char *fmt, ...) {
   va_list args;
   va_start(args, fmt);
   fputs("bench: ", stderr);
@@ -26,19 +26,19 @@ static void bench_die(const char *fmt, ...) {
   exit(2);
 }
 
-static void *bench_xcalloc(size_t count, size_t size) {
+static inline void *bench_xcalloc(size_t count, size_t size) {
   void *p = calloc(count == 0 ? 1 : count, size == 0 ? 1 : size);
   if (!p) bench_die("out of memory");
   return p;
 }
 
-static char *bench_xstrdup(const char *s) {
+static inline char *bench_xstrdup(const char *s) {
   char *copy = strdup(s);
   if (!copy) bench_die("out of memory");
   return copy;
 }
 
-static double bench_now_s(void) {
+static inline double bench_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -50,7 +50,7 @@ typedef struct bench_cpu {
 } bench_cpu;
 
 /* CPU time of the whole process (all threads) so far. */
-static bench_cpu bench_cpu_now(void) {
+static inline bench_cpu bench_cpu_now(void) {
   struct rusage usage;
   bench_cpu cpu = {0.0, 0.0};
   if (getrusage(RUSAGE_SELF, &usage) == 0) {
@@ -61,7 +61,7 @@ static bench_cpu bench_cpu_now(void) {
 }
 
 /* A field of /proc/self/status in kB or as a count ("VmRSS", "Threads"), -1 if absent. */
-static long bench_proc_status_field(const char *name) {
+static inline long bench_proc_status_field(const char *name) {
   FILE *f = fopen("/proc/self/status", "r");
   char line[256];
   size_t name_len = strlen(name);
@@ -78,7 +78,7 @@ static long bench_proc_status_field(const char *name) {
 }
 
 /* Number of open file descriptors of this process. */
-static long bench_open_fds(void) {
+static inline long bench_open_fds(void) {
   DIR *dir = opendir("/proc/self/fd");
   struct dirent *entry;
   long count = 0;
@@ -91,7 +91,7 @@ static long bench_open_fds(void) {
 }
 
 /* Reads a whole file into a NUL-terminated string. */
-static char *bench_read_file(const char *path) {
+static inline char *bench_read_file(const char *path) {
   FILE *f = fopen(path, "rb");
   char *text;
   long size;
@@ -111,7 +111,7 @@ typedef struct bench_device {
 
 /* Reads the device list: CSV with the header "registration_id,key" (the
  * format `prov register --batch` reads), one device per line. */
-static bench_device *bench_read_devices(const char *path, size_t *out_count) {
+static inline bench_device *bench_read_devices(const char *path, size_t *out_count) {
   char *text = bench_read_file(path);
   size_t capacity = 16, count = 0, line_number = 0;
   bench_device *devices = bench_xcalloc(capacity, sizeof *devices);
@@ -145,7 +145,7 @@ static bench_device *bench_read_devices(const char *path, size_t *out_count) {
 }
 
 /* Parses a positive integer option value or exits with a message naming it. */
-static long bench_parse_count(const char *option, const char *value, long max) {
+static inline long bench_parse_count(const char *option, const char *value, long max) {
   char *end = NULL;
   long n;
   errno = 0;
@@ -157,7 +157,7 @@ static long bench_parse_count(const char *option, const char *value, long max) {
 
 /* Writes a JSON string literal (the only strings written are ids, status
  * names and error messages, which never hold secrets). */
-static void bench_json_string(FILE *out, const char *s) {
+static inline void bench_json_string(FILE *out, const char *s) {
   fputc('"', out);
   for (; s && *s; s++) {
     unsigned char c = (unsigned char)*s;
@@ -171,7 +171,8 @@ static void bench_json_string(FILE *out, const char *s) {
   fputc('"', out);
 }
 
-static void bench_json_latencies(FILE *out, const double *latencies_ms, const int *ok, size_t n) {
+static inline void bench_json_latencies(FILE *out, const double *latencies_ms, const int *ok,
+                                        size_t n) {
   size_t written = 0;
   fputs("\"latencies_ms\":[", out);
   for (size_t i = 0; i < n; i++) {

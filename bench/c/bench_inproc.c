@@ -70,9 +70,8 @@ static int register_device(size_t index) {
   prov_client *client = NULL;
   prov_result *result = NULL;
   double started = bench_now_s();
-  int status =
-      prov_client_create_symkey(&client, config.host, device->registration_id, config.id_scope,
-                                device->key);
+  int status = prov_client_create_symkey(&client, config.host, device->registration_id,
+                                         config.id_scope, device->key);
   if (status == PROV_OK) status = prov_client_set_server_verification_cert(client, ca_pem);
   if (status == PROV_OK)
     status = prov_client_set_register_timeout(client, (uint32_t)config.timeout_ms);
@@ -81,8 +80,8 @@ static int register_device(size_t index) {
     status = prov_client_register(client, &result);
     atomic_fetch_sub(&in_flight, 1);
   }
-  if (status == PROV_OK && (!prov_result_assigned_hub(result) ||
-                            strcmp(prov_result_status(result), "assigned") != 0)) {
+  if (status == PROV_OK &&
+      (!prov_result_assigned_hub(result) || strcmp(prov_result_status(result), "assigned") != 0)) {
     status = PROV_E_PROTOCOL; /* PROV_OK must mean "assigned with a hub" */
   }
   latencies_ms[index] = (bench_now_s() - started) * 1000.0;
@@ -222,7 +221,8 @@ static int scale_mode(void) {
     if (now.rss_kb > peak.rss_kb) peak.rss_kb = now.rss_kb;
     if (now.threads > peak.threads) peak.threads = now.threads;
     if (now.fds > peak.fds) peak.fds = now.fds;
-    if (flying > peak_in_flight || (flying == peak_in_flight && now.rss_kb > rss_at_peak_in_flight)) {
+    if (flying > peak_in_flight ||
+        (flying == peak_in_flight && now.rss_kb > rss_at_peak_in_flight)) {
       peak_in_flight = flying;
       rss_at_peak_in_flight = now.rss_kb;
     }
@@ -248,9 +248,10 @@ static int scale_mode(void) {
   printf(",\"thread_start_s\":%.6f,", all_started);
   printf("\"baseline\":{\"rss_kb\":%ld,\"threads\":%ld,\"fds\":%ld},", baseline.rss_kb,
          baseline.threads, baseline.fds);
-  printf("\"peak\":{\"rss_kb\":%ld,\"threads\":%ld,\"fds\":%ld,\"in_flight\":%ld,"
-         "\"rss_at_peak_in_flight_kb\":%ld},",
-         peak.rss_kb, peak.threads, peak.fds, peak_in_flight, rss_at_peak_in_flight);
+  printf(
+      "\"peak\":{\"rss_kb\":%ld,\"threads\":%ld,\"fds\":%ld,\"in_flight\":%ld,"
+      "\"rss_at_peak_in_flight_kb\":%ld},",
+      peak.rss_kb, peak.threads, peak.fds, peak_in_flight, rss_at_peak_in_flight);
   printf("\"after\":{\"rss_kb\":%ld,\"threads\":%ld,\"fds\":%ld}}\n", after.rss_kb, after.threads,
          after.fds);
   return 0;

@@ -136,9 +136,10 @@ int main(int argc, char **argv) {
       continue;
     }
     if (strcmp(option, "--help") == 0) {
-      fputs("usage: prov-bench-tls --port P --ca PEM_FILE [--host IPv4] [--server-name NAME]\n"
-            "                      [--count N] [--threads T] [--fresh-context]\n",
-            stderr);
+      fputs(
+          "usage: prov-bench-tls --port P --ca PEM_FILE [--host IPv4] [--server-name NAME]\n"
+          "                      [--count N] [--threads T] [--fresh-context]\n",
+          stderr);
       return 2;
     }
     if (i + 1 >= argc) bench_die("option %s needs a value", option);
@@ -184,8 +185,8 @@ int main(int argc, char **argv) {
 
   long ok = 0;
   for (long i = 0; i < count; i++) ok += succeeded[i];
-  printf("{\"mode\":\"tls\",\"threads\":%ld,\"fresh_context\":%s,\"count\":%ld,\"ok\":%ld,", threads,
-         fresh_context ? "true" : "false", count, ok);
+  printf("{\"mode\":\"tls\",\"threads\":%ld,\"fresh_context\":%s,\"count\":%ld,\"ok\":%ld,",
+         threads, fresh_context ? "true" : "false", count, ok);
   printf("\"elapsed_s\":%.6f,\"cpu_user_s\":%.6f,\"cpu_sys_s\":%.6f,", elapsed,
          cpu_after.user_s - cpu_before.user_s, cpu_after.sys_s - cpu_before.sys_s);
   printf("\"protocol\":");
