@@ -524,3 +524,150 @@ typedef struct ProvClient {} ProvClient;
     return result;
   }
 }
+
+/* ------------------------------------------------------------------------ */
+/* More of prov.h: group and X.509 clients, transports, proxies,            */
+/* certificate issuance, X.509 and issuance result fields. Additive (first  */
+/* used by the Go, Java and C# layers); the same error mapping as above.    */
+/* Not wrapped yet: prov_client_set_csr_der and                             */
+/* prov_result_issued_certificate_der (binary buffers need per-language     */
+/* typemaps; the PEM forms carry the same data).                            */
+/* ------------------------------------------------------------------------ */
+
+%constant int PROV_E_CERTIFICATE = PROV_E_CERTIFICATE;
+%constant int PROV_TRANSPORT_MQTT = PROV_TRANSPORT_MQTT;
+%constant int PROV_TRANSPORT_MQTT_WS = PROV_TRANSPORT_MQTT_WS;
+%constant int PROV_TRANSPORT_HTTPS = PROV_TRANSPORT_HTTPS;
+%constant int PROV_PROXY_NONE = PROV_PROXY_NONE;
+%constant int PROV_PROXY_HTTP = PROV_PROXY_HTTP;
+%constant int PROV_PROXY_HTTPS = PROV_PROXY_HTTPS;
+%constant int PROV_PROXY_SOCKS4 = PROV_PROXY_SOCKS4;
+%constant int PROV_PROXY_SOCKS4A = PROV_PROXY_SOCKS4A;
+%constant int PROV_PROXY_SOCKS5 = PROV_PROXY_SOCKS5;
+%constant int PROV_PROXY_SOCKS5H = PROV_PROXY_SOCKS5H;
+%constant int PROV_KEY_NONE = PROV_KEY_NONE;
+%constant int PROV_KEY_EC_P256 = PROV_KEY_EC_P256;
+%constant int PROV_KEY_RSA_2048 = PROV_KEY_RSA_2048;
+%constant int PROV_CSR_API_2025_07_01_PREVIEW = PROV_CSR_API_2025_07_01_PREVIEW;
+%constant int PROV_CSR_API_2021_11_01_PREVIEW = PROV_CSR_API_2021_11_01_PREVIEW;
+
+%{
+/* Wraps a handle from a prov_client_create_* call, or records its failure. */
+static ProvClient *prov_binding_new_client(int status, prov_client *handle) {
+  ProvClient *client;
+  if (!prov_binding_check(status)) return NULL;
+  client = (ProvClient *)calloc(1, sizeof *client);
+  if (client == NULL) {
+    prov_client_free(handle);
+    prov_binding_fail_message(PROV_E_NOMEM, "out of memory creating the client wrapper");
+    return NULL;
+  }
+  client->handle = handle;
+  return client;
+}
+%}
+
+/* Other constructors, as factory functions (several take the same number of
+ * strings, so they cannot be overloads). The proxies own what they return. */
+%newobject create_symkey_group_client;
+%newobject create_x509_client;
+%newobject create_x509_pem_client;
+
+%inline %{
+/* prov_client_create_symkey_group: the device key is derived from group_key. */
+ProvClient *create_symkey_group_client(const char *provisioning_host, const char *registration_id,
+                                       const char *id_scope, const char *group_key) {
+  prov_client *handle = NULL;
+  int status = prov_client_create_symkey_group(&handle, provisioning_host, registration_id,
+                                               id_scope, group_key);
+  return prov_binding_new_client(status, handle);
+}
+
+/* prov_client_create_x509: certificate chain and key from PEM files;
+ * pass_phrase may be null. */
+ProvClient *create_x509_client(const char *provisioning_host, const char *registration_id,
+                               const char *id_scope, const char *cert_file, const char *key_file,
+                               const char *pass_phrase) {
+  prov_client *handle = NULL;
+  int status = prov_client_create_x509(&handle, provisioning_host, registration_id, id_scope,
+                                       cert_file, key_file, pass_phrase);
+  return prov_binding_new_client(status, handle);
+}
+
+/* prov_client_create_x509_pem: the same from PEM text in memory. */
+ProvClient *create_x509_pem_client(const char *provisioning_host, const char *registration_id,
+                                   const char *id_scope, const char *cert_pem, const char *key_pem,
+                                   const char *pass_phrase) {
+  prov_client *handle = NULL;
+  int status = prov_client_create_x509_pem(&handle, provisioning_host, registration_id, id_scope,
+                                           cert_pem, key_pem, pass_phrase);
+  return prov_binding_new_client(status, handle);
+}
+%}
+
+%extend ProvClient {
+  /* A prov_transport value (PROV_TRANSPORT_*). */
+  void set_transport(int transport) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_transport($self->handle, transport));
+    }
+  }
+  /* A prov_proxy_type (PROV_PROXY_*); username and password may be null. */
+  void set_proxy(int proxy_type, const char *address, int32_t port, const char *username,
+                 const char *password) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(
+          prov_client_set_proxy($self->handle, proxy_type, address, port, username, password));
+    }
+  }
+  /* "scheme://[user[:password]@]host[:port]"; null or "" removes the proxy. */
+  void set_proxy_url(const char *url) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_proxy_url($self->handle, url));
+    }
+  }
+  void set_proxy_ca_cert(const char *pem) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_proxy_ca_cert($self->handle, pem));
+    }
+  }
+  /* PROV_KEY_*: a fresh key pair and CSR per registration; PROV_KEY_NONE clears. */
+  void set_csr_auto(int key_type) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_csr_auto($self->handle, key_type));
+    }
+  }
+  /* A caller-made CSR as PEM text; null clears. */
+  void set_csr_pem(const char *csr_pem) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_csr_pem($self->handle, csr_pem));
+    }
+  }
+  /* PROV_CSR_API_*. */
+  void set_csr_api(int csr_api) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_csr_api($self->handle, csr_api));
+    }
+  }
+}
+
+%extend ProvResult {
+  const char *enrollment_group_id() { return prov_result_enrollment_group_id($self->handle); }
+  /* registrationState.x509 as JSON text. */
+  const char *x509_json() { return prov_result_x509_json($self->handle); }
+  const char *x509_certificate_info_json() {
+    return prov_result_x509_certificate_info_json($self->handle);
+  }
+  /* The issued chain as PEM, leaf first. */
+  const char *issued_certificate_chain_pem() {
+    return prov_result_issued_certificate_chain_pem($self->handle);
+  }
+  int issued_certificate_count() {
+    return $self->handle ? (int)prov_result_issued_certificate_count($self->handle) : 0;
+  }
+  /* Secret: the key generated for the CSR (prov_client_set_csr_auto). */
+  const char *generated_private_key_pem() {
+    return prov_result_generated_private_key_pem($self->handle);
+  }
+  const char *trust_bundle_pem() { return prov_result_trust_bundle_pem($self->handle); }
+}
