@@ -74,22 +74,64 @@ bool split_csv(const std::string &line, std::vector<std::string> &fields) {
   return true;
 }
 
-// Fills entry.credential from a device key and a group key (either may be
-// empty), or sets entry.input_error.
-void set_credential(BatchEntry &entry, const std::string &device_key, const std::string &group_key,
-                    const char *device_key_name, const char *group_key_name) {
-  if (!device_key.empty() && !group_key.empty()) {
-    entry.input_error =
-        std::string("both ") + device_key_name + " and " + group_key_name + " are set; give one";
+// The credential fields of one input line (empty = absent), with the names
+// they have in this input format (for messages).
+struct RawCredential {
+  std::string device_key, group_key, cert_file, cert_key_file, pass_phrase;
+  ~RawCredential() {
+    wipe_string(device_key);
+    wipe_string(group_key);
+    wipe_string(pass_phrase);
+  }
+};
+
+struct FieldNames {
+  const char *device_key, *group_key, *cert_file, *cert_key_file, *pass_phrase;
+};
+
+const FieldNames kCsvNames{"key", "group_key", "cert_file", "cert_key_file", "pass_phrase"};
+const FieldNames kJsonNames{"\"key\"", "\"groupKey\"", "\"certFile\"", "\"certKeyFile\"",
+                            "\"passPhrase\""};
+
+// Fills entry.credential from exactly one of: a device key, a group key, or
+// a certificate file plus its key file; otherwise sets entry.input_error.
+void set_credential(BatchEntry &entry, const RawCredential &raw, const FieldNames &names) {
+  bool has_x509 = !raw.cert_file.empty() || !raw.cert_key_file.empty();
+  int kinds =
+      (raw.device_key.empty() ? 0 : 1) + (raw.group_key.empty() ? 0 : 1) + (has_x509 ? 1 : 0);
+  if (kinds > 1) {
+    entry.input_error = std::string("more than one credential: give one of ") + names.device_key +
+                        ", " + names.group_key + " or " + names.cert_file + " with " +
+                        names.cert_key_file;
     return;
   }
-  if (device_key.empty() && group_key.empty()) {
-    entry.input_error = std::string("no key: set ") + device_key_name + " or " + group_key_name;
+  if (kinds == 0) {
+    entry.input_error = std::string("no key: set ") + names.device_key + ", " + names.group_key +
+                        " or " + names.cert_file + " with " + names.cert_key_file;
+    return;
+  }
+  if (!raw.pass_phrase.empty() && !has_x509) {
+    entry.input_error = std::string(names.pass_phrase) + " is only for " + names.cert_key_file;
     return;
   }
   Credential credential;
-  credential.kind = device_key.empty() ? KeyKind::kGroup : KeyKind::kDevice;
-  credential.key = SecretString(device_key.empty() ? group_key : device_key);
+  if (has_x509) {
+    if (raw.cert_file.empty() || raw.cert_key_file.empty()) {
+      entry.input_error =
+          std::string("X.509 needs both ") + names.cert_file + " and " + names.cert_key_file;
+      return;
+    }
+    credential.kind = KeyKind::kX509;
+    credential.cert_file = raw.cert_file;
+    credential.cert_key_file = raw.cert_key_file;
+    credential.pass_phrase = SecretString(raw.pass_phrase);
+  } else if (!raw.device_key.empty()) {
+    credential.kind = KeyKind::kDevice;
+    credential.key = SecretString(raw.device_key);
+  } else {
+    credential.kind = KeyKind::kGroup;
+    credential.key = SecretString(raw.group_key);
+  }
   entry.credential = std::move(credential);
 }
 
@@ -97,6 +139,9 @@ struct CsvColumns {
   int registration_id = -1;
   int key = -1;
   int group_key = -1;
+  int cert_file = -1;
+  int cert_key_file = -1;
+  int pass_phrase = -1;
   size_t count = 0;
 };
 
@@ -109,22 +154,27 @@ CsvColumns parse_csv_header(const std::string &line, long line_number,
   }
   CsvColumns columns;
   columns.count = names.size();
+  const std::pair<const char *, int *> known_columns[] = {
+      {"registration_id", &columns.registration_id},
+      {"key", &columns.key},
+      {"group_key", &columns.group_key},
+      {"cert_file", &columns.cert_file},
+      {"cert_key_file", &columns.cert_key_file},
+      {"pass_phrase", &columns.pass_phrase}};
   for (size_t index = 0; index < names.size(); ++index) {
     const std::string &name = names[index];
     int *column = nullptr;
-    if (name == "registration_id") {
-      column = &columns.registration_id;
-    } else if (name == "key") {
-      column = &columns.key;
-    } else if (name == "group_key") {
-      column = &columns.group_key;
-    } else {
+    for (const auto &[known_name, known_column] : known_columns) {
+      if (name == known_name) column = known_column;
+    }
+    if (column == nullptr) {
       // The column's text is not echoed: without a header line, the first
       // device's key would be read as a column name.
       throw UsageError(source_name + " line " + std::to_string(line_number) + ": CSV column " +
                        std::to_string(index + 1) +
-                       " of the header is not registration_id, key or group_key (the first "
-                       "line must be a header such as 'registration_id,key')");
+                       " of the header is not registration_id, key, group_key, cert_file, "
+                       "cert_key_file or pass_phrase (the first line must be a header such as "
+                       "'registration_id,key')");
     }
     if (*column >= 0) {
       throw UsageError(source_name + " line " + std::to_string(line_number) + ": CSV column '" +
@@ -132,10 +182,12 @@ CsvColumns parse_csv_header(const std::string &line, long line_number,
     }
     *column = static_cast<int>(index);
   }
-  if (columns.registration_id < 0 || (columns.key < 0 && columns.group_key < 0)) {
+  bool has_credential_column = columns.key >= 0 || columns.group_key >= 0 ||
+                               (columns.cert_file >= 0 && columns.cert_key_file >= 0);
+  if (columns.registration_id < 0 || !has_credential_column) {
     throw UsageError(source_name + " line " + std::to_string(line_number) +
-                     ": CSV header must name registration_id and key or group_key (e.g. "
-                     "'registration_id,key')");
+                     ": CSV header must name registration_id and key, group_key or "
+                     "cert_file and cert_key_file (e.g. 'registration_id,key')");
   }
   return columns;
 }
@@ -155,19 +207,25 @@ BatchEntry parse_csv_record(const std::string &line, long line_number, const Csv
     if (static_cast<size_t>(columns.registration_id) < fields.size()) {
       entry.registration_id = fields[static_cast<size_t>(columns.registration_id)];
     }
+    for (std::string &field : fields) wipe_string(field);
     return entry;
   }
   entry.registration_id = fields[static_cast<size_t>(columns.registration_id)];
   if (entry.registration_id.empty()) {
     entry.input_error = "registration_id is empty";
+    for (std::string &field : fields) wipe_string(field);
     return entry;
   }
-  std::string device_key = columns.key >= 0 ? fields[static_cast<size_t>(columns.key)] : "";
-  std::string group_key =
-      columns.group_key >= 0 ? fields[static_cast<size_t>(columns.group_key)] : "";
-  set_credential(entry, device_key, group_key, "key", "group_key");
-  wipe_string(device_key);
-  wipe_string(group_key);
+  auto column_text = [&fields](int column) {
+    return column >= 0 ? fields[static_cast<size_t>(column)] : std::string();
+  };
+  RawCredential raw;
+  raw.device_key = column_text(columns.key);
+  raw.group_key = column_text(columns.group_key);
+  raw.cert_file = column_text(columns.cert_file);
+  raw.cert_key_file = column_text(columns.cert_key_file);
+  raw.pass_phrase = column_text(columns.pass_phrase);
+  set_credential(entry, raw, kCsvNames);
   for (std::string &field : fields) wipe_string(field);
   return entry;
 }
@@ -196,7 +254,8 @@ std::string unknown_field_error(const std::string &name) {
       folded += static_cast<char>(std::tolower(static_cast<unsigned char>(character)));
     }
   }
-  for (const char *known : {"registrationId", "key", "groupKey"}) {
+  for (const char *known :
+       {"registrationId", "key", "groupKey", "certFile", "certKeyFile", "passPhrase"}) {
     std::string known_folded;
     for (const char *cursor = known; *cursor != '\0'; ++cursor) {
       known_folded += static_cast<char>(std::tolower(static_cast<unsigned char>(*cursor)));
@@ -205,7 +264,8 @@ std::string unknown_field_error(const std::string &name) {
       return "unknown field \"" + name + "\"; did you mean \"" + known + "\"?";
     }
   }
-  return "unknown field (only registrationId, key and groupKey are allowed)";
+  return "unknown field (allowed: registrationId, key, groupKey, certFile, certKeyFile, "
+         "passPhrase)";
 }
 
 BatchEntry parse_json_record(const std::string &line, long line_number) {
@@ -222,24 +282,27 @@ BatchEntry parse_json_record(const std::string &line, long line_number) {
   }
   for (const cJSON *member = object->child; member != nullptr; member = member->next) {
     std::string name = member->string != nullptr ? member->string : "";
-    if (name != "registrationId" && name != "key" && name != "groupKey") {
+    if (name != "registrationId" && name != "key" && name != "groupKey" && name != "certFile" &&
+        name != "certKeyFile" && name != "passPhrase") {
       entry.input_error = unknown_field_error(name);
       return entry;
     }
   }
   std::string error;
   entry.registration_id = string_member(object.get(), "registrationId", error);
-  std::string device_key = string_member(object.get(), "key", error);
-  std::string group_key = string_member(object.get(), "groupKey", error);
+  RawCredential raw;
+  raw.device_key = string_member(object.get(), "key", error);
+  raw.group_key = string_member(object.get(), "groupKey", error);
+  raw.cert_file = string_member(object.get(), "certFile", error);
+  raw.cert_key_file = string_member(object.get(), "certKeyFile", error);
+  raw.pass_phrase = string_member(object.get(), "passPhrase", error);
   if (!error.empty()) {
     entry.input_error = error;
   } else if (entry.registration_id.empty()) {
     entry.input_error = "\"registrationId\" is missing or empty";
   } else {
-    set_credential(entry, device_key, group_key, "\"key\"", "\"groupKey\"");
+    set_credential(entry, raw, kJsonNames);
   }
-  wipe_string(device_key);
-  wipe_string(group_key);
   return entry;
 }
 

@@ -130,6 +130,12 @@ sigset_t batch_signal_set() {
 
 int run_batch(const RegistrationSettings &settings, const BatchOptions &options) {
   std::vector<BatchEntry> entries = read_batch_file(options.input_path);
+  for (BatchEntry &entry : entries) {
+    if (entry.credential && entry.credential->kind == KeyKind::kX509 &&
+        entry.credential->pass_phrase.empty()) {
+      entry.credential->pass_phrase = options.default_pass_phrase;
+    }
+  }
 
   FILE *output = stdout;
   if (options.output_path && *options.output_path != "-") {

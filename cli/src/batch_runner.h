@@ -16,6 +16,8 @@ struct BatchOptions {
   int concurrency = 8;
   std::optional<std::string> output_path;  // stdout when absent
   ProgressMode progress = ProgressMode::kAuto;
+  // For X.509 lines without their own pass phrase (--pass-phrase-file).
+  SecretString default_pass_phrase;
 };
 
 // Runs the batch and returns the exit code: 0 when every device was

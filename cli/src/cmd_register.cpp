@@ -24,6 +24,9 @@ const std::vector<OptionSpec> kRegisterOptions = {
     {"key-file", true},
     {"group-key", true},
     {"group-key-file", true},
+    {"cert-file", true},
+    {"cert-key-file", true},
+    {"pass-phrase-file", true},
     {"payload", true},
     {"payload-file", true},
     {"ca-file", true},
@@ -159,6 +162,7 @@ int run_batch_command(const ParsedArgs &args) {
         static_cast<int>(parse_integer_option("concurrency", *text, 1, kMaxConcurrency));
   }
   options.output_path = args.value("output");
+  options.default_pass_phrase = pass_phrase_from_args(args);
   if (auto text = args.value("progress")) options.progress = parse_progress(*text);
 
   RegistrationSettings settings = settings_from_args(args);

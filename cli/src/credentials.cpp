@@ -71,7 +71,45 @@ SecretString read_secret_file(const std::string &path, const std::string &option
   return secret;
 }
 
+SecretString pass_phrase_from_args(const ParsedArgs &args) {
+  if (auto path = args.value("pass-phrase-file")) {
+    std::string contents = read_text_file(*path, "--pass-phrase-file");
+    // The first line, as `openssl -passin file:` reads it.
+    std::string first_line = contents.substr(0, contents.find('\n'));
+    if (!first_line.empty() && first_line.back() == '\r') first_line.pop_back();
+    wipe_string(contents);
+    if (first_line.empty()) throw UsageError("--pass-phrase-file file '" + *path + "' is empty");
+    SecretString pass_phrase(first_line);
+    wipe_string(first_line);
+    return pass_phrase;
+  }
+  const char *value = std::getenv(kPassPhraseEnv);
+  if (value != nullptr && *value != '\0') return SecretString(value);
+  return SecretString();
+}
+
 Credential credential_from_args(const ParsedArgs &args) {
+  if (args.has("cert-file") || args.has("cert-key-file")) {
+    if (!args.has("cert-file") || !args.has("cert-key-file")) {
+      throw UsageError("X.509 needs both --cert-file and --cert-key-file");
+    }
+    if (args.has("key") || args.has("key-file") || args.has("group-key") ||
+        args.has("group-key-file")) {
+      throw UsageError("give a symmetric key or an X.509 certificate (--cert-file), not both");
+    }
+    Credential credential;
+    credential.kind = KeyKind::kX509;
+    credential.cert_file = *args.value("cert-file");
+    credential.cert_key_file = *args.value("cert-key-file");
+    if (credential.cert_file.empty() || credential.cert_key_file.empty()) {
+      throw UsageError("--cert-file and --cert-key-file must not be empty");
+    }
+    credential.pass_phrase = pass_phrase_from_args(args);
+    return credential;
+  }
+  if (args.has("pass-phrase-file")) {
+    throw UsageError("--pass-phrase-file is for an encrypted --cert-key-file");
+  }
   std::optional<SecretString> device_key = option_secret(args, "key", "key-file");
   std::optional<SecretString> group_key = option_secret(args, "group-key", "group-key-file");
   if (device_key && group_key) {
@@ -96,8 +134,8 @@ Credential credential_from_args(const ParsedArgs &args) {
     credential.key = std::move(*group_key);
   } else {
     throw UsageError(std::string("no key given: use --key, --key-file or ") + kDeviceKeyEnv +
-                     " (device key), or --group-key, --group-key-file or " + kGroupKeyEnv +
-                     " (group enrollment key)");
+                     " (device key), --group-key, --group-key-file or " + kGroupKeyEnv +
+                     " (group enrollment key), or --cert-file with --cert-key-file (X.509)");
   }
   return credential;
 }
@@ -114,7 +152,7 @@ SecretString group_key_from_args(const ParsedArgs &args) {
 
 bool has_key_option(const ParsedArgs &args) {
   return args.has("key") || args.has("key-file") || args.has("group-key") ||
-         args.has("group-key-file");
+         args.has("group-key-file") || args.has("cert-file") || args.has("cert-key-file");
 }
 
 }  // namespace prov_cli

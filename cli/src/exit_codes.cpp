@@ -11,6 +11,7 @@ int exit_code_for_status(int prov_status) {
     case PROV_E_INVALID_ARG:
       return kExitUsage;
     case PROV_E_CREDENTIAL:
+    case PROV_E_CERTIFICATE:  // the local certificate or key cannot be used
       return kExitCredential;
     case PROV_E_CONNECTION_FAILED:
     case PROV_E_CONNECTION_DROPPED:

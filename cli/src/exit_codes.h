@@ -7,9 +7,9 @@ namespace prov_cli {
 
 enum ExitCode {
   kExitAssigned = 0,
-  kExitOther = 1,  // out of memory, busy, internal error; batch: some devices not assigned
-  kExitUsage = 2,  // bad command line, unreadable file, argument rejected
-  kExitCredential = 3,
+  kExitOther = 1,       // out of memory, busy, internal error; batch: some devices not assigned
+  kExitUsage = 2,       // bad command line, unreadable file, argument rejected
+  kExitCredential = 3,  // rejected by the service, or a local certificate/key unusable
   kExitConnection = 4,  // connection failed or dropped
   kExitTimeout = 5,
   kExitService = 6,  // service error, status failed/disabled

@@ -88,6 +88,8 @@ std::string outcome_to_json(const Outcome &outcome,
   add_string_or_null(root, "lastUpdatedDateTimeUtc", fields.last_update_date_time);
   add_string_or_null(root, "etag", fields.etag);
   add_json_or_null(root, "payload", fields.payload);
+  add_string_or_null(root, "enrollmentGroupId", fields.enrollment_group_id);
+  add_json_or_null(root, "x509CertificateInfo", fields.x509_certificate_info);
   add_json_or_null(root, "registrationState", fields.registration_state);
   if (batch_info && batch_info->with_latency) {
     // Whole milliseconds with three decimals are plenty for a latency.

@@ -42,6 +42,8 @@ ResultFields copy_result(const prov_result *result) {
   fields.registration_state = copy_field(prov_result_registration_state_json(result));
   fields.tracking_id = copy_field(prov_result_tracking_id(result));
   fields.error_message = copy_field(prov_result_error_message(result));
+  fields.enrollment_group_id = copy_field(prov_result_enrollment_group_id(result));
+  fields.x509_certificate_info = copy_field(prov_result_x509_certificate_info_json(result));
   fields.error_code = prov_result_error_code(result);
   fields.http_status = prov_result_http_status(result);
   return fields;
@@ -49,9 +51,13 @@ ResultFields copy_result(const prov_result *result) {
 
 // libprov promises that keys never appear in its messages; the CLI checks
 // anyway, because a leaked key in a CI log cannot be taken back.
+// Secrets shorter than this are not searched for: a short pass phrase such
+// as "wrong" would otherwise garble ordinary words in messages.
+constexpr size_t kMinRedactedLength = 8;
+
 void redact(std::string &text, const std::vector<const std::string *> &secrets) {
   for (const std::string *secret : secrets) {
-    if (secret->empty()) continue;
+    if (secret->size() < kMinRedactedLength) continue;
     size_t position = 0;
     while ((position = text.find(*secret, position)) != std::string::npos) {
       text.replace(position, secret->size(), "<redacted>");
@@ -72,9 +78,23 @@ void redact_outcome(Outcome &outcome, const std::vector<const std::string *> &se
        {&fields.operation_id, &fields.status, &fields.registration_id, &fields.device_id,
         &fields.assigned_hub, &fields.substatus, &fields.created_date_time,
         &fields.last_update_date_time, &fields.etag, &fields.payload, &fields.registration_state,
-        &fields.tracking_id, &fields.error_message}) {
+        &fields.tracking_id, &fields.error_message, &fields.enrollment_group_id,
+        &fields.x509_certificate_info}) {
     redact(*field, secrets);
   }
+}
+
+// The password in a proxy URL ("scheme://user:password@host"), so that it
+// can be scrubbed like a key; "" when there is none.
+std::string proxy_url_password(const std::optional<std::string> &url) {
+  if (!url) return "";
+  size_t scheme_end = url->find("://");
+  size_t start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  size_t at = url->rfind('@');
+  if (at == std::string::npos || at < start) return "";
+  size_t colon = url->find(':', start);
+  if (colon == std::string::npos || colon > at) return "";
+  return url->substr(colon + 1, at - colon - 1);
 }
 
 // Records a failed libprov call in `outcome`.
@@ -165,9 +185,17 @@ void run_registration(const RegistrationSettings &settings, const std::string &r
   }
 
   prov_client *raw_client = nullptr;
-  int status =
-      prov_client_create_symkey(&raw_client, settings.host.c_str(), registration_id.c_str(),
-                                settings.id_scope.c_str(), device_key);
+  int status = PROV_OK;
+  if (credential.kind == KeyKind::kX509) {
+    const char *pass_phrase =
+        credential.pass_phrase.empty() ? nullptr : credential.pass_phrase.c_str();
+    status = prov_client_create_x509(&raw_client, settings.host.c_str(), registration_id.c_str(),
+                                     settings.id_scope.c_str(), credential.cert_file.c_str(),
+                                     credential.cert_key_file.c_str(), pass_phrase);
+  } else {
+    status = prov_client_create_symkey(&raw_client, settings.host.c_str(), registration_id.c_str(),
+                                       settings.id_scope.c_str(), device_key);
+  }
   ClientPtr client(raw_client);
   if (status != PROV_OK) {
     fail(outcome, status, "create client");
@@ -189,7 +217,9 @@ Outcome register_device(const RegistrationSettings &settings, const std::string 
   auto started = std::chrono::steady_clock::now();
   Outcome outcome;
   outcome.registration_id = registration_id;
-  std::vector<const std::string *> secrets{&credential.key.str()};
+  std::vector<const std::string *> secrets{&credential.key.str(), &credential.pass_phrase.str()};
+  std::string proxy_password = proxy_url_password(settings.proxy_url);
+  secrets.push_back(&proxy_password);
   SecretString derived_key;
   prov_last_error_clear();
   run_registration(settings, registration_id, credential, outcome, secrets, derived_key);

@@ -30,11 +30,14 @@ struct RegistrationSettings {
   std::optional<uint32_t> response_timeout_ms;
 };
 
-enum class KeyKind { kDevice, kGroup };
+enum class KeyKind { kDevice, kGroup, kX509 };
 
 struct Credential {
   KeyKind kind = KeyKind::kDevice;
-  SecretString key;
+  SecretString key;           // kDevice, kGroup
+  std::string cert_file;      // kX509: device certificate (+ intermediates), PEM
+  std::string cert_key_file;  // kX509: its private key, PEM
+  SecretString pass_phrase;   // kX509: for an encrypted key; empty = none
 };
 
 // What the service answered (copied out of prov_result). Absent fields stay
@@ -42,7 +45,7 @@ struct Credential {
 struct ResultFields {
   std::optional<std::string> operation_id, status, registration_id, device_id, assigned_hub,
       substatus, created_date_time, last_update_date_time, etag, payload, registration_state,
-      tracking_id, error_message;
+      tracking_id, error_message, enrollment_group_id, x509_certificate_info;
   int32_t error_code = 0;
   int32_t http_status = 0;
 };

@@ -161,7 +161,7 @@ def test_csv_with_both_key_columns_and_quotes(prov, emulator, tmp_path):
     by_line = {line["line"]: line for line in parse_lines(result.stdout)}
     assert by_line[2]["status"] == "assigned" and by_line[2]["registrationId"] == rid_a
     assert by_line[3]["status"] == "assigned" and by_line[3]["registrationId"] == rid_b
-    assert "both key and group_key" in by_line[4]["error"]["message"]
+    assert "more than one credential" in by_line[4]["error"]["message"]
     assert "expected 3 fields, found 4" in by_line[5]["error"]["message"]
 
 
