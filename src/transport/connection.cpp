@@ -152,6 +152,11 @@ void CurlConnection::close() noexcept {
   multi_ = nullptr;
 }
 
+std::string CurlConnection::connect_step_name() const {
+  return "the TLS connection to " + peer_ +
+         (settings_.proxy.enabled() ? " through proxy " + settings_.proxy.describe() : "");
+}
+
 int CurlConnection::socket_fd() const {
   curl_socket_t fd = CURL_SOCKET_BAD;
   if (easy_ == nullptr ||
@@ -203,7 +208,7 @@ void CurlConnection::open(const core::WaitBudget &budget) {
     }
     if (done) break;
     if (step.expired()) {
-      throw Error(PROV_E_TIMEOUT, budget.timeout_message("the TLS connection to " + peer_));
+      throw Error(PROV_E_TIMEOUT, budget.timeout_message(connect_step_name()));
     }
     curl_multi_poll(as_multi(multi_), nullptr, 0, std::max(1, std::min(to_poll_timeout(step), 200)),
                     nullptr);
@@ -212,8 +217,7 @@ void CurlConnection::open(const core::WaitBudget &budget) {
   if (outcome == CURLE_OK) return;
   const std::string detail = std::string(curl_easy_strerror(outcome)) +
                              (error_buffer_[0] ? std::string(": ") + error_buffer_ : std::string());
-  throw_connect_failure(easy, settings_, peer_, outcome, detail, budget,
-                        "the TLS connection to " + peer_);
+  throw_connect_failure(easy, settings_, peer_, outcome, detail, budget, connect_step_name());
 }
 
 void CurlConnection::wait_socket(short events, const core::Deadline &until) {

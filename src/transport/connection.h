@@ -87,6 +87,8 @@ class CurlConnection final : public ByteStream {
  private:
   void wait_socket(short events, const core::Deadline &until);
   int socket_fd() const;
+  // "the TLS connection to host:port[ through proxy scheme://proxy:port]".
+  std::string connect_step_name() const;
 
   ConnectionSettings settings_;
   std::string peer_;

@@ -173,22 +173,24 @@ core::ServiceResponse HttpsTransport::perform(const char *method, const std::str
     const std::string detail =
         std::string(curl_easy_strerror(rc)) +
         (error_buffer_[0] ? std::string(": ") + error_buffer_ : std::string());
-    if (rc == CURLE_OPERATION_TIMEDOUT) {
-      throw Error(PROV_E_TIMEOUT, budget.timeout_message(waiting_for) + " (" +
-                                      scrub_proxy_credentials(detail, settings_.connection.proxy) +
-                                      ")");
-    }
     // Once TLS stood, a failure is a lost connection, not a failed connect.
     curl_off_t app_connect_us = 0;
     curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME_T, &app_connect_us);
-    long http_code = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_code);
+    const ProxySettings &proxy = settings_.connection.proxy;
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+      // Name what was pending: the connection (via the proxy) or the answer.
+      const std::string pending =
+          app_connect_us > 0 ? waiting_for
+                             : "the HTTPS connection to " + peer_ +
+                                   (proxy.enabled() ? " through proxy " + proxy.describe() : "");
+      throw Error(PROV_E_TIMEOUT, budget.timeout_message(pending) + " (" +
+                                      scrub_proxy_credentials(detail, proxy) + ")");
+    }
     if (app_connect_us > 0 && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
                                rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE)) {
-      throw Error(PROV_E_CONNECTION_DROPPED,
-                  "HTTPS: the connection to " + peer_ + " was lost while waiting for " +
-                      waiting_for + ": " +
-                      scrub_proxy_credentials(detail, settings_.connection.proxy));
+      throw Error(PROV_E_CONNECTION_DROPPED, "HTTPS: the connection to " + peer_ +
+                                                 " was lost while waiting for " + waiting_for +
+                                                 ": " + scrub_proxy_credentials(detail, proxy));
     }
     throw_connect_failure(easy, settings_.connection, peer_, rc, detail, budget,
                           "the HTTPS connection to " + peer_);

@@ -20,6 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "emulator_fixture.h"
@@ -274,6 +278,40 @@ static void proxy_down(void **state) {
   assert_null(strstr(message, PROXY_PASSWORD));
   free(message);
   prov_client_free(client);
+}
+
+/* A "proxy" that accepts the TCP connection (the kernel does, from the
+ * listen backlog) and then never says a word: the registration must end
+ * with a timeout naming the connection through the proxy, not hang. */
+static void proxy_silent_times_out(void **state) {
+  const int transport = transport_of(state);
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(listener >= 0);
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  assert_int_equal(bind(listener, (struct sockaddr *)&addr, sizeof addr), 0);
+  assert_int_equal(listen(listener, 8), 0);
+  assert_int_equal(getsockname(listener, (struct sockaddr *)&addr, &len), 0);
+  const int port = ntohs(addr.sin_port);
+
+  prov_client *client = make_client(transport, "127.0.0.1", DEVICE, KEY);
+  assert_int_equal(prov_client_set_response_timeout(client, 1000), PROV_OK);
+  assert_int_equal(prov_client_set_register_timeout(client, 3000), PROV_OK);
+  assert_int_equal(
+      prov_client_set_proxy(client, PROV_PROXY_HTTP, "127.0.0.1", port, PROXY_USER, PROXY_PASSWORD),
+      PROV_OK);
+  char *message = register_expecting(client, PROV_E_TIMEOUT, 2.5);
+  char name[128];
+  snprintf(name, sizeof name, "through proxy http://127.0.0.1:%d", port);
+  assert_non_null(strstr(message, name));
+  assert_non_null(strstr(message, "1000 ms"));
+  assert_null(strstr(message, PROXY_PASSWORD));
+  free(message);
+  prov_client_free(client);
+  close(listener);
 }
 
 static void proxy_wrong_password(void **state) {
@@ -704,6 +742,7 @@ int main(int argc, char **argv) {
       MATRIX_TESTS(ws),
       MATRIX_TESTS(https),
       PER_TRANSPORT(proxy_down),
+      PER_TRANSPORT(proxy_silent_times_out),
       PER_TRANSPORT(proxy_wrong_password),
       PER_TRANSPORT(socks5_wrong_password),
       PER_TRANSPORT(proxy_refuses_connect),
