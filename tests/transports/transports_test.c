@@ -425,6 +425,25 @@ static void gateway_host(void **state) {
   prov_client_free(client);
 }
 
+/* The cipher list reaches TLS on every transport: the emulator's server key
+ * is ECDSA, so an RSA-only list cannot complete a handshake, an ECDSA one can. */
+static void cipher_honoured(void **state) {
+  const int transport = transport_of(state);
+  prov_client *client = make_client(transport, "127.0.0.1", DEVICE, KEY);
+  assert_int_equal(prov_client_set_cipher(client, "ECDHE-RSA-AES128-GCM-SHA256"), PROV_OK);
+  char *message = register_expecting(client, PROV_E_CONNECTION_FAILED, 5.0);
+  assert_non_null(strstr(message, "TLS"));
+  free(message);
+  assert_int_equal(prov_client_set_cipher(client, "ECDHE-ECDSA-AES256-GCM-SHA384"), PROV_OK);
+  prov_result *result = NULL;
+  int rc = prov_client_register(client, &result);
+  if (rc != PROV_OK) fprintf(stderr, "register: %s\n", prov_last_error_message());
+  assert_int_equal(rc, PROV_OK);
+  assert_assigned(result);
+  prov_result_free(result);
+  prov_client_free(client);
+}
+
 /* Another CA than the emulator's: the gateway's certificate does not verify. */
 static void wrong_gateway_certificate(void **state) {
   const int transport = transport_of(state);
@@ -748,6 +767,7 @@ int main(int argc, char **argv) {
       PER_TRANSPORT(proxy_refuses_connect),
       PER_TRANSPORT(https_proxy_untrusted),
       PER_TRANSPORT(gateway_host),
+      PER_TRANSPORT(cipher_honoured),
       PER_TRANSPORT(wrong_gateway_certificate),
       PER_TRANSPORT(wrong_key),
       PER_TRANSPORT(polls_until_assigned),
