@@ -183,6 +183,29 @@ def test_gateway_host_is_where_the_connection_goes(prov, emulator):
     assert json.loads(result.stdout)["status"] == "assigned"
 
 
+@pytest.mark.parametrize("transport, port_name", [
+    ("mqtt", "mqtt"), ("mqtt-ws", "https"), ("https", "https")])
+def test_every_transport(prov, emulator, transport, port_name):
+    result = prov("register", "--host", f"localhost:{emulator.ports[port_name]}", "--id-scope",
+                  ID_SCOPE, "--ca-file", emulator.ca_file, "--transport", transport,
+                  "--registration-id", "cli-device-1", "--key", DEVICE_KEY, "--json",
+                  secrets=ALL_SECRETS)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["status"] == "assigned"
+    assert out["deviceId"] == "cli-device-1-id"
+    assert out["payload"] == INITIAL_PAYLOAD
+
+
+def test_keep_alive_with_https_is_refused(prov, emulator):
+    result = prov("register", "--host", f"localhost:{emulator.ports['https']}", "--id-scope",
+                  ID_SCOPE, "--ca-file", emulator.ca_file, "--transport", "https",
+                  "--keep-alive", "30", "--registration-id", "cli-device-1", "--key", DEVICE_KEY,
+                  secrets=ALL_SECRETS)
+    assert result.returncode == 2, result.stderr
+    assert "keep" in result.stderr.lower()
+
+
 def test_wrong_key_exits_3(prov, emulator):
     human = register(prov, emulator, "cli-device-1", "--key", WRONG_KEY)
     assert human.returncode == 3, (human.stdout, human.stderr)
