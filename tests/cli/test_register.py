@@ -2,6 +2,8 @@
 
 import json
 import re
+import socket
+import subprocess
 import time
 
 import pytest
@@ -16,6 +18,8 @@ GROUP_KEY = make_key("register-group")
 WRONG_KEY = make_key("register-wrong")
 ALL_SECRETS = [DEVICE_KEY, SECOND_KEY, ECHO_KEY, DISABLED_KEY, GROUP_KEY, WRONG_KEY]
 INITIAL_PAYLOAD = {"greeting": "hello", "n": 3}
+PROXY_PASSWORD = "proxy-secret-0815"
+WRONG_PROXY_PASSWORD = "proxy-wrong-4711"
 
 
 def symmetric(primary, secondary=None):
@@ -204,6 +208,46 @@ def test_keep_alive_with_https_is_refused(prov, emulator):
                   secrets=ALL_SECRETS)
     assert result.returncode == 2, result.stderr
     assert "keep" in result.stderr.lower()
+
+
+@pytest.fixture
+def socks_proxy():
+    """A real SOCKS5 proxy (microsocks) with a user name and password, on loopback."""
+    for _ in range(5):
+        port = free_closed_port()
+        process = subprocess.Popen(["microsocks", "-i", "127.0.0.1", "-p", str(port), "-u",
+                                    "cli-user", "-P", PROXY_PASSWORD],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        if process.poll() is None:
+            break
+    else:
+        pytest.fail("microsocks did not start")
+    yield port
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_socks5_proxy_with_credentials(prov, emulator, socks_proxy):
+    args = [*emulator.common_args(), "--registration-id", "cli-device-1", "--key", DEVICE_KEY]
+    through = prov("register", *args, "--json", "--proxy",
+                   f"socks5://cli-user:{PROXY_PASSWORD}@127.0.0.1:{socks_proxy}",
+                   secrets=ALL_SECRETS + [PROXY_PASSWORD])
+    assert through.returncode == 0, through.stderr
+    assert json.loads(through.stdout)["status"] == "assigned"
+
+    wrong = prov("register", *args, "--proxy",
+                 f"socks5://cli-user:{WRONG_PROXY_PASSWORD}@127.0.0.1:{socks_proxy}",
+                 secrets=ALL_SECRETS + [PROXY_PASSWORD, WRONG_PROXY_PASSWORD])
+    assert wrong.returncode == 4, (wrong.stdout, wrong.stderr)
+    assert "PROV_E_CONNECTION_FAILED" in wrong.stderr
+    assert f"127.0.0.1:{socks_proxy}" in wrong.stderr
 
 
 def test_wrong_key_exits_3(prov, emulator):
