@@ -183,21 +183,24 @@ ProxySettings make_proxy_settings(int type, const char *address, int32_t port, c
 }
 
 std::string redact_proxy_url(const std::string &url) {
+  // Everything up to the last '@' may be credentials (a password may hold
+  // '/', '?' or '#' that its writer forgot to encode): hide all of it.
+  const size_t at = url.rfind('@');
+  if (at == std::string::npos) return url;
   const size_t scheme_end = url.find("://");
-  const size_t authority_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-  const size_t authority_end = url.find_first_of("/?#", authority_start);
-  const size_t at =
-      url.rfind('@', authority_end == std::string::npos ? std::string::npos : authority_end - 1);
-  if (at == std::string::npos || at < authority_start) return url;
+  const size_t authority_start =
+      scheme_end != std::string::npos && scheme_end < at ? scheme_end + 3 : 0;
   return url.substr(0, authority_start) + "***" + url.substr(at);
 }
 
 ProxySettings parse_proxy_url(const std::string &url) {
   const std::string shown = " in \"" + redact_proxy_url(url) + "\"";
-  for (char c : url) {
-    const unsigned char u = static_cast<unsigned char>(c);
+  for (size_t i = 0; i < url.size(); ++i) {
+    const unsigned char u = static_cast<unsigned char>(url[i]);
     if (u <= 0x20 || u == 0x7f) {
-      throw_invalid_arg("url contains a space or control character" + shown);
+      // Not quoted: the URL may hold credentials and the character would garble the message.
+      throw_invalid_arg("url contains a space or control character at offset " + std::to_string(i) +
+                        " (percent-encode it in a user name or password)");
     }
   }
   ProxySettings settings;
@@ -206,31 +209,26 @@ ProxySettings parse_proxy_url(const std::string &url) {
   if (scheme_end == std::string::npos) {
     settings.type = ProxyType::Http;  // "host:port", as curl and the http_proxy convention
   } else {
-    auto type = type_from_scheme(url.substr(0, scheme_end));
+    const std::string scheme = url.substr(0, scheme_end);
+    auto type = type_from_scheme(scheme);
     if (!type) {
-      throw_invalid_arg("url has the unknown proxy scheme \"" + url.substr(0, scheme_end) +
-                        "\" (use http, https, socks4, socks4a, socks5 or socks5h)" + shown);
+      // Quote the scheme only when it looks like one (it might be a mistyped credential).
+      bool plain = !scheme.empty() && scheme.size() <= 16;
+      for (char c : scheme) plain = plain && std::isalnum(static_cast<unsigned char>(c));
+      throw_invalid_arg("url has " +
+                        (plain ? "the unknown proxy scheme \"" + scheme + "\""
+                               : std::string("no known proxy scheme")) +
+                        " (use http, https, socks4, socks4a, socks5 or socks5h)" + shown);
     }
     settings.type = *type;
     pos = scheme_end + 3;
   }
-  size_t authority_end = url.find_first_of("/?#", pos);
-  if (authority_end != std::string::npos) {
-    const std::string rest = url.substr(authority_end);
-    if (rest != "/") {
-      throw_invalid_arg(
-          "url has a path, query or fragment; a proxy URL is "
-          "scheme://[user[:password]@]host[:port]" +
-          shown);
-    }
-  } else {
-    authority_end = url.size();
-  }
-  std::string authority = url.substr(pos, authority_end - pos);
-  const size_t at = authority.rfind('@');
-  if (at != std::string::npos) {
-    const std::string userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
+  // The user info ends at the last '@', so an unencoded '/', '?' or '#' in a
+  // password is still taken as part of it.
+  const size_t at = url.rfind('@');
+  const bool has_userinfo = at != std::string::npos && at >= pos;
+  if (has_userinfo) {
+    const std::string userinfo = url.substr(pos, at - pos);
     const size_t colon = userinfo.find(':');
     const std::string user =
         percent_decode(userinfo.substr(0, colon), "user name", redact_proxy_url(url));
@@ -243,7 +241,20 @@ ProxySettings parse_proxy_url(const std::string &url) {
       check_credential(password, "url: the proxy password");
       settings.password = auth::SecretString(std::move(password));
     }
+    pos = at + 1;
   }
+  size_t authority_end = url.find_first_of("/?#", pos);
+  if (authority_end != std::string::npos) {
+    if (url.substr(authority_end) != "/") {
+      throw_invalid_arg(
+          "url has a path, query or fragment; a proxy URL is "
+          "scheme://[user[:password]@]host[:port]" +
+          shown);
+    }
+  } else {
+    authority_end = url.size();
+  }
+  const std::string authority = url.substr(pos, authority_end - pos);
   std::string host;
   std::string port_text;
   if (!authority.empty() && authority.front() == '[') {

@@ -71,6 +71,42 @@ TEST(proxy_url_errors_never_quote_the_password) {
   CHECK_EQ(redact_proxy_url("u:pw@h:1"), std::string("***@h:1"));
 }
 
+// Random URLs around a known password: the parser either accepts or throws
+// core::Error (nothing else), and an error never quotes the password.
+TEST(proxy_url_random_inputs) {
+  const char alphabet[] = "ab:@/[]%0129.-_?#hH \x01\x7f\xc3";
+  const char *schemes[] = {"", "http://", "https://", "socks5h://", "socks4://", "x://"};
+  uint32_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) & 0x7fff;
+  };
+  auto random_text = [&](size_t max_len) {
+    std::string out;
+    for (size_t n = next() % (max_len + 1); n > 0; --n) {
+      out += alphabet[next() % (sizeof alphabet - 1)];
+    }
+    return out;
+  };
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string url = std::string(schemes[next() % 6]) + "u" + random_text(3) + ":PWsecret" +
+                            random_text(4) + "@" + random_text(12);
+    try {
+      ProxySettings p = parse_proxy_url(url);
+      ++accepted;
+      CHECK(p.describe().find("PWsecret") == std::string::npos);
+    } catch (const Error &e) {
+      if (std::strstr(e.what(), "PWsecret") != nullptr) {
+        check::report(__FILE__, __LINE__, "password quoted for " + url + ": " + e.what());
+      }
+    } catch (const std::exception &other) {
+      check::report(__FILE__, __LINE__, "unexpected exception for " + url + ": " + other.what());
+    }
+  }
+  CHECK(accepted > 0);
+}
+
 TEST(proxy_fields) {
   ProxySettings p = make_proxy_settings(5, "[::1]", 1080, "u", "pw");
   CHECK(p.type == ProxyType::Socks5);
