@@ -99,9 +99,11 @@ struct PkeyFree {
 GeneratedCsr generate_csr(CsrKeyType key_type, const std::string &common_name) {
   if (common_name.empty() || common_name.size() >= CTC_NAME_SIZE) {
     throw Error(PROV_E_CERTIFICATE,
-                "a CSR cannot carry the registration id \"" + common_name + "\" as its CN: " +
-                    "X.509 limits a common name to " + std::to_string(CTC_NAME_SIZE - 1) +
-                    " characters; pass a CSR made elsewhere or use a shorter registration id");
+                "a CSR cannot carry the registration id \"" + common_name +
+                    "\" as its CN: " + "the CSR encoder (wolfCrypt) takes at most " +
+                    std::to_string(CTC_NAME_SIZE - 1) +
+                    " characters (X.509 allows 64); pass a CSR made elsewhere with "
+                    "prov_client_set_csr_pem/_der, or use a shorter registration id");
   }
   Rng rng;
   Cert request;

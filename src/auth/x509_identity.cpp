@@ -184,6 +184,13 @@ std::vector<uint8_t> certificate_pem_to_der(const std::string &pem_block, int er
   return der;
 }
 
+bool is_certificate_der(const std::vector<uint8_t> &der) {
+  ensure_wolfssl_initialized();
+  X509Ptr cert(wolfSSL_X509_load_certificate_buffer(der.data(), static_cast<int>(der.size()),
+                                                    WOLFSSL_FILETYPE_ASN1));
+  return cert != nullptr;
+}
+
 std::string der_to_pem(const std::vector<uint8_t> &der, const std::string &label) {
   const std::string body = base64_encode(der.data(), der.size());
   std::string pem = "-----BEGIN " + label + "-----\n";

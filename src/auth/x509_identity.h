@@ -77,6 +77,8 @@ std::vector<std::string> pem_blocks(const std::string &text, const std::string &
 // Converts one PEM certificate block to DER, or throws core::Error(code, what + why).
 std::vector<uint8_t> certificate_pem_to_der(const std::string &pem_block, int error_status,
                                             const std::string &what);
+// Whether der is one X.509 certificate that wolfSSL can parse.
+bool is_certificate_der(const std::vector<uint8_t> &der);
 // Wraps DER bytes as a PEM block with the given label ("CERTIFICATE", ...).
 std::string der_to_pem(const std::vector<uint8_t> &der, const std::string &label);
 

@@ -104,6 +104,13 @@ void attach_issued(const std::shared_ptr<Result> &result, const PreparedCsr &csr
                     result);
       }
       issued.chain_der.push_back(auth::base64_decode(entries[i]));
+      if (!auth::is_certificate_der(issued.chain_der.back())) {
+        throw Error(PROV_E_PROTOCOL,
+                    "entry " + std::to_string(i + 1) +
+                        " of the service's \"issuedCertificateChain\" is not a DER X.509 "
+                        "certificate",
+                    result);
+      }
       chain_pem += auth::der_to_pem(issued.chain_der.back(), "CERTIFICATE");
     }
   }

@@ -185,7 +185,12 @@ static void assert_contains(const char *text, const char *part) {
 
 static void prepare(prov_client *client) {
   assert_int_equal(prov_client_set_server_verification_cert(client, emu_ca_pem(g_emu)), PROV_OK);
-  assert_int_equal(prov_client_set_register_timeout(client, 20000), PROV_OK);
+  /* Scaled by PROV_TEST_TIME_SCALE (e.g. 8 under valgrind, where RSA key
+   * generation and each TLS handshake take seconds). */
+  const char *scale_text = getenv("PROV_TEST_TIME_SCALE");
+  double scale = scale_text ? atof(scale_text) : 1.0;
+  uint32_t timeout_ms = (uint32_t)(20000 * (scale >= 1.0 ? scale : 1.0));
+  assert_int_equal(prov_client_set_register_timeout(client, timeout_ms), PROV_OK);
   assert_int_equal(prov_client_set_transport(client, g_transport), PROV_OK);
 }
 
