@@ -18,7 +18,9 @@
 
 /* Go has no NULL string: an empty string passed for one of these optional
  * values means "not set" (NULL in prov.h), e.g. to clear the payload. */
-%typemap(in) const char *pem, const char *hostname, const char *cipher_list, const char *json %{
+%typemap(in) const char *pem, const char *hostname, const char *cipher_list, const char *json,
+    const char *pass_phrase, const char *username, const char *password, const char *url,
+    const char *csr_pem %{
   $1 = NULL;
   if ($input.n > 0) {
     $1 = ($1_ltype)malloc($input.n + 1);

@@ -159,6 +159,113 @@ func WithResponseTimeout(d time.Duration) Option {
 	}
 }
 
+// Transport is how the client talks to the service.
+type Transport int
+
+// Transports (prov_transport in prov.h).
+const (
+	// TransportMQTT is MQTT 3.1.1 over TLS, default port 8883 (the default).
+	TransportMQTT Transport = 0
+	// TransportMQTTWebSockets is MQTT over WebSockets over TLS, default
+	// port 443 (the Python SDK's websockets=True).
+	TransportMQTTWebSockets Transport = 1
+	// TransportHTTPS is the DPS HTTPS REST API, default port 443.
+	TransportHTTPS Transport = 2
+)
+
+// WithTransport chooses the transport (default TransportMQTT).
+func WithTransport(transport Transport) Option {
+	return func(s *settings) {
+		s.add("set transport", func(c native.ProvClient) { c.Set_transport(int(transport)) })
+	}
+}
+
+// ProxyType is a kind of proxy (prov_proxy_type in prov.h).
+type ProxyType int
+
+// Proxy kinds.
+const (
+	ProxyNone    ProxyType = 0
+	ProxyHTTP    ProxyType = 1 // HTTP CONNECT
+	ProxyHTTPS   ProxyType = 2 // HTTP CONNECT over TLS
+	ProxySOCKS4  ProxyType = 3
+	ProxySOCKS4A ProxyType = 4
+	ProxySOCKS5  ProxyType = 5
+	ProxySOCKS5H ProxyType = 6 // SOCKS5, names resolved by the proxy
+)
+
+// WithProxy sends every connection through a proxy, as the Python SDK's
+// ProxyOptions; username and password may be "" (none).
+func WithProxy(proxyType ProxyType, address string, port int, username, password string) Option {
+	return func(s *settings) {
+		if port < 0 || port > 65535 {
+			port = 0 // rejected by libprov with a message naming the range
+		}
+		s.add("set proxy", func(c native.ProvClient) {
+			c.Set_proxy(int(proxyType), address, port, username, password)
+		})
+	}
+}
+
+// WithProxyURL sets the proxy from "scheme://[user[:password]@]host[:port]"
+// (http, https, socks4, socks4a, socks5, socks5h).
+func WithProxyURL(url string) Option {
+	return func(s *settings) {
+		s.add("set proxy URL", func(c native.ProvClient) { c.Set_proxy_url(url) })
+	}
+}
+
+// WithProxyCACert trusts these roots (PEM text) for an HTTPS proxy's own
+// certificate.
+func WithProxyCACert(pem string) Option {
+	return func(s *settings) {
+		s.add("set proxy CA cert", func(c native.ProvClient) { c.Set_proxy_ca_cert(pem) })
+	}
+}
+
+// KeyType is the key pair generated for a CSR.
+type KeyType int
+
+// Key types for WithCSR.
+const (
+	KeyNone    KeyType = 0 // no CSR
+	KeyECP256  KeyType = 1 // ECDSA P-256
+	KeyRSA2048 KeyType = 2
+)
+
+// WithCSR asks the service to issue a certificate: each registration sends
+// a CSR for a fresh key pair of this type; the result carries the issued
+// chain and the generated private key.
+func WithCSR(keyType KeyType) Option {
+	return func(s *settings) {
+		s.add("set CSR", func(c native.ProvClient) { c.Set_csr_auto(int(keyType)) })
+	}
+}
+
+// WithCSRPEM sends a CSR the caller made (PEM text); its subject CN must be
+// the registration id.
+func WithCSRPEM(csrPEM string) Option {
+	return func(s *settings) {
+		s.add("set CSR PEM", func(c native.ProvClient) { c.Set_csr_pem(csrPEM) })
+	}
+}
+
+// CSRAPI is the shape of the certificate issuance request.
+type CSRAPI int
+
+// Certificate issuance request shapes.
+const (
+	CSRAPI2025_07_01Preview CSRAPI = 1 // "csr" -> "issuedCertificateChain" (the default)
+	CSRAPI2021_11_01Preview CSRAPI = 2 // "clientCertificateCsr" -> "issuedClientCertificate" + "trustBundle"
+)
+
+// WithCSRAPI chooses the issuance request shape.
+func WithCSRAPI(api CSRAPI) Option {
+	return func(s *settings) {
+		s.add("set CSR API", func(c native.ProvClient) { c.Set_csr_api(int(api)) })
+	}
+}
+
 // Client registers one device identity. Create it with NewSymmetricKeyClient
 // and release it with Close.
 type Client struct {
@@ -174,6 +281,46 @@ type Client struct {
 // may carry a port ("localhost:8883"). Nothing is sent until Register.
 func NewSymmetricKeyClient(provisioningHost, registrationID, idScope, symmetricKey string,
 	options ...Option) (*Client, error) {
+	return newClient(func() native.ProvClient {
+		return native.NewProvClient(provisioningHost, registrationID, idScope, symmetricKey)
+	}, options)
+}
+
+// NewSymmetricKeyGroupClient creates a client for a device of a
+// symmetric-key group enrollment: the device key is derived from groupKey
+// and registrationID (as DeriveDeviceKey); the group key is not kept.
+func NewSymmetricKeyGroupClient(provisioningHost, registrationID, idScope, groupKey string,
+	options ...Option) (*Client, error) {
+	return newClient(func() native.ProvClient {
+		return native.Create_symkey_group_client(provisioningHost, registrationID, idScope, groupKey)
+	}, options)
+}
+
+// NewX509Client creates a client that registers with an X.509 certificate
+// (TLS client authentication), as the Python SDK's
+// create_from_x509_certificate with X509(cert_file, key_file, pass_phrase).
+// certFile holds the device certificate, optionally followed by its
+// intermediate CAs; keyFile the private key; passPhrase is "" for a key
+// that is not encrypted. Both files are read and checked now: problems are
+// ErrCertificate errors naming the file and the problem.
+func NewX509Client(provisioningHost, registrationID, idScope, certFile, keyFile, passPhrase string,
+	options ...Option) (*Client, error) {
+	return newClient(func() native.ProvClient {
+		return native.Create_x509_client(provisioningHost, registrationID, idScope, certFile, keyFile, passPhrase)
+	}, options)
+}
+
+// NewX509ClientFromPEM is NewX509Client with the certificate chain and the
+// key as PEM text in memory.
+func NewX509ClientFromPEM(provisioningHost, registrationID, idScope, certPEM, keyPEM, passPhrase string,
+	options ...Option) (*Client, error) {
+	return newClient(func() native.ProvClient {
+		return native.Create_x509_pem_client(provisioningHost, registrationID, idScope, certPEM, keyPEM, passPhrase)
+	}, options)
+}
+
+// newClient runs a native constructor, then applies the options.
+func newClient(create func() native.ProvClient, options []Option) (*Client, error) {
 	config := settings{registerTimeout: defaultRegisterTimeout}
 	for _, option := range options {
 		option(&config)
@@ -182,9 +329,7 @@ func NewSymmetricKeyClient(provisioningHost, registrationID, idScope, symmetricK
 		return nil, config.problem
 	}
 	var handle native.ProvClient
-	err := callNative("create client", func() {
-		handle = native.NewProvClient(provisioningHost, registrationID, idScope, symmetricKey)
-	})
+	err := callNative("create client", func() { handle = create() })
 	if err != nil {
 		return nil, err
 	}
@@ -324,6 +469,22 @@ type Result struct {
 	// RegistrationState is the whole registrationState object.
 	RegistrationState json.RawMessage
 	HTTPStatus        int
+	// EnrollmentGroupID is the group the device registered through, if any.
+	EnrollmentGroupID string
+	// X509 is registrationState.x509 (X.509 registrations), else nil.
+	X509 json.RawMessage
+	// X509CertificateInfo is registrationState.x509.certificateInfo, else nil.
+	X509CertificateInfo json.RawMessage
+	// IssuedCertificateChainPEM is the certificate chain the service issued
+	// for a CSR (leaf first), else "".
+	IssuedCertificateChainPEM string
+	// IssuedCertificateCount is the number of certificates in that chain.
+	IssuedCertificateCount int
+	// GeneratedPrivateKeyPEM is the key generated for WithCSR (secret: store
+	// it safely), else "".
+	GeneratedPrivateKeyPEM string
+	// TrustBundlePEM is the trust bundle (2021-11-01-preview issuance), else "".
+	TrustBundlePEM string
 }
 
 func optionalJSON(text string) json.RawMessage {
@@ -347,5 +508,13 @@ func resultFrom(raw native.ProvResult) *Result {
 		Payload:            optionalJSON(raw.Payload()),
 		RegistrationState:  optionalJSON(raw.Registration_state_json()),
 		HTTPStatus:         raw.Http_status(),
+
+		EnrollmentGroupID:         raw.Enrollment_group_id(),
+		X509:                      optionalJSON(raw.X509_json()),
+		X509CertificateInfo:       optionalJSON(raw.X509_certificate_info_json()),
+		IssuedCertificateChainPEM: raw.Issued_certificate_chain_pem(),
+		IssuedCertificateCount:    raw.Issued_certificate_count(),
+		GeneratedPrivateKeyPEM:    raw.Generated_private_key_pem(),
+		TrustBundlePEM:            raw.Trust_bundle_pem(),
 	}
 }

@@ -14,13 +14,14 @@ import (
 // emulator is a real dps-emulator process (PROV_TEST_EMULATOR) with a fresh
 // data directory and ports chosen by the kernel (shared test contract).
 type emulator struct {
-	dir      string
-	process  *exec.Cmd
-	mqttHost string
-	caPEM    string
-	caPath   string
-	logPath  string
-	exited   chan struct{} // closed when the process has been reaped
+	dir       string
+	process   *exec.Cmd
+	mqttHost  string
+	httpsHost string
+	caPEM     string
+	caPath    string
+	logPath   string
+	exited    chan struct{} // closed when the process has been reaped
 }
 
 const (
@@ -32,7 +33,40 @@ const (
 
 var hubs = []string{"hub-1.example.net", "hub-2.example.net"}
 
-var emulatorConfig = fmt.Sprintf(`{
+// x509Credentials are test certificates made by `dps-emulator make-cert`: a
+// root CA (enrolled as an X.509 group) and a device certificate it signed.
+type x509Credentials struct {
+	dir                   string
+	caCert, caKey         string
+	deviceCert, deviceKey string
+	registrationID        string
+}
+
+func makeX509Credentials() (*x509Credentials, error) {
+	binary := os.Getenv("PROV_TEST_EMULATOR")
+	dir, err := os.MkdirTemp("", "prov-go-x509-")
+	if err != nil {
+		return nil, err
+	}
+	c := &x509Credentials{dir: dir, registrationID: "go-x509-device",
+		caCert: filepath.Join(dir, "ca.pem"), caKey: filepath.Join(dir, "ca.key"),
+		deviceCert: filepath.Join(dir, "device.pem"), deviceKey: filepath.Join(dir, "device.key")}
+	commands := [][]string{
+		{"make-cert", "ca", "--cn", "go-test-root", "--out-cert", c.caCert, "--out-key", c.caKey},
+		{"make-cert", "device", "--cn", c.registrationID, "--issuer-cert", c.caCert, "--issuer-key", c.caKey,
+			"--out-cert", c.deviceCert, "--out-key", c.deviceKey},
+	}
+	for _, arguments := range commands {
+		if output, err := exec.Command(binary, arguments...).CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("dps-emulator %v: %v\n%s", arguments, err, output)
+		}
+	}
+	return c, nil
+}
+
+func emulatorConfig(credentials *x509Credentials) string {
+	return fmt.Sprintf(`{
   "idScope": %q,
   "iotHubs": ["hub-1.example.net", "hub-2.example.net"],
   "enrollments": [
@@ -45,10 +79,13 @@ var emulatorConfig = fmt.Sprintf(`{
   ],
   "enrollmentGroups": [
     {"enrollmentGroupId": "go-group",
-     "attestation": {"type": "symmetricKey", "primaryKey": %q}}
+     "attestation": {"type": "symmetricKey", "primaryKey": %q}},
+    {"enrollmentGroupId": "go-x509-group",
+     "attestation": {"type": "x509", "caCertificates": [%q]}}
   ],
   "faults": [{"type": "silent", "registrationId": "go-silent"}]
-}`, idScope, deviceKey, deviceKey, deviceKey, groupKey)
+}`, idScope, deviceKey, deviceKey, deviceKey, groupKey, credentials.caCert)
+}
 
 func startEmulator(config string) (*emulator, error) {
 	binary := os.Getenv("PROV_TEST_EMULATOR")
@@ -84,7 +121,8 @@ func startEmulator(config string) (*emulator, error) {
 	e.exited = make(chan struct{})
 	go func() { _ = e.process.Wait(); close(e.exited) }()
 	var ports struct {
-		MQTT int `json:"mqtt"`
+		MQTT  int `json:"mqtt"`
+		HTTPS int `json:"https"`
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -104,6 +142,7 @@ func startEmulator(config string) (*emulator, error) {
 		}
 	}
 	e.mqttHost = fmt.Sprintf("localhost:%d", ports.MQTT)
+	e.httpsHost = fmt.Sprintf("localhost:%d", ports.HTTPS)
 	caPath, err := exec.Command(binary, "ca-path", "--data-dir", dataDir).Output()
 	if err != nil {
 		e.stop()

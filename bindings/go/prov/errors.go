@@ -26,6 +26,7 @@ const (
 	StatusProtocol          Status = 9
 	StatusBusy              Status = 10
 	StatusInternal          Status = 11
+	StatusCertificate       Status = 12
 )
 
 // String names the status as prov.h does, e.g. "PROV_E_TIMEOUT".
@@ -45,6 +46,9 @@ var (
 	ErrProtocol          = errors.New("prov: protocol error")         // ClientError
 	ErrBusy              = errors.New("prov: registration in flight") // ClientError
 	ErrInternal          = errors.New("prov: internal error")         // ClientError
+	// ErrCertificate: a local X.509 credential or CSR is unusable (file,
+	// pass phrase, key mismatch, chain order, validity, CN).
+	ErrCertificate = errors.New("prov: certificate problem")
 	// ErrClosed: the client was used after Close. Such errors also match
 	// ErrInvalidArgument, as in the other bindings.
 	ErrClosed = errors.New("prov: client is closed")
@@ -62,6 +66,7 @@ var sentinelByStatus = map[Status]error{
 	StatusProtocol:          ErrProtocol,
 	StatusBusy:              ErrBusy,
 	StatusInternal:          ErrInternal,
+	StatusCertificate:       ErrCertificate,
 }
 
 // Error is every failure this package returns.

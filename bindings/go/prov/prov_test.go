@@ -21,17 +21,26 @@ import (
 	"github.com/libprov/libprov/bindings/go/prov"
 )
 
-var emu *emulator
+var (
+	emu   *emulator
+	certs *x509Credentials
+)
 
 func TestMain(m *testing.M) {
 	var err error
-	emu, err = startEmulator(emulatorConfig)
+	if certs, err = makeX509Credentials(); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot make X.509 test credentials:", err)
+		os.Exit(1)
+	}
+	emu, err = startEmulator(emulatorConfig(certs))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cannot start dps-emulator:", err)
+		os.RemoveAll(certs.dir)
 		os.Exit(1)
 	}
 	code := m.Run()
 	emu.stop()
+	os.RemoveAll(certs.dir)
 	os.Exit(code)
 }
 
@@ -93,6 +102,126 @@ func TestGroupEnrollmentWithDerivedKey(t *testing.T) {
 	result, err := registerWithin(t, client, 20*time.Second)
 	if err != nil || result.DeviceID != "go-member-7" {
 		t.Fatalf("result %+v, error %v", result, err)
+	}
+}
+
+func TestSymmetricKeyGroupClient(t *testing.T) {
+	client, err := prov.NewSymmetricKeyGroupClient(emu.mqttHost, "go-member-9", idScope, groupKey,
+		prov.WithServerVerificationCert(emu.caPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	result, err := registerWithin(t, client, 20*time.Second)
+	if err != nil || result.DeviceID != "go-member-9" || result.EnrollmentGroupID != "go-group" {
+		t.Fatalf("result %+v, error %v", result, err)
+	}
+}
+
+func TestX509Registration(t *testing.T) {
+	client, err := prov.NewX509Client(emu.mqttHost, certs.registrationID, idScope, certs.deviceCert,
+		certs.deviceKey, "", prov.WithServerVerificationCert(emu.caPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	result, err := registerWithin(t, client, 20*time.Second)
+	if err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if result.DeviceID != certs.registrationID || result.EnrollmentGroupID != "go-x509-group" ||
+		!slices.Contains(hubs, result.AssignedHub) {
+		t.Fatalf("unexpected result %+v", result)
+	}
+	var x509 struct {
+		EnrollmentGroupID string `json:"enrollmentGroupId"`
+	}
+	if err := json.Unmarshal(result.X509, &x509); err != nil || x509.EnrollmentGroupID != "go-x509-group" {
+		t.Fatalf("registrationState.x509 %s (%v)", result.X509, err)
+	}
+	// certificateInfo is passed through when the service sends it (dps-emulator does not).
+	if result.X509CertificateInfo != nil && !json.Valid(result.X509CertificateInfo) {
+		t.Fatalf("certificate info %s", result.X509CertificateInfo)
+	}
+}
+
+func TestX509FromPEMOverHTTPS(t *testing.T) {
+	certPEM, _ := os.ReadFile(certs.deviceCert)
+	keyPEM, _ := os.ReadFile(certs.deviceKey)
+	client, err := prov.NewX509ClientFromPEM(emu.httpsHost, certs.registrationID, idScope, string(certPEM),
+		string(keyPEM), "", prov.WithServerVerificationCert(emu.caPEM), prov.WithTransport(prov.TransportHTTPS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	result, err := registerWithin(t, client, 20*time.Second)
+	if err != nil || result.DeviceID != certs.registrationID {
+		t.Fatalf("result %+v, error %v", result, err)
+	}
+}
+
+func TestX509CredentialProblemsAreErrCertificate(t *testing.T) {
+	// The CA's key does not match the device certificate.
+	_, err := prov.NewX509Client(emu.mqttHost, certs.registrationID, idScope, certs.deviceCert, certs.caKey, "")
+	if !errors.Is(err, prov.ErrCertificate) {
+		t.Fatalf("mismatched key: %v; want ErrCertificate", err)
+	}
+	_, err = prov.NewX509Client(emu.mqttHost, certs.registrationID, idScope, certs.dir+"/missing.pem", certs.deviceKey, "")
+	if !errors.Is(err, prov.ErrCertificate) || !strings.Contains(err.Error(), "missing.pem") {
+		t.Fatalf("missing file: %v; want ErrCertificate naming the file", err)
+	}
+}
+
+func TestTransports(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		transport prov.Transport
+		host      string
+	}{
+		{"mqtt", prov.TransportMQTT, emu.mqttHost},
+		{"mqtt-ws", prov.TransportMQTTWebSockets, emu.httpsHost},
+		{"https", prov.TransportHTTPS, emu.httpsHost},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			client, err := prov.NewSymmetricKeyClient(c.host, "go-dev-1", idScope, deviceKey,
+				prov.WithServerVerificationCert(emu.caPEM), prov.WithTransport(c.transport))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			result, err := registerWithin(t, client, 20*time.Second)
+			if err != nil || result.DeviceID != "go-device-one" {
+				t.Fatalf("result %+v, error %v", result, err)
+			}
+		})
+	}
+}
+
+func TestCertificateIssuance(t *testing.T) {
+	client := newClient(t, "go-dev-1", prov.WithCSR(prov.KeyECP256))
+	result, err := registerWithin(t, client, 20*time.Second)
+	if err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if result.IssuedCertificateCount < 1 || !strings.HasPrefix(result.IssuedCertificateChainPEM, "-----BEGIN CERTIFICATE-----") ||
+		!strings.Contains(result.GeneratedPrivateKeyPEM, "PRIVATE KEY-----") {
+		t.Fatalf("issued %d certificate(s): %.60q..., key present: %v", result.IssuedCertificateCount,
+			result.IssuedCertificateChainPEM, result.GeneratedPrivateKeyPEM != "")
+	}
+}
+
+func TestUnreachableProxyIsConnectionFailed(t *testing.T) {
+	// A port nobody listens on: the proxy connection is refused.
+	client := newClient(t, "go-dev-1", prov.WithProxyURL("socks5://user:secret-password@127.0.0.1:1"))
+	_, err := registerWithin(t, client, 20*time.Second)
+	if !errors.Is(err, prov.ErrConnectionFailed) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("error %v; want ErrConnectionFailed naming the proxy", err)
+	}
+	if strings.Contains(err.Error(), "secret-password") {
+		t.Fatal("the proxy password leaked into the error")
+	}
+	if _, err := prov.NewSymmetricKeyClient("h", "dev", idScope, deviceKey, prov.WithProxyURL("gopher://p:1")); !errors.Is(err, prov.ErrInvalidArgument) {
+		t.Fatalf("unknown proxy scheme: %v; want ErrInvalidArgument", err)
 	}
 }
 
