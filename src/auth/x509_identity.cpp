@@ -292,6 +292,13 @@ X509Identity X509Identity::load(const std::string &cert_text, const std::string 
   const unsigned char *cursor = key_der.data();
   PkeyPtr key(wolfSSL_d2i_AutoPrivateKey(nullptr, &cursor, static_cast<long>(key_der.size())));
   if (!key) {
+    if (encrypted) {
+      // Legacy PEM encryption (Proc-Type: 4,ENCRYPTED) has no integrity
+      // check: a wrong pass phrase yields bytes that do not parse as a key.
+      fail(key_origin +
+           ": the pass phrase is wrong (the decrypted private key does not parse as RSA or "
+           "ECDSA)");
+    }
     fail(key_origin + " does not hold an RSA or ECDSA private key that wolfSSL can parse");
   }
   const int key_type = wolfSSL_EVP_PKEY_id(key.get());

@@ -341,6 +341,28 @@ static void wrong_pass_phrase(void **state) {
                         PROV_E_CERTIFICATE, "enc.key", "pass phrase is wrong", NULL);
   expect_create_failure("dev-enc", path_of("enc.pem"), path_of("enc.key"), NULL, PROV_E_CERTIFICATE,
                         "enc.key", "encrypted", "no pass phrase", NULL);
+
+  /* The same key in legacy PEM encryption ("Proc-Type: 4,ENCRYPTED", no
+   * integrity check): the right phrase works, a wrong one is named. */
+  FILE *in = fopen(path_of("enc.key"), "rb");
+  assert_non_null(in);
+  EVP_PKEY *key = PEM_read_PrivateKey(in, NULL, NULL, (void *)PASS);
+  fclose(in);
+  assert_non_null(key);
+  FILE *out = fopen(path_of("legacy.key"), "wb");
+  assert_non_null(out);
+  assert_int_equal(
+      PEM_write_PrivateKey_traditional(out, key, EVP_aes_256_cbc(), NULL, 0, NULL, (void *)PASS),
+      1);
+  fclose(out);
+  EVP_PKEY_free(key);
+  char *legacy = read_text(path_of("legacy.key"));
+  assert_contains(legacy, "Proc-Type: 4,ENCRYPTED");
+  free(legacy);
+  prov_client *client = x509_client("dev-enc", "enc.pem", "legacy.key", PASS);
+  prov_client_free(client);
+  expect_create_failure("dev-enc", path_of("enc.pem"), path_of("legacy.key"), "not the phrase",
+                        PROV_E_CERTIFICATE, "legacy.key", "pass phrase is wrong", NULL);
 }
 
 static void key_not_matching(void **state) {
