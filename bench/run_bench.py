@@ -55,9 +55,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Registrations per peer. A peer's count only changes how long it runs, not
 # its rate; slow peers get fewer so a full run stays around ten minutes.
 FULL_COUNTS = {
-    "c-seq": 1000, "c-threads": 2000, "cli-proc": 200, "cli-batch": 1000,
-    "py-libprov": 500, "py-sdk": 100, "node-sdk": 200, "node-sdk-conc": 400,
-    "tls-seq": 2000, "tls-conc": 4000, "tls-fresh": 1000,
+    "c-seq": 1500, "c-threads": 3000, "cli-proc": 300, "cli-batch": 1500,
+    "py-libprov": 600, "py-sdk": 300, "node-sdk": 300, "node-sdk-conc": 600,
+    "tls-seq": 3000, "tls-conc": 6000, "tls-fresh": 1500,
     "real": 10, "real-conc": 200, "scale": 1000,
 }
 SMOKE_COUNTS = {
@@ -277,6 +277,9 @@ class Runner:
             "process_cpu_per_reg_ms": 1000.0 * process_cpu / ok if ok and process_cpu is not None else None,
             "peak_rss_kb": usage.ru_maxrss if usage else None,
             "emulator_cpu_per_reg_ms": 1000.0 * emu_cpu / ok if ok else None,
+            # raw material for merge_rounds(); dropped before results.json
+            "_latencies": latencies, "_cpu_s": cpu, "_process_cpu_s": process_cpu,
+            "_emu_cpu_s": emu_cpu, "rounds": 1,
         }
         for key in ("protocol", "cipher", "fresh_context", "baseline", "peak", "after",
                     "thread_stack_kb", "fd_limit", "threads_started", "thread_error",
@@ -289,6 +292,44 @@ class Runner:
             fmt(row["cpu_per_reg_ms"], 3), row["peak_rss_kb"],
             ("  FIRST ERROR: " + row["first_error"]) if ok < count else ""))
         return row
+
+    def merge_rounds(self):
+        """Merges rows of the same peer and scenario (one per round) into one:
+        rate = all successes / summed loop time, percentiles over all
+        latencies, CPU summed, peak RSS the largest."""
+        merged, order = {}, []
+        for row in self.rows:
+            key = (row["peer"], row["scenario"], row["concurrency"])
+            if key not in merged:
+                merged[key] = row
+                order.append(key)
+                continue
+            into = merged[key]
+            into["count"] += row["count"]
+            into["ok"] += row["ok"]
+            into["elapsed_s"] += row["elapsed_s"]
+            into["_latencies"] = sorted(into["_latencies"] + row["_latencies"])
+            into["_cpu_s"] += row["_cpu_s"]
+            into["_emu_cpu_s"] += row["_emu_cpu_s"]
+            if into["_process_cpu_s"] is not None and row["_process_cpu_s"] is not None:
+                into["_process_cpu_s"] += row["_process_cpu_s"]
+            into["peak_rss_kb"] = max(into["peak_rss_kb"] or 0, row["peak_rss_kb"] or 0)
+            for kind, n in row["failures"].items():
+                into["failures"][kind] = into["failures"].get(kind, 0) + n
+            into["first_error"] = into["first_error"] or row["first_error"]
+            into["rounds"] += 1
+        for key in order:
+            row, ok = merged[key], merged[key]["ok"]
+            latencies = row["_latencies"]
+            row["rate_per_s"] = ok / row["elapsed_s"] if row["elapsed_s"] > 0 else 0.0
+            row["p50_ms"], row["p90_ms"], row["p99_ms"] = (
+                percentile(latencies, 0.5), percentile(latencies, 0.9), percentile(latencies, 0.99))
+            row["max_ms"] = latencies[-1] if latencies else None
+            row["cpu_per_reg_ms"] = 1000.0 * row["_cpu_s"] / ok if ok else None
+            row["process_cpu_per_reg_ms"] = (1000.0 * row["_process_cpu_s"] / ok
+                                             if ok and row["_process_cpu_s"] is not None else None)
+            row["emulator_cpu_per_reg_ms"] = 1000.0 * row["_emu_cpu_s"] / ok if ok else None
+        self.rows = [merged[key] for key in order]
 
     def run_json_peer(self, peer, scenario, description, count, cmd, env=None, concurrency=1,
                       timeout=900):
@@ -640,9 +681,11 @@ def markdown(results):
     m = results["machine"]
     add("## Run of %s" % results["date"])
     add("")
-    add("- machine: %d CPUs (`nproc`), %s, %.1f GB RAM, Linux %s, %s; load average at start %s"
+    add("- machine: %d CPUs (`nproc`), %s, %.1f GB RAM, Linux %s, %s; load average %s at start, "
+        "%s at end (other work shares the machine)"
         % (m["nproc"], m["cpu_model"], m["mem_gb"], m["kernel"], m["openssl"],
-           " ".join("%.2f" % x for x in m["loadavg_at_start"])))
+           " ".join("%.2f" % x for x in m["loadavg_at_start"]),
+           " ".join("%.2f" % x for x in m["loadavg_at_end"])))
     add("- command: `%s`" % results["command"])
     add("- emulator: dps-emulator on 127.0.0.1 (%s), records on tmpfs; the emulator shares the "
         "machine's CPUs with the peer it serves" % results["ports"])
@@ -766,6 +809,8 @@ def parse_args(argv):
     p.add_argument("--scale-variants", action="store_true",
                    help="repeat the scale run with MALLOC_ARENA_MAX=1 and/or an "
                         "SSL_MODE_RELEASE_BUFFERS LD_PRELOAD shim (memory diagnosis)")
+    p.add_argument("--rounds", type=int,
+                   help="round-robin rounds of the assignment-delay-0 peers (default 3; smoke 1)")
     p.add_argument("--threads", type=int, default=16, help="workers of the concurrent peers")
     p.add_argument("--count-factor", type=float, default=1.0, help="scales every count")
     p.add_argument("--only", help="comma-separated peers to run (default: all available)")
@@ -803,6 +848,8 @@ def main(argv):
     fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
     counts = dict(SMOKE_COUNTS if args.smoke else FULL_COUNTS)
+    if args.rounds is None:
+        args.rounds = 1 if args.smoke else 3
     for key in counts:
         if key not in ("real", "scale"):
             counts[key] = max(1 if counts[key] else 0, int(counts[key] * args.count_factor))
@@ -821,6 +868,7 @@ def main(argv):
     if not args.smoke and args.no_netns:
         emulator.fixed_ports = True
     started = datetime.datetime.now(datetime.timezone.utc)
+    facts = machine_facts()
     log("work directory %s; fd limit %d" % (workdir, fd_limit))
     emulator.start()
     log("dps-emulator pid %d, ports %s" % (emulator.process.pid, emulator.ports))
@@ -840,29 +888,32 @@ def main(argv):
         # Warm the emulator (first TLS context use, SQLite file) outside the measurements.
         runner.c_run("warmup", "fast", 5, 1)
         runner.rows.clear()
-        # -- the ceiling first, then every peer, all against the same emulator --
-        if wanted("tls-seq"):
-            runner.tls("tls-seq", counts["tls-seq"], 1, False)
-        if wanted("tls-fresh"):
-            runner.tls("tls-fresh", counts["tls-fresh"], 1, True)
-        if wanted("tls-conc"):
-            runner.tls("tls-conc", counts["tls-conc"], threads, False)
-        if wanted("c-seq"):
-            runner.c_run("c-seq", "fast", counts["c-seq"], 1)
-        if wanted("c-threads"):
-            runner.c_run("c-threads", "fast", counts["c-threads"], threads)
-        if have_cli and wanted("cli-proc"):
-            runner.cli_proc("fast", counts["cli-proc"])
-        if have_cli and wanted("cli-batch"):
-            runner.cli_batch("fast", counts["cli-batch"], threads)
-        if have_pybind and wanted("py-libprov"):
-            runner.python_peer("libprov", "fast", counts["py-libprov"])
-        if have_pysdk and wanted("py-sdk"):
-            runner.python_peer("azure", "fast", counts["py-sdk"])
-        if have_node and wanted("node-sdk"):
-            runner.node_peer("fast", counts["node-sdk"], 1)
-        if have_node and wanted("node-sdk-conc"):
-            runner.node_peer("fast", counts["node-sdk-conc"], threads)
+        # -- the ceiling and every peer, all against the same emulator, in
+        # round-robin rounds so that load from outside the benchmark (a shared
+        # machine) falls on every peer alike; rows are merged afterwards --
+        fast_runs = []
+
+        def add_run(peer, available, run):
+            if available and wanted(peer):
+                fast_runs.append((peer, run))
+
+        add_run("tls-seq", True, lambda n: runner.tls("tls-seq", n, 1, False))
+        add_run("tls-fresh", True, lambda n: runner.tls("tls-fresh", n, 1, True))
+        add_run("tls-conc", True, lambda n: runner.tls("tls-conc", n, threads, False))
+        add_run("c-seq", True, lambda n: runner.c_run("c-seq", "fast", n, 1))
+        add_run("c-threads", True, lambda n: runner.c_run("c-threads", "fast", n, threads))
+        add_run("cli-proc", have_cli, lambda n: runner.cli_proc("fast", n))
+        add_run("cli-batch", have_cli, lambda n: runner.cli_batch("fast", n, threads))
+        add_run("py-libprov", have_pybind, lambda n: runner.python_peer("libprov", "fast", n))
+        add_run("py-sdk", have_pysdk, lambda n: runner.python_peer("azure", "fast", n))
+        add_run("node-sdk", have_node, lambda n: runner.node_peer("fast", n, 1))
+        add_run("node-sdk-conc", have_node, lambda n: runner.node_peer("fast", n, threads))
+        rounds = max(1, args.rounds)
+        for round_index in range(rounds):
+            log("round %d of %d" % (round_index + 1, rounds))
+            for peer, run in fast_runs:
+                run(max(1, counts[peer] // rounds))
+        runner.merge_rounds()
         # -- realistic assignment delay --
         if wanted("real"):
             runner.c_run("c-seq", "real", counts["real"], 1)
@@ -892,13 +943,16 @@ def main(argv):
     results = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["run_bench.py"] + argv),
-        "machine": machine_facts(),
+        "machine": dict(facts, loadavg_at_end=os.getloadavg()),
         "fd_limit": fd_limit,
         "ports": "MQTT 8883, HTTPS 443, private network namespace" if emulator.fixed_ports
         else "ephemeral ports",
         "rows": runner.rows,
         "profile": profile_result,
     }
+    for row in runner.rows:
+        for key in [k for k in row if k.startswith("_")]:
+            del row[key]
     with open(os.path.join(args.out_dir, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1)
     report = markdown(results)
