@@ -95,6 +95,8 @@ final class NativeError {
       return new OperationCancelledException(this);
     } else if (status == ProvNative.PROV_E_SERVICE) {
       return new ServiceException(this);
+    } else if (status == ProvNative.PROV_E_CERTIFICATE) {
+      return new InvalidCertificateException(this);
     }
     return new ProvisioningException(this); // protocol, internal
   }

@@ -8,6 +8,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.libprov.internal.ProvClient;
+import org.libprov.internal.ProvNative;
 import org.libprov.internal.ProvResult;
 
 /**
@@ -77,6 +78,54 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
       String provisioningHost, String registrationId, String idScope, String symmetricKey) {
     ProvClient handle = new ProvClient(provisioningHost, registrationId, idScope, symmetricKey);
     NativeError.throwIfPendingUnchecked("create client");
+    return new ProvisioningDeviceClient(handle);
+  }
+
+  /**
+   * Creates a client for a device of a symmetric-key group enrollment: the device key is derived
+   * from groupKey and registrationId (as {@link Provisioning#deriveDeviceKey}); the group key is
+   * not kept.
+   *
+   * @throws IllegalArgumentException when an argument is invalid (the message names it)
+   */
+  public static ProvisioningDeviceClient createFromSymmetricKeyGroup(
+      String provisioningHost, String registrationId, String idScope, String groupKey) {
+    ProvClient handle =
+        ProvNative.create_symkey_group_client(provisioningHost, registrationId, idScope, groupKey);
+    NativeError.throwIfPendingUnchecked("create client");
+    return new ProvisioningDeviceClient(handle);
+  }
+
+  /**
+   * Creates a client that registers with an X.509 certificate (TLS client authentication), as the
+   * Python SDK's create_from_x509_certificate with X509(cert_file, key_file, pass_phrase).
+   *
+   * @param certFile PEM file: the device certificate, optionally followed by its intermediates
+   * @param keyFile PEM private key (RSA or ECDSA, optionally encrypted)
+   * @param passPhrase the key's pass phrase, or null
+   * @throws InvalidCertificateException a file cannot be read or parsed, wrong pass phrase, key
+   *     and certificate do not match, chain order, validity, or CN is not the registration id
+   *     (declared as its base class, ProvisioningException)
+   * @throws IllegalArgumentException when an argument is invalid (the message names it)
+   */
+  public static ProvisioningDeviceClient createFromX509Certificate(
+      String provisioningHost, String registrationId, String idScope, String certFile,
+      String keyFile, String passPhrase) throws ProvisioningException {
+    ProvClient handle =
+        ProvNative.create_x509_client(
+            provisioningHost, registrationId, idScope, certFile, keyFile, passPhrase);
+    NativeError.throwIfPending("create client");
+    return new ProvisioningDeviceClient(handle);
+  }
+
+  /** {@link #createFromX509Certificate} with the chain and the key as PEM text in memory. */
+  public static ProvisioningDeviceClient createFromX509Pem(
+      String provisioningHost, String registrationId, String idScope, String certPem,
+      String keyPem, String passPhrase) throws ProvisioningException {
+    ProvClient handle =
+        ProvNative.create_x509_pem_client(
+            provisioningHost, registrationId, idScope, certPem, keyPem, passPhrase);
+    NativeError.throwIfPending("create client");
     return new ProvisioningDeviceClient(handle);
   }
 
@@ -162,6 +211,49 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
   public ProvisioningDeviceClient setResponseTimeout(Duration timeout) {
     long value = milliseconds(timeout);
     return configure("set response timeout", () -> handle.set_response_timeout(value));
+  }
+
+  /** How to talk to the service (default {@link Transport#MQTT}). */
+  public ProvisioningDeviceClient setTransport(Transport transport) {
+    return configure("set transport", () -> handle.set_transport(transport.nativeValue));
+  }
+
+  /**
+   * Sends every connection through a proxy, as the Python SDK's ProxyOptions; username and
+   * password may be null.
+   */
+  public ProvisioningDeviceClient setProxy(
+      ProxyType type, String address, int port, String username, String password) {
+    return configure(
+        "set proxy", () -> handle.set_proxy(type.nativeValue, address, port, username, password));
+  }
+
+  /** The proxy as "scheme://[user[:password]@]host[:port]"; null or "" removes it. */
+  public ProvisioningDeviceClient setProxyUrl(String url) {
+    return configure("set proxy URL", () -> handle.set_proxy_url(url));
+  }
+
+  /** Trusted roots (PEM text) for an HTTPS proxy's own certificate; null = system store. */
+  public ProvisioningDeviceClient setProxyCaCert(String pem) {
+    return configure("set proxy CA cert", () -> handle.set_proxy_ca_cert(pem));
+  }
+
+  /**
+   * Asks the service to issue a certificate: each registration sends a CSR for a fresh key pair of
+   * this type; the result carries the issued chain and the generated key. NONE clears.
+   */
+  public ProvisioningDeviceClient setCsrAuto(KeyType keyType) {
+    return configure("set CSR", () -> handle.set_csr_auto(keyType.nativeValue));
+  }
+
+  /** A CSR the caller made (PEM); its subject CN must be the registration id. Null clears. */
+  public ProvisioningDeviceClient setCsrPem(String csrPem) {
+    return configure("set CSR PEM", () -> handle.set_csr_pem(csrPem));
+  }
+
+  /** The issuance request shape (default {@link CsrApi#V2025_07_01_PREVIEW}). */
+  public ProvisioningDeviceClient setCsrApi(CsrApi api) {
+    return configure("set CSR API", () -> handle.set_csr_api(api.nativeValue));
   }
 
   /**

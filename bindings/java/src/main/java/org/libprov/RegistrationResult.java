@@ -20,6 +20,13 @@ public final class RegistrationResult {
   private final String payload;
   private final String registrationStateJson;
   private final int httpStatus;
+  private final String enrollmentGroupId;
+  private final String x509Json;
+  private final String x509CertificateInfoJson;
+  private final String issuedCertificateChainPem;
+  private final int issuedCertificateCount;
+  private final String generatedPrivateKeyPem;
+  private final String trustBundlePem;
 
   RegistrationResult(ProvResult result) {
     operationId = result.operation_id();
@@ -34,6 +41,13 @@ public final class RegistrationResult {
     payload = result.payload();
     registrationStateJson = result.registration_state_json();
     httpStatus = result.http_status();
+    enrollmentGroupId = result.enrollment_group_id();
+    x509Json = result.x509_json();
+    x509CertificateInfoJson = result.x509_certificate_info_json();
+    issuedCertificateChainPem = result.issued_certificate_chain_pem();
+    issuedCertificateCount = result.issued_certificate_count();
+    generatedPrivateKeyPem = result.generated_private_key_pem();
+    trustBundlePem = result.trust_bundle_pem();
   }
 
   /** The registration operation's id. */
@@ -91,6 +105,41 @@ public final class RegistrationResult {
   /** HTTP-like status of the last response (200). */
   public int getHttpStatus() {
     return httpStatus;
+  }
+
+  /** The enrollment group the device registered through, or null. */
+  public String getEnrollmentGroupId() {
+    return enrollmentGroupId;
+  }
+
+  /** registrationState.x509 as JSON text (X.509 registrations), or null. */
+  public String getX509Json() {
+    return x509Json;
+  }
+
+  /** registrationState.x509.certificateInfo as JSON text, or null when not sent. */
+  public String getX509CertificateInfoJson() {
+    return x509CertificateInfoJson;
+  }
+
+  /** The certificate chain the service issued for a CSR (PEM, leaf first), or null. */
+  public String getIssuedCertificateChainPem() {
+    return issuedCertificateChainPem;
+  }
+
+  /** The number of certificates in the issued chain. */
+  public int getIssuedCertificateCount() {
+    return issuedCertificateCount;
+  }
+
+  /** The private key generated for {@code setCsrAuto} (secret: store it safely), or null. */
+  public String getGeneratedPrivateKeyPem() {
+    return generatedPrivateKeyPem;
+  }
+
+  /** The trust bundle (2021-11-01-preview issuance) as PEM, or null. */
+  public String getTrustBundlePem() {
+    return trustBundlePem;
   }
 
   @Override

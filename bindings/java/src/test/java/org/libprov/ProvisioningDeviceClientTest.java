@@ -33,7 +33,7 @@ class ProvisioningDeviceClientTest {
 
   @BeforeAll
   static void startEmulator() throws Exception {
-    emulator = new TestEmulator(TestEmulator.CONFIG);
+    emulator = new TestEmulator();
   }
 
   @AfterAll
@@ -74,6 +74,98 @@ class ProvisioningDeviceClientTest {
     String key = Provisioning.deriveDeviceKey(TestEmulator.GROUP_KEY, "java-member-5");
     try (ProvisioningDeviceClient client = client("java-member-5", key)) {
       assertEquals("java-member-5", client.register().getDeviceId());
+    }
+  }
+
+  @Test
+  void symmetricKeyGroupClient() throws Exception {
+    try (ProvisioningDeviceClient client =
+        ProvisioningDeviceClient.createFromSymmetricKeyGroup(
+                emulator.mqttHost, "java-member-8", TestEmulator.ID_SCOPE, TestEmulator.GROUP_KEY)
+            .setServerVerificationCert(emulator.caPem)) {
+      RegistrationResult result = client.register();
+      assertEquals("java-member-8", result.getDeviceId());
+      assertEquals("java-group", result.getEnrollmentGroupId());
+    }
+  }
+
+  @Test
+  void x509Registration() throws Exception {
+    try (ProvisioningDeviceClient client =
+        ProvisioningDeviceClient.createFromX509Certificate(
+                emulator.mqttHost, TestEmulator.X509_REGISTRATION_ID, TestEmulator.ID_SCOPE,
+                emulator.deviceCert.toString(), emulator.deviceKey.toString(), null)
+            .setServerVerificationCert(emulator.caPem)) {
+      RegistrationResult result = client.register();
+      assertEquals(TestEmulator.X509_REGISTRATION_ID, result.getDeviceId());
+      assertEquals("java-x509-group", result.getEnrollmentGroupId());
+      assertTrue(HUBS.contains(result.getAssignedHub()), result.getAssignedHub());
+      assertTrue(result.getX509Json().contains("\"enrollmentGroupId\""), result.getX509Json());
+    }
+  }
+
+  @Test
+  void x509FromPemOverHttps() throws Exception {
+    try (ProvisioningDeviceClient client =
+        ProvisioningDeviceClient.createFromX509Pem(
+                emulator.httpsHost, TestEmulator.X509_REGISTRATION_ID, TestEmulator.ID_SCOPE,
+                Files.readString(emulator.deviceCert), Files.readString(emulator.deviceKey), null)
+            .setServerVerificationCert(emulator.caPem)
+            .setTransport(Transport.HTTPS)) {
+      assertEquals(TestEmulator.X509_REGISTRATION_ID, client.register().getDeviceId());
+    }
+  }
+
+  @Test
+  void x509CredentialProblemsAreInvalidCertificateException() {
+    InvalidCertificateException e =
+        assertThrows(
+            InvalidCertificateException.class,
+            () -> ProvisioningDeviceClient.createFromX509Certificate(
+                emulator.mqttHost, TestEmulator.X509_REGISTRATION_ID, TestEmulator.ID_SCOPE,
+                emulator.dir.resolve("missing.pem").toString(), emulator.deviceKey.toString(), null));
+    assertTrue(e.getMessage().contains("missing.pem"), e.getMessage());
+    assertThrows(
+        InvalidCertificateException.class,
+        () -> ProvisioningDeviceClient.createFromX509Certificate(
+            emulator.mqttHost, TestEmulator.X509_REGISTRATION_ID, TestEmulator.ID_SCOPE,
+            emulator.deviceCert.toString(), emulator.caKey.toString(), null));
+  }
+
+  @Test
+  void everyTransport() throws Exception {
+    for (Transport transport : Transport.values()) {
+      String host = transport == Transport.MQTT ? emulator.mqttHost : emulator.httpsHost;
+      try (ProvisioningDeviceClient client =
+          ProvisioningDeviceClient.createFromSymmetricKey(
+                  host, "java-dev-1", TestEmulator.ID_SCOPE, TestEmulator.DEVICE_KEY)
+              .setServerVerificationCert(emulator.caPem)
+              .setTransport(transport)) {
+        assertEquals("java-device-one", client.register().getDeviceId(), transport.name());
+      }
+    }
+  }
+
+  @Test
+  void certificateIssuance() throws Exception {
+    try (ProvisioningDeviceClient client =
+        client("java-dev-1", TestEmulator.DEVICE_KEY).setCsrAuto(KeyType.EC_P256)) {
+      RegistrationResult result = client.register();
+      assertTrue(result.getIssuedCertificateCount() >= 1, "issued " + result.getIssuedCertificateCount());
+      assertTrue(result.getIssuedCertificateChainPem().startsWith("-----BEGIN CERTIFICATE-----"));
+      assertTrue(result.getGeneratedPrivateKeyPem().contains("PRIVATE KEY-----"));
+    }
+  }
+
+  @Test
+  void unreachableProxyIsConnectionFailed() {
+    try (ProvisioningDeviceClient client =
+        client("java-dev-1", TestEmulator.DEVICE_KEY)
+            .setProxy(ProxyType.SOCKS5, "127.0.0.1", 1, "user", "secret-password")) {
+      ConnectionFailedException e = assertThrows(ConnectionFailedException.class, client::register);
+      assertTrue(e.getMessage().contains("127.0.0.1:1"), e.getMessage());
+      assertFalse(e.getMessage().contains("secret-password"), "the proxy password leaked");
+      assertThrows(IllegalArgumentException.class, () -> client.setProxyUrl("gopher://p:1"));
     }
   }
 
