@@ -163,14 +163,15 @@ bool RegistrationService::drop_on_connect(const std::string &transport,
 }
 
 std::optional<ServiceReply> RegistrationService::apply_request_faults(
-    const RequestContext &ctx, bool is_register, const Enrollment *enrollment_hint) {
+    const RequestContext &ctx, bool is_register, const Enrollment *enrollment_hint,
+    bool include_global) {
   int64_t now = monotonic_ms();
   std::optional<FaultHit> hit;
   if (enrollment_hint) {
     hit = enrollment_faults(*enrollment_hint)
               .evaluate(FaultPhase::kRequest, ctx.registration_id, is_register, now);
   }
-  if (!hit) {
+  if (!hit && include_global) {
     hit = global_faults_.evaluate(FaultPhase::kRequest, ctx.registration_id, is_register, now);
   }
   if (!hit) return std::nullopt;
@@ -394,9 +395,10 @@ ServiceReply RegistrationService::register_device(const RequestContext &ctx,
     AuthOutcome auth = authenticate(ctx);
     if (auth.error) return finish(*auth.error);
     const Enrollment &enrollment = *auth.enrollment;
-    if (auth.enrollment != find_individual(ctx.registration_id)) {
-      // A group device: its group's faults apply too.
-      auto group_modifier = apply_request_faults(ctx, true, &enrollment);
+    if (enrollment.is_group) {
+      // Which group a device belongs to is only known after authentication; the global faults
+      // were evaluated already.
+      auto group_modifier = apply_request_faults(ctx, true, &enrollment, false);
       if (group_modifier && group_modifier->result != "modifier") return *group_modifier;
       if (group_modifier) modifier = group_modifier;
     }
@@ -531,6 +533,11 @@ ServiceReply RegistrationService::operation_status(const RequestContext &ctx,
     };
     AuthOutcome auth = authenticate(ctx);
     if (auth.error) return finish(*auth.error);
+    if (auth.enrollment->is_group) {
+      auto group_modifier = apply_request_faults(ctx, false, auth.enrollment, false);
+      if (group_modifier && group_modifier->result != "modifier") return *group_modifier;
+      if (group_modifier) modifier = group_modifier;
+    }
 
     auto it = operations_.find(operation_id);
     if (it == operations_.end() || !iequals(it->second.registration_id, ctx.registration_id)) {

@@ -92,8 +92,11 @@ class RegistrationService {
   };
 
   AuthOutcome authenticate(const RequestContext &ctx);
+  // Evaluates the enrollment's faults (when known), then the global ones (when include_global).
+  // A reply with result "modifier" only alters the normal reply (malformed body, wrong $rid).
   std::optional<ServiceReply> apply_request_faults(const RequestContext &ctx, bool is_register,
-                                                   const Enrollment *enrollment_hint);
+                                                   const Enrollment *enrollment_hint,
+                                                   bool include_global = true);
   const Enrollment *find_individual(const std::string &registration_id) const;
   FaultList &enrollment_faults(const Enrollment &enrollment);
   std::string choose_hub(const Enrollment &enrollment, const std::string &registration_id) const;

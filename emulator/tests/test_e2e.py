@@ -354,16 +354,26 @@ def test_drop_after_connect_and_silent(emulator_factory):
 
 
 def test_registration_is_fast(emu):
-    # Assignment delay 0 on loopback: the whole exchange (TLS handshake included) takes a few ms.
-    best = min(_timed_register(emu) for _ in range(5))
-    assert best < 50, best
-
-
-def _timed_register(emu):
-    t0 = time.perf_counter()
-    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-1", token("dev-1"))
-    assert r.status == 200
-    return (time.perf_counter() - t0) * 1000
+    # Assignment delay 0: register -> PUBACK + 200 comes back at once. With Nagle left on, the
+    # response publish would wait ~40 ms for the delayed ACK of the PUBACK; best of 10 rounds on
+    # one connection stays far below that.
+    conn = dc.MqttConnection(emu.ports["mqtt"], emu.ca_path)
+    conn.send(dc.connect_packet("dev-1", f"{SCOPE}/registrations/dev-1/api-version=x",
+                                token("dev-1")))
+    assert conn.read_packet()[0] == 2
+    conn.send(dc.subscribe_packet(1, "$dps/registrations/res/#"))
+    assert conn.read_packet()[0] == 9
+    rounds = []
+    for i in range(10):
+        t0 = time.perf_counter()
+        conn.send(dc.publish_packet(f"$dps/registrations/PUT/iotdps-register/?$rid={i}",
+                                    '{"registrationId":"dev-1"}', packet_id=i + 2))
+        assert conn.read_packet()[0] == 4
+        p = conn.read_packet()
+        rounds.append((time.perf_counter() - t0) * 1000)
+        assert dc.parse_publish(p[1], p[2])[0].startswith("$dps/registrations/res/200/")
+    conn.close()
+    assert min(rounds) < 25, rounds
 
 
 def test_help_on_every_subcommand(emulator_bin):
@@ -460,3 +470,15 @@ def test_https_expect_100_continue(emu):
         response += chunk
     assert response.startswith(b"HTTP/1.1 200 OK")
     sock.close()
+
+
+def test_group_and_global_faults_each_count_once(emulator_factory):
+    config = base_config(faults=[{"type": "error", "status": 500, "every": 3}])
+    config["enrollmentGroups"][0]["faults"] = [
+        {"type": "throttle", "every": 2, "retryAfterSeconds": 4}]
+    emu = emulator_factory(config)
+    key = dc.derive_device_key(GROUP_KEY, "group-faulty-1")
+    statuses = [dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "group-faulty-1",
+                                 token("group-faulty-1", key)).status for _ in range(5)]
+    # Request 3 hits the global every-3rd fault; the group's every-2nd counts requests 2, 4, 5.
+    assert statuses == [200, 429, 500, 200, 429], statuses
