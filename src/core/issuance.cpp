@@ -1,7 +1,5 @@
 #include "core/issuance.h"
 
-#include <cctype>
-
 #include "auth/crypto.h"
 #include "auth/csr.h"
 #include "auth/x509_identity.h"
@@ -9,21 +7,6 @@
 #include "transport/mqtt_transport.h"
 
 namespace prov::core {
-
-namespace {
-
-bool iequals(const std::string &a, const std::string &b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 PreparedCsr prepare_csr(const Options &options, const std::string &registration_id) {
   PreparedCsr prepared;
@@ -40,7 +23,9 @@ PreparedCsr prepare_csr(const Options &options, const std::string &registration_
     der = std::move(generated.der);
     prepared.generated_key_pem = std::move(generated.private_key_pem);
   } else {
-    if (!iequals(options.csr_common_name, registration_id)) {
+    // Exact match: the service compares the CSR's CN with the registration
+    // id as sent (the emulator does too), unlike registration ids elsewhere.
+    if (options.csr_common_name != registration_id) {
       throw Error(PROV_E_CERTIFICATE,
                   "the CSR set with prov_client_set_csr_pem/_der has subject CN \"" +
                       options.csr_common_name + "\", but the registration id is \"" +
