@@ -59,6 +59,13 @@ static const char *kConfig =
     "\"}},\n"
     "    {\"registrationId\": \"dev-silent\", \"faults\": [{\"type\": \"silent\"}],"
     " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY
+    "\"}},\n"
+    "    {\"registrationId\": \"dev-throttled\","
+    " \"faults\": [{\"type\": \"throttle\", \"every\": 1, \"retryAfterSeconds\": 1, \"count\": 2}],"
+    " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY
+    "\"}},\n"
+    "    {\"registrationId\": \"dev-disabled\", \"enabled\": false,"
+    " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY
     "\"}}\n"
     "  ]\n"
     "}\n";
@@ -512,6 +519,37 @@ static void polls_until_assigned(void **state) {
   prov_client_free(client);
 }
 
+/* 429 + retry-after twice, then assigned: the retry-after reaches the flow
+ * from the MQTT topic and from the HTTP header alike. */
+static void throttled_then_assigned(void **state) {
+  const int transport = transport_of(state);
+  prov_client *client = make_client(transport, "127.0.0.1", "dev-throttled", KEY);
+  prov_result *result = NULL;
+  double started = now_s();
+  int rc = prov_client_register(client, &result);
+  if (rc != PROV_OK) fprintf(stderr, "register: %s\n", prov_last_error_message());
+  assert_int_equal(rc, PROV_OK);
+  assert_true(now_s() - started >= 1.5); /* two retry-after waits of 1 s */
+  assert_string_equal(prov_result_status(result), "assigned");
+  prov_result_free(result);
+  prov_client_free(client);
+}
+
+/* A disabled enrollment: the same service error and result on every transport. */
+static void disabled_is_service_error(void **state) {
+  const int transport = transport_of(state);
+  prov_client *client = make_client(transport, "127.0.0.1", "dev-disabled", KEY);
+  prov_result *result = NULL;
+  int rc = prov_client_register(client, &result);
+  fprintf(stderr, "register -> %s: %s\n", prov_status_str(rc), prov_last_error_message());
+  assert_int_equal(rc, PROV_E_SERVICE);
+  assert_non_null(result);
+  assert_string_equal(prov_result_status(result), "disabled");
+  assert_string_equal(prov_result_registration_id(result), "dev-disabled");
+  prov_result_free(result);
+  prov_client_free(client);
+}
+
 /* The same device over the three transports: the same result fields. */
 static void same_result_on_every_transport(void **state) {
   (void)state;
@@ -771,6 +809,8 @@ int main(int argc, char **argv) {
       PER_TRANSPORT(wrong_gateway_certificate),
       PER_TRANSPORT(wrong_key),
       PER_TRANSPORT(polls_until_assigned),
+      PER_TRANSPORT(throttled_then_assigned),
+      PER_TRANSPORT(disabled_is_service_error),
       PER_TRANSPORT(x509_device),
       cmocka_unit_test(same_result_on_every_transport),
       cmocka_unit_test(keep_alive_rejected_on_https),
