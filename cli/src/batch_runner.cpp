@@ -21,6 +21,7 @@
 #include "batch_input.h"
 #include "errors.h"
 #include "exit_codes.h"
+#include "issued_files.h"
 #include "output.h"
 
 namespace prov_cli {
@@ -64,6 +65,7 @@ class LineWriter {
 
 struct SharedState {
   const RegistrationSettings *settings = nullptr;
+  const BatchOptions *options = nullptr;
   const std::vector<BatchEntry> *entries = nullptr;
   std::atomic<size_t> next_entry{0};
   std::atomic<bool> stop_requested{false};
@@ -93,6 +95,11 @@ void process_entry(SharedState &state, const BatchEntry &entry) {
     outcome.status = PROV_E_NOMEM;
     outcome.step = "register";
     outcome.message = error.what();
+  }
+  if (outcome.status == PROV_OK && state.options->issued_dir) {
+    // Registration ids cannot contain '/' (libprov checks them).
+    std::string base = *state.options->issued_dir + "/" + entry.registration_id;
+    save_issued_files(outcome, {base + ".pem", base + ".key"});
   }
   const BatchLineInfo line_info{entry.line_number, true};
   state.writer->write([&outcome, &line_info] { return outcome_to_json(outcome, line_info); });
@@ -159,6 +166,7 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
   }
   SharedState state;
   state.settings = &settings;
+  state.options = &options;
   state.entries = &entries;
   state.writer = &writer;
   state.stats = &stats;

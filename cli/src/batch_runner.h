@@ -18,6 +18,8 @@ struct BatchOptions {
   ProgressMode progress = ProgressMode::kAuto;
   // For X.509 lines without their own pass phrase (--pass-phrase-file).
   SecretString default_pass_phrase;
+  // Where issued certificates (ID.pem) and generated keys (ID.key) go.
+  std::optional<std::string> issued_dir;
 };
 
 // Runs the batch and returns the exit code: 0 when every device was

@@ -61,6 +61,9 @@ void BatchStats::registration_finished(const Outcome &outcome) {
   if (outcome.status != PROV_OK) {
     ++failed_;
     ++failures_by_reason_[failure_reason(outcome)];
+  } else if (outcome.issued_files && !outcome.issued_files->error.empty()) {
+    ++failed_;
+    ++failures_by_reason_["saving the issued certificate"];
   }
 }
 

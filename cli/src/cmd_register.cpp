@@ -1,4 +1,5 @@
 #include <prov/prov.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <limits>
@@ -9,6 +10,7 @@
 #include "credentials.h"
 #include "errors.h"
 #include "exit_codes.h"
+#include "issued_files.h"
 #include "output.h"
 #include "registration.h"
 #include "usage.h"
@@ -27,6 +29,12 @@ const std::vector<OptionSpec> kRegisterOptions = {
     {"cert-file", true},
     {"cert-key-file", true},
     {"pass-phrase-file", true},
+    {"csr-key-type", true},
+    {"csr-file", true},
+    {"csr-api", true},
+    {"issued-cert-out", true},
+    {"issued-key-out", true},
+    {"issued-dir", true},
     {"payload", true},
     {"payload-file", true},
     {"ca-file", true},
@@ -79,6 +87,29 @@ RegistrationSettings settings_from_args(const ParsedArgs &args) {
   if (auto path = args.value("proxy-ca-file")) {
     settings.proxy_ca_pem = read_text_file(*path, "--proxy-ca-file");
   }
+  if (auto type = args.value("csr-key-type")) {
+    if (*type == "ec") {
+      settings.csr_key_type = PROV_KEY_EC_P256;
+    } else if (*type == "rsa") {
+      settings.csr_key_type = PROV_KEY_RSA_2048;
+    } else {
+      throw UsageError("--csr-key-type must be ec or rsa");
+    }
+  }
+  if (auto path = args.value("csr-file")) {
+    if (settings.csr_key_type)
+      throw UsageError("use either --csr-key-type or --csr-file, not both");
+    settings.csr = read_text_file(*path, "--csr-file");
+  }
+  if (auto api = args.value("csr-api")) {
+    if (*api == "2025-07-01-preview") {
+      settings.csr_api = PROV_CSR_API_2025_07_01_PREVIEW;
+    } else if (*api == "2021-11-01-preview") {
+      settings.csr_api = PROV_CSR_API_2021_11_01_PREVIEW;
+    } else {
+      throw UsageError("--csr-api must be 2025-07-01-preview or 2021-11-01-preview");
+    }
+  }
   if (args.has("payload") && args.has("payload-file")) {
     throw UsageError("use either --payload or --payload-file, not both");
   }
@@ -125,11 +156,28 @@ int run_single(const ParsedArgs &args) {
       throw UsageError(std::string("--") + batch_only + " is only valid with --batch");
     }
   }
+  if (args.has("issued-dir")) throw UsageError("--issued-dir is only valid with --batch");
   RegistrationSettings settings = settings_from_args(args);
+  IssuedFilePaths issued_paths;
+  issued_paths.certificate = args.value("issued-cert-out");
+  issued_paths.private_key = args.value("issued-key-out");
+  if (settings.csr_key_type && !issued_paths.private_key) {
+    throw UsageError(
+        "--csr-key-type needs --issued-key-out FILE (the generated key exists only "
+        "in this process)");
+  }
+  if (issued_paths.private_key && !settings.csr_key_type) {
+    throw UsageError("--issued-key-out needs --csr-key-type (with --csr-file the key is yours)");
+  }
+  if (issued_paths.certificate && !settings.csr_key_type && !settings.csr) {
+    throw UsageError("--issued-cert-out needs --csr-key-type or --csr-file");
+  }
   std::string registration_id = required(args, "registration-id");
   Credential credential = credential_from_args(args);
 
   Outcome outcome = register_device(settings, registration_id, credential);
+  if (outcome.status == PROV_OK) save_issued_files(outcome, issued_paths);
+  bool files_failed = outcome.issued_files && !outcome.issued_files->error.empty();
   if (args.has("json")) {
     std::string line = outcome_to_json(outcome) + "\n";
     std::fputs(line.c_str(), stdout);
@@ -137,6 +185,11 @@ int run_single(const ParsedArgs &args) {
     std::fputs(outcome_to_human(outcome).c_str(), stdout);
   } else {
     std::fputs(outcome_error_to_human(outcome).c_str(), stderr);
+  }
+  if (files_failed) {
+    std::string message = "prov: error: " + outcome.issued_files->error + "\n";
+    std::fputs(message.c_str(), stderr);
+    return kExitOther;
   }
   return exit_code_for_status(outcome.status);
 }
@@ -155,8 +208,23 @@ int run_batch_command(const ParsedArgs &args) {
   if (has_key_option(args)) {
     throw UsageError("key options cannot be used with --batch; keys come from the batch file");
   }
+  for (const char *single_only : {"issued-cert-out", "issued-key-out", "csr-file"}) {
+    if (args.has(single_only)) {
+      throw UsageError(std::string("--") + single_only +
+                       " cannot be used with --batch (use --csr-key-type with --issued-dir)");
+    }
+  }
   BatchOptions options;
   options.input_path = required(args, "batch");
+  options.issued_dir = args.value("issued-dir");
+  if (args.has("csr-key-type") != options.issued_dir.has_value()) {
+    throw UsageError("in batch mode --csr-key-type and --issued-dir go together");
+  }
+  struct stat info {};
+  if (options.issued_dir &&
+      (stat(options.issued_dir->c_str(), &info) != 0 || !S_ISDIR(info.st_mode))) {
+    throw UsageError("--issued-dir '" + *options.issued_dir + "' is not a directory");
+  }
   if (auto text = args.value("concurrency")) {
     options.concurrency =
         static_cast<int>(parse_integer_option("concurrency", *text, 1, kMaxConcurrency));

@@ -90,12 +90,23 @@ std::string outcome_to_json(const Outcome &outcome,
   add_json_or_null(root, "payload", fields.payload);
   add_string_or_null(root, "enrollmentGroupId", fields.enrollment_group_id);
   add_json_or_null(root, "x509CertificateInfo", fields.x509_certificate_info);
+  add_string_or_null(root, "issuedCertificateChain", fields.issued_certificate_chain);
+  add_string_or_null(root, "trustBundle", fields.trust_bundle);
   add_json_or_null(root, "registrationState", fields.registration_state);
   if (batch_info && batch_info->with_latency) {
     // Whole milliseconds with three decimals are plenty for a latency.
     cJSON_AddNumberToObject(
         root, "latencyMs",
         static_cast<double>(static_cast<long long>(outcome.latency_ms * 1000.0)) / 1000.0);
+  }
+
+  if (outcome.issued_files) {
+    cJSON *files = cJSON_AddObjectToObject(root, "issuedFiles");
+    add_string_or_null(files, "certificate", outcome.issued_files->certificate);
+    add_string_or_null(files, "privateKey", outcome.issued_files->private_key);
+    if (!outcome.issued_files->error.empty()) {
+      cJSON_AddStringToObject(files, "error", outcome.issued_files->error.c_str());
+    }
   }
 
   if (outcome.status != PROV_OK) {
@@ -141,6 +152,12 @@ std::string outcome_to_human(const Outcome &outcome) {
                      " (substatus " + or_unknown(fields.substatus) + ", operation " +
                      or_unknown(fields.operation_id) + ")\n";
   if (fields.payload) text += "payload: " + *fields.payload + "\n";
+  if (outcome.issued_files) {
+    const IssuedFiles &files = *outcome.issued_files;
+    if (files.certificate)
+      text += "issued certificate chain written to " + *files.certificate + "\n";
+    if (files.private_key) text += "its private key written to " + *files.private_key + "\n";
+  }
   return text;
 }
 

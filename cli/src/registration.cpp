@@ -44,6 +44,11 @@ ResultFields copy_result(const prov_result *result) {
   fields.error_message = copy_field(prov_result_error_message(result));
   fields.enrollment_group_id = copy_field(prov_result_enrollment_group_id(result));
   fields.x509_certificate_info = copy_field(prov_result_x509_certificate_info_json(result));
+  fields.issued_certificate_chain = copy_field(prov_result_issued_certificate_chain_pem(result));
+  fields.trust_bundle = copy_field(prov_result_trust_bundle_pem(result));
+  if (const char *key = prov_result_generated_private_key_pem(result)) {
+    fields.generated_private_key = SecretString(key);
+  }
   fields.error_code = prov_result_error_code(result);
   fields.http_status = prov_result_http_status(result);
   return fields;
@@ -152,6 +157,27 @@ bool apply_settings(prov_client *client, const RegistrationSettings &settings, O
   if (settings.payload_json && (status = prov_client_set_provisioning_payload(
                                     client, settings.payload_json->c_str())) != PROV_OK) {
     fail(outcome, status, "--payload");
+    return false;
+  }
+  if (settings.csr_key_type &&
+      (status = prov_client_set_csr_auto(client, *settings.csr_key_type)) != PROV_OK) {
+    fail(outcome, status, "--csr-key-type");
+    return false;
+  }
+  if (settings.csr) {
+    const std::string &csr = *settings.csr;
+    status = csr.find("-----BEGIN") != std::string::npos
+                 ? prov_client_set_csr_pem(client, csr.c_str())
+                 : prov_client_set_csr_der(client, reinterpret_cast<const uint8_t *>(csr.data()),
+                                           csr.size());
+    if (status != PROV_OK) {
+      fail(outcome, status, "--csr-file");
+      return false;
+    }
+  }
+  if (settings.csr_api &&
+      (status = prov_client_set_csr_api(client, *settings.csr_api)) != PROV_OK) {
+    fail(outcome, status, "--csr-api");
     return false;
   }
   if (settings.register_timeout_ms && (status = prov_client_set_register_timeout(

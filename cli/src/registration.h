@@ -28,6 +28,11 @@ struct RegistrationSettings {
   std::optional<int32_t> sas_ttl_seconds;
   std::optional<uint32_t> register_timeout_ms;
   std::optional<uint32_t> response_timeout_ms;
+  // Certificate issuance: generate a key pair of this PROV_KEY_* type, or
+  // send this CSR (PEM text or DER bytes), with this PROV_CSR_API_* shape.
+  std::optional<int> csr_key_type;
+  std::optional<std::string> csr;
+  std::optional<int> csr_api;
 };
 
 enum class KeyKind { kDevice, kGroup, kX509 };
@@ -46,8 +51,16 @@ struct ResultFields {
   std::optional<std::string> operation_id, status, registration_id, device_id, assigned_hub,
       substatus, created_date_time, last_update_date_time, etag, payload, registration_state,
       tracking_id, error_message, enrollment_group_id, x509_certificate_info;
+  std::optional<std::string> issued_certificate_chain, trust_bundle;
+  SecretString generated_private_key;  // never printed; only written to a 0600 file
   int32_t error_code = 0;
   int32_t http_status = 0;
+};
+
+// The files `prov` wrote from a certificate issuance (see issued_files.h).
+struct IssuedFiles {
+  std::optional<std::string> certificate, private_key;  // paths written
+  std::string error;                                    // "" = all requested files written
 };
 
 struct Outcome {
@@ -58,6 +71,7 @@ struct Outcome {
                                        // "--keep-alive", ..., "register"
   std::optional<ResultFields> result;  // present whenever the service answered
   double latency_ms = 0.0;             // wall time of the whole registration
+  std::optional<IssuedFiles> issued_files;  // when issued files were requested
 };
 
 // Creates a client for `registration_id`, applies `settings`, registers, and

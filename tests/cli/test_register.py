@@ -354,3 +354,84 @@ def test_service_faults_map_to_exit_codes(prov, start_emulator, fault, exit_code
     else:
         assert out["error"]["status"] == status
         assert out["error"]["message"]
+
+
+def openssl(*args, input_text=None):
+    result = subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True,
+                            input=input_text, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("key_type, api", [("ec", "2025-07-01-preview"),
+                                           ("rsa", "2021-11-01-preview")])
+def test_certificate_issuance_writes_chain_and_private_key(prov, emulator, tmp_path, key_type, api):
+    cert_path, key_path = tmp_path / "issued.pem", tmp_path / "issued.key"
+    result = register(prov, emulator, "cli-device-1", "--key", DEVICE_KEY, "--json",
+                      "--csr-key-type", key_type, "--csr-api", api, "--issued-cert-out", cert_path,
+                      "--issued-key-out", key_path)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["issuedFiles"] == {"certificate": str(cert_path), "privateKey": str(key_path)}
+    assert out["issuedCertificateChain"].startswith("-----BEGIN CERTIFICATE-----")
+    assert (out["trustBundle"] is not None) == (api == "2021-11-01-preview")
+    key_text = key_path.read_text()
+    assert "PRIVATE KEY" in key_text
+    assert key_text not in result.stdout and key_text not in result.stderr
+    assert oct(key_path.stat().st_mode & 0o777) == "0o600"
+    assert cert_path.read_text() == out["issuedCertificateChain"]
+    assert "CN = cli-device-1" in openssl("x509", "-in", cert_path, "-noout", "-subject")
+    # The key written is the one the issued certificate certifies.
+    assert openssl("pkey", "-in", key_path, "-pubout") == \
+        openssl("x509", "-in", cert_path, "-noout", "-pubkey")
+
+
+def test_certificate_issuance_from_own_csr(prov, emulator, tmp_path):
+    key_path, csr_path = tmp_path / "own.key", tmp_path / "own.csr"
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key_path, "-out", csr_path, "-subj", "/CN=cli-device-1")
+    cert_path = tmp_path / "own.pem"
+    result = register(prov, emulator, "cli-device-1", "--key", DEVICE_KEY, "--csr-file", csr_path,
+                      "--issued-cert-out", cert_path)
+    assert result.returncode == 0, result.stderr
+    assert f"issued certificate chain written to {cert_path}" in result.stdout
+    assert openssl("pkey", "-in", key_path, "-pubout") == \
+        openssl("x509", "-in", cert_path, "-noout", "-pubkey")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--csr-key-type", "ec"], "needs --issued-key-out"),
+    (["--issued-key-out", "k.pem"], "needs --csr-key-type"),
+    (["--issued-cert-out", "c.pem"], "needs --csr-key-type or --csr-file"),
+    (["--csr-key-type", "dsa", "--issued-key-out", "k"], "--csr-key-type must be ec or rsa"),
+    (["--csr-api", "2019", "--csr-key-type", "ec", "--issued-key-out", "k"], "--csr-api must be"),
+    (["--issued-dir", "."], "only valid with --batch"),
+])
+def test_certificate_issuance_usage_errors(prov, args, message):
+    result = prov("register", "--host", "127.0.0.1:1", "--id-scope", ID_SCOPE,
+                  "--registration-id", "cli-device-1", "--key", DEVICE_KEY, *args,
+                  secrets=ALL_SECRETS)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+
+
+def test_batch_certificate_issuance_into_a_directory(prov, emulator, tmp_path):
+    ids = [f"cli-csr-{n}" for n in range(4)]
+    batch = tmp_path / "csr.csv"
+    batch.write_text("registration_id,group_key\n" + "".join(f"{rid},{GROUP_KEY}\n" for rid in ids))
+    issued = tmp_path / "issued"
+    missing = prov("register", "--batch", batch, *emulator.common_args(), "--csr-key-type", "ec",
+                   "--issued-dir", issued, secrets=ALL_SECRETS)
+    assert missing.returncode == 2 and "is not a directory" in missing.stderr
+    issued.mkdir()
+    result = prov("register", "--batch", batch, *emulator.common_args(), "--csr-key-type", "ec",
+                  "--issued-dir", issued, "--progress", "never", secrets=ALL_SECRETS)
+    assert result.returncode == 0, result.stderr
+    for line in map(json.loads, result.stdout.splitlines()):
+        rid = line["registrationId"]
+        assert line["issuedFiles"] == {"certificate": f"{issued}/{rid}.pem",
+                                       "privateKey": f"{issued}/{rid}.key"}
+        assert f"CN = {rid}" in openssl("x509", "-in", issued / f"{rid}.pem", "-noout", "-subject")
+        assert oct((issued / f"{rid}.key").stat().st_mode & 0o777) == "0o600"
+    assert sorted(path.name for path in issued.iterdir()) == sorted(
+        [f"{rid}.pem" for rid in ids] + [f"{rid}.key" for rid in ids])
