@@ -291,7 +291,8 @@ PROV_API int prov_client_set_cipher(prov_client *client, const char *cipher_list
 PROV_API int prov_client_set_keep_alive(prov_client *client, int32_t seconds);
 
 /* Lifetime of the SAS tokens the client creates, in seconds, 60..31536000.
- * Default 3600. Symmetric-key clients only. */
+ * Default 3600. Symmetric-key clients only: PROV_E_INVALID_ARG for an X.509
+ * client (as the Python SDK). */
 PROV_API int prov_client_set_sastoken_ttl(prov_client *client, int32_t seconds);
 
 /* Custom data sent to the service with the registration request

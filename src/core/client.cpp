@@ -128,6 +128,10 @@ void Client::set_keep_alive(int32_t seconds) {
 }
 
 void Client::set_sastoken_ttl(int32_t seconds) {
+  if (identity_.x509) {
+    // As the Python SDK, which refuses sastoken_ttl for X.509 clients.
+    throw_invalid_arg("sastoken_ttl does not apply to an X.509 client (it sends no SAS token)");
+  }
   require_range(seconds, 60, 31536000, "sastoken_ttl", "seconds");
   update_options([&](Options &o) { o.sastoken_ttl_s = static_cast<uint32_t>(seconds); });
 }

@@ -268,6 +268,9 @@ static void expect_create_failure(const char *registration_id, const char *cert_
 static void individual_thumbprint(void **state) {
   (void)state;
   prov_client *client = x509_client("dev-thumb", "thumb.pem", "thumb.key", NULL);
+  /* No SAS token for X.509 clients: the option is refused, as in Python. */
+  assert_int_equal(prov_client_set_sastoken_ttl(client, 600), PROV_E_INVALID_ARG);
+  assert_contains(prov_last_error_message(), "X.509");
   prov_result *result = register_expect(client, PROV_OK);
   assert_assigned(result, "dev-thumb");
   assert_non_null(prov_result_x509_json(result));
@@ -349,12 +352,12 @@ static void wrong_pass_phrase(void **state) {
   EVP_PKEY *key = PEM_read_PrivateKey(in, NULL, NULL, (void *)PASS);
   fclose(in);
   assert_non_null(key);
-  FILE *out = fopen(path_of("legacy.key"), "wb");
+  BIO *out = BIO_new_file(path_of("legacy.key"), "wb");
   assert_non_null(out);
-  assert_int_equal(
-      PEM_write_PrivateKey_traditional(out, key, EVP_aes_256_cbc(), NULL, 0, NULL, (void *)PASS),
-      1);
-  fclose(out);
+  assert_int_equal(PEM_write_bio_PrivateKey_traditional(out, key, EVP_aes_256_cbc(), NULL, 0, NULL,
+                                                        (void *)PASS),
+                   1);
+  BIO_free(out);
   EVP_PKEY_free(key);
   char *legacy = read_text(path_of("legacy.key"));
   assert_contains(legacy, "Proc-Type: 4,ENCRYPTED");
