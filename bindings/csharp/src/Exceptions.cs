@@ -82,4 +82,13 @@ namespace Libprov
     {
         internal ServiceException(NativeError error) : base(error) { }
     }
+
+    /// <summary>A local X.509 credential or CSR is unusable: a file that cannot be read or parsed,
+    /// a wrong pass phrase, a key that does not match the certificate, a chain out of order, a
+    /// certificate outside its validity period, or a subject CN that is not the registration id.
+    /// The message names the file or certificate and the problem.</summary>
+    public class InvalidCertificateException : ProvisioningException
+    {
+        internal InvalidCertificateException(NativeError error) : base(error) { }
+    }
 }

@@ -84,6 +84,7 @@ namespace Libprov
             if (Status == ProvNative.PROV_E_TIMEOUT) return new OperationTimeoutException(this);
             if (Status == ProvNative.PROV_E_CANCELLED) return new OperationCancelledException(this);
             if (Status == ProvNative.PROV_E_SERVICE) return new ServiceException(this);
+            if (Status == ProvNative.PROV_E_CERTIFICATE) return new InvalidCertificateException(this);
             return new ProvisioningException(this); // protocol, internal
         }
 

@@ -5,6 +5,59 @@ using Libprov.Internal;
 
 namespace Libprov
 {
+    /// <summary>How the client talks to the service (prov_transport in prov.h).</summary>
+    public enum Transport
+    {
+        /// <summary>MQTT 3.1.1 over TLS, default port 8883 (the default).</summary>
+        Mqtt = 0,
+        /// <summary>MQTT over WebSockets over TLS, default port 443 (the Python SDK's websockets=True).</summary>
+        MqttWebSockets = 1,
+        /// <summary>The DPS HTTPS REST API, default port 443.</summary>
+        Https = 2,
+    }
+
+    /// <summary>Kinds of proxy (prov_proxy_type in prov.h).</summary>
+    public enum ProxyType
+    {
+        None = 0,
+        Http = 1,
+        Https = 2,
+        Socks4 = 3,
+        Socks4a = 4,
+        Socks5 = 5,
+        /// <summary>SOCKS5 with the destination resolved by the proxy.</summary>
+        Socks5h = 6,
+    }
+
+    /// <summary>A proxy for every connection, as the Python SDK's ProxyOptions.</summary>
+    public sealed class ProxyOptions
+    {
+        public ProxyType ProxyType { get; set; }
+        /// <summary>Host name or IP address, without a port.</summary>
+        public string Address { get; set; }
+        public int Port { get; set; }
+        /// <summary>Null for no proxy authentication.</summary>
+        public string Username { get; set; }
+        public string Password { get; set; }
+    }
+
+    /// <summary>The key pair generated for a certificate signing request (PROV_KEY_*).</summary>
+    public enum KeyType
+    {
+        None = 0,
+        EcP256 = 1,
+        Rsa2048 = 2,
+    }
+
+    /// <summary>The shape of the certificate issuance request (PROV_CSR_API_*).</summary>
+    public enum CsrApi
+    {
+        /// <summary>"csr" to "issuedCertificateChain" (the default).</summary>
+        V2025_07_01_Preview = 1,
+        /// <summary>"clientCertificateCsr" to "issuedClientCertificate" and "trustBundle".</summary>
+        V2021_11_01_Preview = 2,
+    }
+
     /// <summary>
     /// Options of a <see cref="ProvisioningDeviceClient"/>; null leaves prov.h's default. Each is
     /// checked when the client is created, and a bad value throws ArgumentException naming it.
@@ -27,6 +80,21 @@ namespace Libprov
         public TimeSpan? RegisterTimeout { get; set; }
         /// <summary>Deadline of each single network step (default 30 s).</summary>
         public TimeSpan? ResponseTimeout { get; set; }
+        /// <summary>How to talk to the service (default MQTT).</summary>
+        public Transport? Transport { get; set; }
+        /// <summary>A proxy for every connection.</summary>
+        public ProxyOptions Proxy { get; set; }
+        /// <summary>The proxy as "scheme://[user[:password]@]host[:port]" (instead of Proxy).</summary>
+        public string ProxyUrl { get; set; }
+        /// <summary>Trusted roots (PEM text) for an HTTPS proxy's own certificate.</summary>
+        public string ProxyCaCert { get; set; }
+        /// <summary>Ask for an issued certificate: each registration sends a CSR for a fresh key
+        /// pair of this type; the result carries the chain and the generated key.</summary>
+        public KeyType? CsrKeyType { get; set; }
+        /// <summary>A CSR the caller made (PEM); its subject CN must be the registration id.</summary>
+        public string CsrPem { get; set; }
+        /// <summary>The issuance request shape.</summary>
+        public CsrApi? CsrApi { get; set; }
     }
 
     /// <summary>
@@ -68,7 +136,44 @@ namespace Libprov
         public static ProvisioningDeviceClient CreateFromSymmetricKey(string provisioningHost, string registrationId,
             string idScope, string symmetricKey, ProvisioningClientOptions options = null)
         {
-            var handle = new ProvClient(provisioningHost, registrationId, idScope, symmetricKey);
+            return Created(new ProvClient(provisioningHost, registrationId, idScope, symmetricKey), options);
+        }
+
+        /// <summary>
+        /// Creates a client for a device of a symmetric-key group enrollment: the device key is
+        /// derived from groupKey and registrationId; the group key is not kept.
+        /// </summary>
+        /// <exception cref="ArgumentException">an argument or option is invalid (the message names it)</exception>
+        public static ProvisioningDeviceClient CreateFromSymmetricKeyGroup(string provisioningHost, string registrationId,
+            string idScope, string groupKey, ProvisioningClientOptions options = null)
+        {
+            return Created(ProvNative.create_symkey_group_client(provisioningHost, registrationId, idScope, groupKey), options);
+        }
+
+        /// <summary>
+        /// Creates a client that registers with an X.509 certificate (TLS client authentication),
+        /// as the Python SDK's create_from_x509_certificate with X509(cert_file, key_file,
+        /// pass_phrase): certFile holds the device certificate, optionally followed by its
+        /// intermediates; passPhrase is null for a key that is not encrypted.
+        /// </summary>
+        /// <exception cref="InvalidCertificateException">a file cannot be read or parsed, wrong pass
+        /// phrase, key and certificate do not match, chain order, validity, CN</exception>
+        public static ProvisioningDeviceClient CreateFromX509Certificate(string provisioningHost, string registrationId,
+            string idScope, string certFile, string keyFile, string passPhrase = null, ProvisioningClientOptions options = null)
+        {
+            return Created(ProvNative.create_x509_client(provisioningHost, registrationId, idScope, certFile, keyFile, passPhrase), options);
+        }
+
+        /// <summary><see cref="CreateFromX509Certificate"/> with the chain and the key as PEM text.</summary>
+        public static ProvisioningDeviceClient CreateFromX509Pem(string provisioningHost, string registrationId,
+            string idScope, string certPem, string keyPem, string passPhrase = null, ProvisioningClientOptions options = null)
+        {
+            return Created(ProvNative.create_x509_pem_client(provisioningHost, registrationId, idScope, certPem, keyPem, passPhrase), options);
+        }
+
+        /// <summary>Checks a native constructor's outcome, then applies the options.</summary>
+        private static ProvisioningDeviceClient Created(ProvClient handle, ProvisioningClientOptions options)
+        {
             NativeError.ThrowIfPending("create client");
             var client = new ProvisioningDeviceClient(handle);
             try
@@ -113,6 +218,23 @@ namespace Libprov
                 uint ms = Milliseconds(options.ResponseTimeout.Value);
                 Configure("set response timeout", () => handle.set_response_timeout(ms));
             }
+            if (options.Transport.HasValue)
+                Configure("set transport", () => handle.set_transport((int)options.Transport.Value));
+            if (options.Proxy != null)
+            {
+                ProxyOptions proxy = options.Proxy;
+                Configure("set proxy", () => handle.set_proxy((int)proxy.ProxyType, proxy.Address, proxy.Port, proxy.Username, proxy.Password));
+            }
+            if (options.ProxyUrl != null)
+                Configure("set proxy URL", () => handle.set_proxy_url(options.ProxyUrl));
+            if (options.ProxyCaCert != null)
+                Configure("set proxy CA cert", () => handle.set_proxy_ca_cert(options.ProxyCaCert));
+            if (options.CsrKeyType.HasValue)
+                Configure("set CSR", () => handle.set_csr_auto((int)options.CsrKeyType.Value));
+            if (options.CsrPem != null)
+                Configure("set CSR PEM", () => handle.set_csr_pem(options.CsrPem));
+            if (options.CsrApi.HasValue)
+                Configure("set CSR API", () => handle.set_csr_api((int)options.CsrApi.Value));
         }
 
         private static int WholeSeconds(string name, TimeSpan value)

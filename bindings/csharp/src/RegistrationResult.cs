@@ -23,6 +23,13 @@ namespace Libprov
             Payload = result.payload();
             RegistrationStateJson = result.registration_state_json();
             HttpStatus = result.http_status();
+            EnrollmentGroupId = result.enrollment_group_id();
+            X509Json = result.x509_json();
+            X509CertificateInfoJson = result.x509_certificate_info_json();
+            IssuedCertificateChainPem = result.issued_certificate_chain_pem();
+            IssuedCertificateCount = result.issued_certificate_count();
+            GeneratedPrivateKeyPem = result.generated_private_key_pem();
+            TrustBundlePem = result.trust_bundle_pem();
         }
 
         /// <summary>The registration operation's id.</summary>
@@ -46,6 +53,21 @@ namespace Libprov
         public string RegistrationStateJson { get; private set; }
         /// <summary>HTTP-like status of the last response (200).</summary>
         public int HttpStatus { get; private set; }
+
+        /// <summary>The enrollment group the device registered through, or null.</summary>
+        public string EnrollmentGroupId { get; private set; }
+        /// <summary>registrationState.x509 as JSON text (X.509 registrations), or null.</summary>
+        public string X509Json { get; private set; }
+        /// <summary>registrationState.x509.certificateInfo as JSON text, or null when not sent.</summary>
+        public string X509CertificateInfoJson { get; private set; }
+        /// <summary>The certificate chain the service issued for a CSR (PEM, leaf first), or null.</summary>
+        public string IssuedCertificateChainPem { get; private set; }
+        /// <summary>The number of certificates in the issued chain.</summary>
+        public int IssuedCertificateCount { get; private set; }
+        /// <summary>The private key generated for CsrKeyType (secret: store it safely), or null.</summary>
+        public string GeneratedPrivateKeyPem { get; private set; }
+        /// <summary>The trust bundle (2021-11-01-preview issuance) as PEM, or null.</summary>
+        public string TrustBundlePem { get; private set; }
 
         public override string ToString()
         {

@@ -17,7 +17,7 @@ namespace Libprov.Tests
         [SetUpFixture]
         public static void StartEmulator()
         {
-            emulator = new TestEmulator(TestEmulator.Config);
+            emulator = new TestEmulator();
         }
 
         [TearDownFixture]
@@ -61,6 +61,94 @@ namespace Libprov.Tests
             {
                 Assert.Equal("cs-member-2", client.Register().DeviceId, "device id");
             }
+        }
+
+        [Test]
+        public void SymmetricKeyGroupClient()
+        {
+            using (var client = ProvisioningDeviceClient.CreateFromSymmetricKeyGroup(emulator.MqttHost, "cs-member-4", TestEmulator.IdScope,
+                TestEmulator.GroupKey, new ProvisioningClientOptions { ServerVerificationCert = emulator.CaPem }))
+            {
+                RegistrationResult result = client.Register();
+                Assert.Equal("cs-member-4", result.DeviceId, "device id");
+                Assert.Equal("cs-group", result.EnrollmentGroupId, "enrollment group");
+            }
+        }
+
+        [Test]
+        public void X509Registration()
+        {
+            using (var client = ProvisioningDeviceClient.CreateFromX509Certificate(emulator.MqttHost, TestEmulator.X509RegistrationId,
+                TestEmulator.IdScope, emulator.DeviceCert, emulator.DeviceKeyFile, null,
+                new ProvisioningClientOptions { ServerVerificationCert = emulator.CaPem }))
+            {
+                RegistrationResult result = client.Register();
+                Assert.Equal(TestEmulator.X509RegistrationId, result.DeviceId, "device id");
+                Assert.Equal("cs-x509-group", result.EnrollmentGroupId, "enrollment group");
+                Assert.True(Hubs.Contains(result.AssignedHub), "assigned hub " + result.AssignedHub);
+                Assert.True(result.X509Json.Contains("\"enrollmentGroupId\""), result.X509Json);
+            }
+        }
+
+        [Test]
+        public void X509FromPemOverHttps()
+        {
+            using (var client = ProvisioningDeviceClient.CreateFromX509Pem(emulator.HttpsHost, TestEmulator.X509RegistrationId,
+                TestEmulator.IdScope, File.ReadAllText(emulator.DeviceCert), File.ReadAllText(emulator.DeviceKeyFile), null,
+                new ProvisioningClientOptions { ServerVerificationCert = emulator.CaPem, Transport = Transport.Https }))
+            {
+                Assert.Equal(TestEmulator.X509RegistrationId, client.Register().DeviceId, "device id");
+            }
+        }
+
+        [Test]
+        public void X509CredentialProblemsAreInvalidCertificateException()
+        {
+            var e = Assert.Throws<InvalidCertificateException>(() => ProvisioningDeviceClient.CreateFromX509Certificate(emulator.MqttHost,
+                TestEmulator.X509RegistrationId, TestEmulator.IdScope, Path.Combine(emulator.Dir, "missing.pem"), emulator.DeviceKeyFile));
+            Assert.True(e.Message.Contains("missing.pem"), e.Message);
+            Assert.Throws<InvalidCertificateException>(() => ProvisioningDeviceClient.CreateFromX509Certificate(emulator.MqttHost,
+                TestEmulator.X509RegistrationId, TestEmulator.IdScope, emulator.DeviceCert, emulator.CaKey));
+        }
+
+        [Test]
+        public void EveryTransport()
+        {
+            foreach (Transport transport in Enum.GetValues(typeof(Transport)))
+            {
+                string host = transport == Transport.Mqtt ? emulator.MqttHost : emulator.HttpsHost;
+                using (var client = ProvisioningDeviceClient.CreateFromSymmetricKey(host, "cs-dev-1", TestEmulator.IdScope, TestEmulator.DeviceKey,
+                    new ProvisioningClientOptions { ServerVerificationCert = emulator.CaPem, Transport = transport }))
+                {
+                    Assert.Equal("cs-device-one", client.Register().DeviceId, transport.ToString());
+                }
+            }
+        }
+
+        [Test]
+        public void CertificateIssuance()
+        {
+            using (var client = Client("cs-dev-1", TestEmulator.DeviceKey, new ProvisioningClientOptions { CsrKeyType = KeyType.EcP256 }))
+            {
+                RegistrationResult result = client.Register();
+                Assert.True(result.IssuedCertificateCount >= 1, "issued " + result.IssuedCertificateCount);
+                Assert.True(result.IssuedCertificateChainPem.StartsWith("-----BEGIN CERTIFICATE-----"), "issued chain");
+                Assert.True(result.GeneratedPrivateKeyPem.Contains("PRIVATE KEY-----"), "generated key");
+            }
+        }
+
+        [Test]
+        public void UnreachableProxyIsConnectionFailed()
+        {
+            var proxy = new ProxyOptions { ProxyType = ProxyType.Socks5, Address = "127.0.0.1", Port = 1, Username = "user", Password = "secret-password" };
+            using (var client = Client("cs-dev-1", TestEmulator.DeviceKey, new ProvisioningClientOptions { Proxy = proxy }))
+            {
+                var e = Assert.Throws<ConnectionFailedException>(() => client.Register());
+                Assert.True(e.Message.Contains("127.0.0.1:1"), e.Message);
+                Assert.True(!e.Message.Contains("secret-password"), "the proxy password leaked");
+            }
+            Assert.Throws<ArgumentException>(() => ProvisioningDeviceClient.CreateFromSymmetricKey("h", "dev", TestEmulator.IdScope,
+                TestEmulator.DeviceKey, new ProvisioningClientOptions { ProxyUrl = "gopher://p:1" }));
         }
 
         [Test]

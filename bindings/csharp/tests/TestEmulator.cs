@@ -16,7 +16,11 @@ namespace Libprov.Tests
         public const string DeviceKey = "Y3NoYXJwLWRldmljZS1rZXktLS0tLS0tLS0tLS0tLS0=";
         public const string GroupKey = "Y3NoYXJwLWdyb3VwLWtleS0tLS0tLS0tLS0tLS0tLS0=";
         public const string WrongKey = "bm90LXRoZS1rZXktLS0tLS0tLS0tLS0tLS0tLS0tLS0=";
-        public static readonly string Config = @"{
+        public const string X509RegistrationId = "cs-x509-device";
+
+        private static string Config(string caCert)
+        {
+            return @"{
  ""idScope"": """ + IdScope + @""",
  ""iotHubs"": [""hub-1.example.net"", ""hub-2.example.net""],
  ""enrollments"": [
@@ -28,17 +32,34 @@ namespace Libprov.Tests
    ""attestation"": {""type"": ""symmetricKey"", ""primaryKey"": """ + DeviceKey + @"""}}],
  ""enrollmentGroups"": [
   {""enrollmentGroupId"": ""cs-group"",
-   ""attestation"": {""type"": ""symmetricKey"", ""primaryKey"": """ + GroupKey + @"""}}],
+   ""attestation"": {""type"": ""symmetricKey"", ""primaryKey"": """ + GroupKey + @"""}},
+  {""enrollmentGroupId"": ""cs-x509-group"",
+   ""attestation"": {""type"": ""x509"", ""caCertificates"": [""" + caCert + @"""]}}],
  ""faults"": [{""type"": ""silent"", ""registrationId"": ""cs-silent""}]
 }";
+        }
+
+        private static void Run(string binary, string arguments)
+        {
+            var start = new ProcessStartInfo(binary, arguments) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            using (Process process = Process.Start(start))
+            {
+                string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+                process.WaitForExit();
+                if (process.ExitCode != 0) throw new InvalidOperationException(binary + " " + arguments + " failed:\n" + output);
+            }
+        }
 
         public readonly string Dir;
         public readonly string MqttHost;
+        public readonly string HttpsHost;
+        /// <summary>X.509 credentials made with `dps-emulator make-cert`: a root CA enrolled as a group.</summary>
+        public readonly string CaCert, CaKey, DeviceCert, DeviceKeyFile;
         public readonly string CaPath;
         public readonly string CaPem;
         private readonly Process process;
 
-        public TestEmulator(string config)
+        public TestEmulator()
         {
             string binary = Environment.GetEnvironmentVariable("PROV_TEST_EMULATOR");
             if (string.IsNullOrEmpty(binary))
@@ -49,7 +70,14 @@ namespace Libprov.Tests
             string portsPath = Path.Combine(Dir, "ports.json");
             string dataDir = Path.Combine(Dir, "data");
             string logPath = Path.Combine(Dir, "emulator.log");
-            File.WriteAllText(configPath, config);
+            CaCert = Path.Combine(Dir, "ca.pem");
+            CaKey = Path.Combine(Dir, "ca.key");
+            DeviceCert = Path.Combine(Dir, "device.pem");
+            DeviceKeyFile = Path.Combine(Dir, "device.key");
+            Run(binary, string.Format("make-cert ca --cn cs-test-root --out-cert \"{0}\" --out-key \"{1}\"", CaCert, CaKey));
+            Run(binary, string.Format("make-cert device --cn {0} --issuer-cert \"{1}\" --issuer-key \"{2}\" --out-cert \"{3}\" --out-key \"{4}\"",
+                X509RegistrationId, CaCert, CaKey, DeviceCert, DeviceKeyFile));
+            File.WriteAllText(configPath, Config(CaCert));
             // Through sh for the log redirection; exec keeps the pid the emulator's.
             var start = new ProcessStartInfo("/bin/sh", string.Format(
                 "-c 'exec \"$0\" serve --data-dir \"$1\" --config \"$2\" --bind 127.0.0.1 --mqtt-port 0 " +
@@ -87,6 +115,8 @@ namespace Libprov.Tests
                 throw new InvalidOperationException("no mqtt port in " + ports);
             }
             MqttHost = "localhost:" + mqtt.Groups[1].Value;
+            Match https = Regex.Match(ports, "\"https\"\\s*:\\s*(\\d+)");
+            HttpsHost = https.Success ? "localhost:" + https.Groups[1].Value : null;
             var caPathCommand = Process.Start(new ProcessStartInfo(binary, "ca-path --data-dir \"" + dataDir + "\"")
             {
                 UseShellExecute = false,

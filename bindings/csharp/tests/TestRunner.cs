@@ -77,7 +77,17 @@ namespace Libprov.Tests
             string filter = args.Length > 0 ? args[0] : "";
             Type[] types = Assembly.GetExecutingAssembly().GetTypes().Where(t => t.IsPublic).OrderBy(t => t.FullName).ToArray();
             int passed = 0, failed = 0;
-            foreach (MethodInfo setUp in Marked<SetUpFixtureAttribute>(types)) setUp.Invoke(null, null);
+            try
+            {
+                foreach (MethodInfo setUp in Marked<SetUpFixtureAttribute>(types)) setUp.Invoke(null, null);
+            }
+            catch (Exception e)
+            {
+                Exception cause = Unwrap(e);
+                Console.WriteLine("set-up failed: " + cause.GetType().Name + ": " + cause.Message);
+                Console.WriteLine("0 passed, 1 failed");
+                return 1;
+            }
             try
             {
                 foreach (MethodInfo test in Marked<TestAttribute>(types))
