@@ -18,6 +18,7 @@ PACKAGES=(
   libclang-rt-14-dev clang-format-14
   shellcheck
   luarocks
+  openjdk-17-jdk maven
 )
 
 missing=()
