@@ -83,9 +83,11 @@ std::string common_name(WOLFSSL_X509_NAME *name) {
   return len > 0 ? std::string(buffer, static_cast<size_t>(len)) : std::string();
 }
 
-int64_t asn1_time_to_unix(const WOLFSSL_ASN1_TIME *time) {
+std::optional<int64_t> asn1_time_to_unix(const WOLFSSL_ASN1_TIME *time) {
   struct tm parts {};
-  if (time == nullptr || wolfSSL_ASN1_TIME_to_tm(time, &parts) != WOLFSSL_SUCCESS) return 0;
+  if (time == nullptr || wolfSSL_ASN1_TIME_to_tm(time, &parts) != WOLFSSL_SUCCESS) {
+    return std::nullopt;
+  }
   return static_cast<int64_t>(timegm(&parts));
 }
 
@@ -238,8 +240,13 @@ X509Identity X509Identity::load(const std::string &cert_text, const std::string 
     summary.subject = name_text(wolfSSL_X509_get_subject_name(cert.get()));
     summary.issuer = name_text(wolfSSL_X509_get_issuer_name(cert.get()));
     summary.common_name = common_name(wolfSSL_X509_get_subject_name(cert.get()));
-    summary.not_before = asn1_time_to_unix(wolfSSL_X509_get_notBefore(cert.get()));
-    summary.not_after = asn1_time_to_unix(wolfSSL_X509_get_notAfter(cert.get()));
+    std::optional<int64_t> not_before = asn1_time_to_unix(wolfSSL_X509_get_notBefore(cert.get()));
+    std::optional<int64_t> not_after = asn1_time_to_unix(wolfSSL_X509_get_notAfter(cert.get()));
+    if (!not_before || !not_after) {
+      fail(which + " ('" + summary.subject + "') has a validity period that cannot be read");
+    }
+    summary.not_before = *not_before;
+    summary.not_after = *not_after;
     summary.self_signed = summary.subject == summary.issuer;
     identity.chain_.push_back(std::move(summary));
     identity.chain_pem_ += der_to_pem(der, "CERTIFICATE");
