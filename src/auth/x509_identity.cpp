@@ -358,7 +358,9 @@ std::string X509Identity::describe_chain() const {
   }
   const CertificateSummary &last = chain_.back();
   if (last.self_signed) {
-    text << " (ends at a self-signed certificate)";
+    text << " (complete up to the self-signed '" << last.subject
+         << "'): check that an enrollment for this registration id names this certificate's "
+            "thumbprint or one of its CAs";
   } else {
     text << "; the chain ends at a certificate issued by '" << last.issuer
          << "', which was not sent: if the enrollment is a group on an intermediate or root CA, "

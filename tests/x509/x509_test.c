@@ -448,6 +448,8 @@ static void certificate_of_another_enrollment(void **state) {
   prov_client *client = x509_client("dev-thumb", "thumb-other.pem", "thumb-other.key", NULL);
   prov_result *result = register_expect(client, PROV_E_CREDENTIAL);
   assert_contains(prov_last_error_message(), "401002");
+  assert_contains(prov_last_error_message(), "thumb-other.pem");
+  assert_contains(prov_last_error_message(), "check that an enrollment");
   assert_int_equal(prov_result_error_code(result), 401002);
   prov_result_free(result);
   prov_client_free(client);
