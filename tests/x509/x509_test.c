@@ -5,6 +5,7 @@
  * not use for this), against the emulator's own root CA. Each case runs in its
  * own process (ctest passes its name as argv[1]). */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -334,6 +335,59 @@ static void encrypted_key_pass_phrase(void **state) {
   prov_client_free(client);
   free(cert);
   free(key);
+}
+
+/* Many X.509 and CSR clients at once, each with its own identity, from
+ * their own threads: no process-wide credential state (unlike the C SDK). */
+struct concurrent_job {
+  const char *id, *cert, *key, *pass;
+  int csr;
+  int status;
+  char group[64];
+  size_t issued;
+};
+
+static void *run_job(void *arg) {
+  struct concurrent_job *job = arg;
+  prov_client *client = NULL;
+  job->status = prov_client_create_x509(&client, emu_host(), job->id, SCOPE, path_of(job->cert),
+                                        path_of(job->key), job->pass);
+  if (job->status != PROV_OK) return NULL;
+  prov_client_set_server_verification_cert(client, emu_ca_pem(g_emu));
+  prov_client_set_transport(client, g_transport);
+  if (job->csr) prov_client_set_csr_auto(client, PROV_KEY_EC_P256);
+  prov_result *result = NULL;
+  job->status = prov_client_register(client, &result);
+  const char *group = prov_result_enrollment_group_id(result);
+  snprintf(job->group, sizeof job->group, "%s", group ? group : "");
+  job->issued = prov_result_issued_certificate_count(result);
+  prov_result_free(result);
+  prov_client_free(client);
+  return NULL;
+}
+
+static void concurrent_x509_clients(void **state) {
+  (void)state;
+  struct concurrent_job jobs[12];
+  pthread_t threads[12];
+  static const struct concurrent_job kinds[4] = {
+      {.id = "dev-grp-int", .cert = "grp-int.pem", .key = "grp-int.key"},
+      {.id = "dev-enc", .cert = "enc.pem", .key = "enc.key", .pass = PASS, .csr = 1},
+      {.id = "dev-thumb", .cert = "thumb.pem", .key = "thumb.key", .csr = 1},
+      {.id = "dev-grp-root", .cert = "grp-root.pem", .key = "grp-root.key"},
+  };
+  for (int i = 0; i < 12; ++i) {
+    jobs[i] = kinds[i % 4];
+    assert_int_equal(pthread_create(&threads[i], NULL, run_job, &jobs[i]), 0);
+  }
+  for (int i = 0; i < 12; ++i) pthread_join(threads[i], NULL);
+  for (int i = 0; i < 12; ++i) {
+    if (jobs[i].status != PROV_OK) {
+      fail_msg("%s (job %d): %s", jobs[i].id, i, prov_status_str(jobs[i].status));
+    }
+    assert_string_equal(jobs[i].group, i % 4 == 2 ? "" : "group-x509");
+    assert_int_equal(jobs[i].issued, jobs[i].csr ? 3 : 0);
+  }
 }
 
 /* ---- local checks (before connecting) -------------------------------------- */
@@ -748,6 +802,7 @@ int main(int argc, char **argv) {
       CASE(group_intermediate_chain),
       CASE(group_intermediate_from_pem_text),
       CASE(encrypted_key_pass_phrase),
+      CASE(concurrent_x509_clients),
       CASE(wrong_pass_phrase),
       CASE(key_not_matching),
       CASE(expired_certificate),
