@@ -458,11 +458,145 @@ PROV_API int prov_client_set_csr_api(prov_client *client, int csr_api);
  * NULL when no answer came (e.g. a connection failure). Free it with
  * prov_result_free.
  *
+ * Transient failures are retried as prov_client_set_retry_policy describes;
+ * the whole call ends within the register timeout (PROV_E_TIMEOUT, whose
+ * message names the step that was waiting: DNS, TCP connect, TLS handshake,
+ * CONNACK, SUBACK, PUBACK or the response).
+ *
  * Returns PROV_OK, PROV_E_INVALID_ARG, PROV_E_CREDENTIAL,
  * PROV_E_CONNECTION_FAILED, PROV_E_CONNECTION_DROPPED, PROV_E_TIMEOUT,
- * PROV_E_SERVICE, PROV_E_PROTOCOL, PROV_E_BUSY (another registration on this
- * client is in flight; returned at once) or PROV_E_NOMEM. */
+ * PROV_E_CANCELLED (prov_client_cancel), PROV_E_SERVICE, PROV_E_PROTOCOL,
+ * PROV_E_BUSY (another registration on this client is in flight; returned
+ * at once) or PROV_E_NOMEM. */
 PROV_API int prov_client_register(prov_client *client, prov_result **out);
+
+/* ------------------------------------------------------------------------ */
+/* Retries, cancellation, asynchronous registration, progress and logging    */
+/* ------------------------------------------------------------------------ */
+
+/* How a registration retries transient conditions: a 429 or 5xx answer, a
+ * dropped connection, a refused/reset connection or DNS failure, and a
+ * request that got no response within the response timeout. Each retry
+ * waits the service's retry-after when it sent one (exactly as given, never
+ * clamped), otherwise an exponential backoff with full jitter: a uniform
+ * random delay in [0, min(max_backoff_ms, initial_backoff_ms * 2^(n-1))]
+ * before retry n, so that a fleet rebooting together spreads out instead of
+ * retrying in lock-step. After a dropped connection the client reconnects
+ * and resumes polling the SAME operation id (it does not register anew), and
+ * a retry-after received before the drop is still honoured. Permanent
+ * conditions (401/403, 400, 404, "failed", "disabled", untrusted server
+ * certificate, malformed answers) are never retried. Every retry stays
+ * inside the registration deadline (prov_client_set_register_timeout).
+ *
+ * max_retries: consecutive retries allowed before the last error is
+ * returned (its status and, when the service answered, its result);
+ * 0 = no retries at all. initial_backoff_ms: 1..3600000, max_backoff_ms:
+ * initial_backoff_ms..3600000.
+ * Defaults (chosen for fleets): 10 retries, 1000 ms initial, 30000 ms cap.
+ *
+ * Returns PROV_OK, PROV_E_INVALID_ARG (the message names the value) or
+ * PROV_E_BUSY. */
+PROV_API int prov_client_set_retry_policy(prov_client *client, uint32_t max_retries,
+                                          uint32_t initial_backoff_ms, uint32_t max_backoff_ms);
+
+/* Cancels the registration in flight on this client (blocking or
+ * asynchronous), from any thread, including a progress or log callback.
+ * The registration stops waiting within 100 ms, closes its connection
+ * and returns (or completes with) PROV_E_CANCELLED. The one exception is a
+ * TLS handshake computation already under way, which finishes first (a few
+ * ms). The client can register again afterwards. Without a registration in
+ * flight it does nothing (a cancel is not remembered for the next one).
+ * Returns PROV_OK or PROV_E_INVALID_ARG (client NULL). */
+PROV_API int prov_client_cancel(prov_client *client);
+
+/* Completion of prov_client_register_async. status is what
+ * prov_client_register would have returned; result is what it would have
+ * stored in *out (NULL when the service did not answer), and is owned by
+ * the callee: free it with prov_result_free. Inside the callback,
+ * prov_last_error_message() describes a failure. */
+typedef void (*prov_register_callback)(int status, prov_result *result, void *user_data);
+
+/* Starts a registration on a library thread and returns at once. cb is
+ * called exactly once, on that thread, when the registration ends (also
+ * when it is cancelled); until cb returns the client counts as busy.
+ *
+ * Rules for callbacks (completion, progress, log), enforced:
+ * - prov_client_register / _register_async on the same client from its own
+ *   callback returns PROV_E_BUSY (use another client, or start the next
+ *   registration after the callback has returned);
+ * - setters on the same client return PROV_E_BUSY;
+ * - prov_client_cancel is allowed;
+ * - prov_client_free of the same client from its completion callback is
+ *   allowed: the client is released once the callback returns (the client
+ *   must not be used after the call). From a progress or log callback it is
+ *   refused (nothing happens; a registration still runs on the client).
+ * prov_client_free from any other thread cancels the registration in
+ * flight and waits for its thread (including its completion callback) to
+ * finish; so a callback must not wait for the thread that frees its client.
+ *
+ * Returns PROV_OK (cb will be called), PROV_E_INVALID_ARG (client or cb
+ * NULL), PROV_E_BUSY (a registration on this client is in flight; cb will
+ * not be called) or PROV_E_NOMEM. */
+PROV_API int prov_client_register_async(prov_client *client, prov_register_callback cb,
+                                        void *user_data);
+
+/* The states a registration goes through, reported to the progress callback. */
+typedef enum prov_progress_state {
+  /* Opening the connection (DNS, TCP, TLS, proxy, MQTT CONNECT/SUBSCRIBE).
+   * detail: "host:port" and the transport. */
+  PROV_PROGRESS_CONNECTING = 1,
+  /* The connection is up and authenticated. */
+  PROV_PROGRESS_CONNECTED = 2,
+  /* The register request was sent (detail "register") or an operation
+   * status query (detail: the operation id). */
+  PROV_PROGRESS_REGISTERING = 3,
+  /* The service answered "assigning"; retry_after_ms is how long the client
+   * waits before polling again (the service's retry-after as given). detail:
+   * the operation id. */
+  PROV_PROGRESS_ASSIGNING = 4,
+  /* A transient failure is being retried. detail: the reason (e.g. "service
+   * answered 429 ..." or "connection dropped ..."); retry_after_ms: the
+   * delay before the retry. */
+  PROV_PROGRESS_RETRYING = 5,
+  /* Assigned. detail: the assigned hub. */
+  PROV_PROGRESS_ASSIGNED = 6,
+  /* The registration ended without an assignment (including cancelled and
+   * timed out). detail: "PROV_E_...: message". */
+  PROV_PROGRESS_FAILED = 7
+} prov_progress_state;
+
+/* state is a prov_progress_state; detail is borrowed for the duration of
+ * the call (never NULL, never holds a secret); retry_after_ms is 0 except
+ * for ASSIGNING and RETRYING. */
+typedef void (*prov_progress_callback)(int state, const char *detail, uint32_t retry_after_ms,
+                                       void *user_data);
+
+/* Sets (or, with cb NULL, clears) the progress callback. It is called on
+ * the thread running the registration (the caller's for
+ * prov_client_register, the library thread for _register_async), in order,
+ * and must return promptly. Returns PROV_OK, PROV_E_INVALID_ARG or
+ * PROV_E_BUSY. */
+PROV_API int prov_client_set_progress_callback(prov_client *client, prov_progress_callback cb,
+                                               void *user_data);
+
+typedef enum prov_log_level {
+  PROV_LOG_DEBUG = 0,
+  PROV_LOG_INFO = 1,
+  PROV_LOG_WARNING = 2,
+  PROV_LOG_ERROR = 3
+} prov_log_level;
+
+/* message is one line without a newline, borrowed for the call. */
+typedef void (*prov_log_callback)(int level, const char *message, void *user_data);
+
+/* Sets (or, with cb NULL, clears) the log callback; off by default.
+ * Messages of level >= min_level (a prov_log_level) are delivered, on the
+ * thread running the registration. Messages never contain a secret: the
+ * symmetric key, SAS tokens and signatures, private keys, pass phrases and
+ * proxy passwords are replaced by "<redacted>". Returns PROV_OK,
+ * PROV_E_INVALID_ARG (min_level out of range) or PROV_E_BUSY. */
+PROV_API int prov_client_set_log_callback(prov_client *client, int min_level,
+                                          prov_log_callback cb, void *user_data);
 
 /* ------------------------------------------------------------------------ */
 /* Result                                                                    */

@@ -202,6 +202,15 @@ PROV_API int prov_client_create_x509_pem(prov_client **out, const char *provisio
 }
 
 PROV_API void prov_client_free(prov_client *client) {
+  if (client == nullptr) return;
+  if (client->impl && client->impl->in_progress_or_log_callback()) {
+    // The registration running on this very thread still uses the client.
+    prov::api::set_last_error(
+        "prov_client_free refused: called from a progress or log callback of a registration "
+        "still running on this client; free it after prov_client_register returns or from the "
+        "completion callback");
+    return;
+  }
   delete client;
 }
 
@@ -332,6 +341,64 @@ PROV_API int prov_client_register(prov_client *client, prov_result **out) {
       if (error.result()) *out = new prov_result{*error.result()};
       throw;
     }
+  });
+}
+
+PROV_API int prov_client_set_retry_policy(prov_client *client, uint32_t max_retries,
+                                          uint32_t initial_backoff_ms, uint32_t max_backoff_ms) {
+  return guarded(__func__, [&] {
+    require_client(client).set_retry_policy(max_retries, initial_backoff_ms, max_backoff_ms);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_cancel(prov_client *client) {
+  return guarded(__func__, [&] {
+    require_client(client).cancel();
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_register_async(prov_client *client, prov_register_callback cb,
+                                        void *user_data) {
+  return guarded(__func__, [&] {
+    prov::core::Client &impl = require_client(client);
+    if (cb == nullptr) throw_invalid_arg("cb is NULL");
+    impl.register_async([cb, user_data](int status, std::shared_ptr<prov::core::Result> result,
+                                        const std::string &message) {
+      prov_result *out = nullptr;
+      if (result) {
+        try {
+          out = new prov_result{*result};
+        } catch (...) {
+          // Out of memory copying the details: the status still reaches the callee.
+        }
+      }
+      // The callback reads the failure with prov_last_error_message() on its thread.
+      if (status == PROV_OK) {
+        prov::api::clear_last_error();
+      } else {
+        prov::api::set_last_error(message);
+      }
+      cb(status, out, user_data);
+    });
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_progress_callback(prov_client *client, prov_progress_callback cb,
+                                               void *user_data) {
+  return guarded(__func__, [&] {
+    require_client(client).set_progress_callback(cb, user_data);
+    return PROV_OK;
+  });
+}
+
+PROV_API int prov_client_set_log_callback(prov_client *client, int min_level, prov_log_callback cb,
+                                          void *user_data) {
+  return guarded(__func__, [&] {
+    require_client(client).set_log_callback(min_level, cb, user_data);
+    return PROV_OK;
   });
 }
 

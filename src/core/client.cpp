@@ -1,6 +1,7 @@
 #include "core/client.h"
 
 #include <chrono>
+#include <system_error>
 
 #include "auth/csr.h"
 #include "auth/sas.h"
@@ -15,17 +16,6 @@ namespace prov::core {
 
 namespace {
 
-// Releases the busy flag however the registration ends.
-class BusyGuard {
- public:
-  explicit BusyGuard(std::atomic<bool> &flag) : flag_(flag) {}
-  ~BusyGuard() { flag_.store(false, std::memory_order_release); }
-  BusyGuard(const BusyGuard &) = delete;
-  BusyGuard &operator=(const BusyGuard &) = delete;
-
- private:
-  std::atomic<bool> &flag_;
-};
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -260,20 +250,172 @@ void check_option_combination(const Options &options) {
 }
 }  // namespace
 
-std::shared_ptr<Result> Client::register_device() {
+void Client::set_retry_policy(uint32_t max_retries, uint32_t initial_backoff_ms,
+                              uint32_t max_backoff_ms) {
+  RetryPolicy::Settings settings =
+      RetryPolicy::validated(max_retries, initial_backoff_ms, max_backoff_ms);
+  update_options([&](Options &o) { o.retry = settings; });
+}
+
+void Client::set_progress_callback(prov_progress_callback callback, void *user_data) {
+  update_options([&](Options &o) { o.observer.set_progress(callback, user_data); });
+}
+
+void Client::set_log_callback(int min_level, prov_log_callback callback, void *user_data) {
+  if (min_level < PROV_LOG_DEBUG || min_level > PROV_LOG_ERROR) {
+    throw_invalid_arg("min_level " + std::to_string(min_level) +
+                      " is not a prov_log_level (PROV_LOG_DEBUG 0 .. PROV_LOG_ERROR 3)");
+  }
+  update_options([&](Options &o) { o.observer.set_log(callback, min_level, user_data); });
+}
+
+Client::~Client() {
+  std::unique_lock<std::mutex> lock(run_mutex_);
+  if (async_thread_.joinable() && async_thread_.get_id() == std::this_thread::get_id()) {
+    // Freed from its own completion callback: the thread must not touch the
+    // client once the callback returns, and cannot join itself.
+    async_state_->freed_in_completion.store(true, std::memory_order_release);
+    async_thread_.detach();
+    return;
+  }
+  if (cancel_) cancel_->cancel();
+  std::thread async = std::move(async_thread_);
+  lock.unlock();
+  if (async.joinable()) async.join();
+  // A blocking registration on another thread (freeing under it is a
+  // caller bug, but waiting is cheap): it ends within moments of the cancel.
+  while (busy_.load(std::memory_order_acquire)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+std::shared_ptr<CancelSignal> Client::begin_registration() {
   bool expected = false;
   if (!busy_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
     throw Error(PROV_E_BUSY, "another registration on this client is in flight");
   }
-  BusyGuard release(busy_);
+  try {
+    auto cancel = std::make_shared<CancelSignal>();
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    cancel_ = cancel;
+    return cancel;
+  } catch (...) {
+    busy_.store(false, std::memory_order_release);
+    throw;
+  }
+}
+
+void Client::end_registration() noexcept {
+  {
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    cancel_.reset();
+  }
+  running_thread_.store(std::thread::id(), std::memory_order_release);
+  busy_.store(false, std::memory_order_release);
+}
+
+void Client::cancel() noexcept {
+  std::lock_guard<std::mutex> lock(run_mutex_);
+  if (cancel_) cancel_->cancel();
+}
+
+bool Client::in_progress_or_log_callback() const {
+  if (running_thread_.load(std::memory_order_acquire) != std::this_thread::get_id()) return false;
+  std::lock_guard<std::mutex> lock(run_mutex_);
+  return !(async_state_ && async_state_->in_completion.load(std::memory_order_acquire) &&
+           async_thread_.get_id() == std::this_thread::get_id());
+}
+
+std::shared_ptr<Result> Client::register_device() {
+  std::shared_ptr<CancelSignal> cancel = begin_registration();
+  struct EndRegistration {
+    Client *client;
+    ~EndRegistration() { client->end_registration(); }
+  } end{this};
+  running_thread_.store(std::this_thread::get_id(), std::memory_order_release);
+  return run_registration(*cancel);
+}
+
+void Client::register_async(Completion completion) {
+  std::shared_ptr<CancelSignal> cancel = begin_registration();
+  try {
+    // The previous asynchronous registration released the client as the
+    // last thing its thread did: joining it now is immediate.
+    std::thread previous;
+    {
+      std::lock_guard<std::mutex> lock(run_mutex_);
+      previous = std::move(async_thread_);
+    }
+    if (previous.joinable()) previous.join();
+    auto state = std::make_shared<AsyncState>();
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    async_state_ = state;
+    async_thread_ = std::thread([this, cancel, state, done = std::move(completion)] {
+      running_thread_.store(std::this_thread::get_id(), std::memory_order_release);
+      int status = PROV_OK;
+      std::shared_ptr<Result> result;
+      std::string message;
+      try {
+        result = run_registration(*cancel);
+      } catch (const Error &error) {
+        status = error.status();
+        result = error.result();
+        message = error.what();
+      } catch (const std::bad_alloc &) {
+        status = PROV_E_NOMEM;
+        message = "out of memory";
+      } catch (const std::exception &error) {
+        status = PROV_E_INTERNAL;
+        message = std::string("internal error in the registration thread: ") + error.what();
+      }
+      state->in_completion.store(true, std::memory_order_release);
+      done(status, std::move(result), message);
+      if (state->freed_in_completion.load(std::memory_order_acquire)) return;  // client is gone
+      state->in_completion.store(false, std::memory_order_release);
+      end_registration();
+    });
+  } catch (const std::system_error &error) {
+    end_registration();
+    throw Error(PROV_E_INTERNAL,
+                std::string("could not start the registration thread: ") + error.what());
+  } catch (...) {
+    end_registration();
+    throw;
+  }
+}
+
+std::shared_ptr<Result> Client::run_registration(const CancelSignal &cancel) {
   Options options;
   {
     std::lock_guard<std::mutex> lock(options_mutex_);
     options = options_;
   }
+  Observer &observer = options.observer;
+  try {
+    std::shared_ptr<Result> result = attempt_registration(options, cancel);
+    observer.progress(PROV_PROGRESS_ASSIGNED, result->answer().assigned_hub.value_or(""));
+    observer.log(PROV_LOG_INFO, "assigned to " + result->answer().assigned_hub.value_or("?") +
+                                    " as device " + result->answer().device_id.value_or("?"));
+    return result;
+  } catch (const Error &error) {
+    const std::string detail = std::string(prov_status_str(error.status())) + ": " + error.what();
+    observer.progress(PROV_PROGRESS_FAILED, detail);
+    observer.log(PROV_LOG_ERROR, "registration failed: " + detail);
+    throw;
+  }
+}
+
+std::shared_ptr<Result> Client::attempt_registration(Options &options, const CancelSignal &cancel) {
+  Observer &observer = options.observer;
+  observer.add_secret(identity_.symmetric_key);
+  if (options.proxy.password) observer.add_secret(*options.proxy.password);
+  if (identity_.x509) {
+    observer.add_secret(identity_.x509->key_pem());
+    if (identity_.x509->pass_phrase()) observer.add_secret(*identity_.x509->pass_phrase());
+  }
   // The deadline covers the whole call, from here.
   check_option_combination(options);
-  const WaitBudget budget(options.register_timeout_ms, options.response_timeout_ms);
+  const WaitBudget budget(options.register_timeout_ms, options.response_timeout_ms, &cancel);
 
   const HostPort &target = options.gateway ? *options.gateway : identity_.provisioning_host;
   transport::ConnectionSettings connection;
@@ -302,18 +444,26 @@ std::shared_ptr<Result> Client::register_device() {
     choice.sas_token =
         auth::make_sas_token(identity_.id_scope, identity_.registration_id, identity_.symmetric_key,
                              now_s + options.sastoken_ttl_s);
+    observer.add_secret(*choice.sas_token);
   }
   if (csr.active) choice.api_version = csr.api_version;
   choice.keep_alive_s = options.keep_alive_s;
 
+  const std::string endpoint =
+      (target.is_ipv6_literal ? "[" + target.host + "]" : target.host) + ":" +
+      std::to_string(target.port != 0 ? target.port : transport::default_port(choice.kind)) +
+      " over " + transport::transport_name(choice.kind) +
+      (options.proxy.enabled() ? " through proxy " + options.proxy.describe() : "");
+  observer.log(PROV_LOG_INFO, "registering \"" + identity_.registration_id + "\" at " + endpoint);
   std::unique_ptr<RegistrationTransport> transport =
       transport::make_registration_transport(std::move(choice), std::move(connection));
 
   FlowRequest request;
   request.register_body =
       json::build_register_body(identity_.registration_id, options.payload_json, csr.fields);
+  request.endpoint = endpoint;
 
-  RegistrationFlow flow(*transport, RetryPolicy());
+  RegistrationFlow flow(*transport, RetryPolicy(options.retry), observer);
   std::shared_ptr<Result> result;
   try {
     result = flow.run(request, budget);

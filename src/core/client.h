@@ -5,12 +5,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "auth/secret.h"
 #include "auth/x509_identity.h"
+#include "core/cancel.h"
 #include "core/options.h"
 #include "core/result.h"
 #include "core/validate.h"
@@ -61,10 +64,34 @@ class Client {
   void set_csr_der(const uint8_t *der, size_t der_len);
   void set_csr_api(int csr_api);
 
+  void set_retry_policy(uint32_t max_retries, uint32_t initial_backoff_ms, uint32_t max_backoff_ms);
+  void set_progress_callback(prov_progress_callback callback, void *user_data);
+  void set_log_callback(int min_level, prov_log_callback callback, void *user_data);
+
+  // Cancels the registration in flight and waits for an asynchronous one's
+  // thread, unless called from that thread's completion callback (then the
+  // thread lets go of the client once the callback returns).
+  ~Client();
+
   // Blocking registration. Returns the assigned result or throws Error
   // (carrying the service's result when it answered). PROV_E_BUSY at once
   // when another registration on this client is in flight.
   std::shared_ptr<Result> register_device();
+
+  // How an asynchronous registration ends: its status, the service's result
+  // when it answered (else null) and the error message ("" on success).
+  // Called once, on the registration's thread, while the client is busy.
+  using Completion =
+      std::function<void(int status, std::shared_ptr<Result> result, const std::string &message)>;
+  // Starts a registration on a new thread; PROV_E_BUSY when one is in flight.
+  void register_async(Completion completion);
+
+  // Signals the registration in flight (if any) to stop; any thread.
+  void cancel() noexcept;
+
+  // Whether the calling thread is inside a progress or log callback of a
+  // registration on this client (where freeing the client is refused).
+  bool in_progress_or_log_callback() const;
 
  private:
   explicit Client(SymmetricKeyIdentity identity) : identity_(std::move(identity)) {}
@@ -72,10 +99,32 @@ class Client {
   template <typename Change>
   void update_options(Change change);
 
+  // Marks the client busy (Error(PROV_E_BUSY) if it already is) and makes
+  // the cancel signal of the new registration.
+  std::shared_ptr<CancelSignal> begin_registration();
+  // The reverse, when the registration (and its completion callback) ended.
+  void end_registration() noexcept;
+  // One registration with the options it started with; reports the end to
+  // the progress and log callbacks.
+  std::shared_ptr<Result> run_registration(const CancelSignal &cancel);
+  std::shared_ptr<Result> attempt_registration(Options &options, const CancelSignal &cancel);
+
+  // What the thread of an asynchronous registration shares with the client.
+  struct AsyncState {
+    std::atomic<bool> in_completion{false};
+    std::atomic<bool> freed_in_completion{false};
+  };
+
   const SymmetricKeyIdentity identity_;
   std::mutex options_mutex_;
   Options options_;
   std::atomic<bool> busy_{false};
+
+  mutable std::mutex run_mutex_;          // guards the members below
+  std::shared_ptr<CancelSignal> cancel_;  // of the registration in flight
+  std::thread async_thread_;              // of the last asynchronous registration
+  std::shared_ptr<AsyncState> async_state_;
+  std::atomic<std::thread::id> running_thread_{};  // running a registration now
 };
 
 }  // namespace prov::core

@@ -11,6 +11,8 @@
 
 namespace prov::core {
 
+class CancelSignal;
+
 using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::milliseconds;
 
@@ -35,10 +37,16 @@ class Deadline {
 // The limits in force for one registration.
 class WaitBudget {
  public:
-  WaitBudget(uint32_t register_timeout_ms, uint32_t response_timeout_ms)
+  // `cancel` (may be null: not cancellable) must outlive the budget; every
+  // wait bounded by this budget also wakes when it is signalled.
+  WaitBudget(uint32_t register_timeout_ms, uint32_t response_timeout_ms,
+             const CancelSignal *cancel = nullptr)
       : overall_(Deadline::after(Millis(register_timeout_ms))),
         register_timeout_ms_(register_timeout_ms),
-        response_timeout_ms_(response_timeout_ms) {}
+        response_timeout_ms_(response_timeout_ms),
+        cancel_(cancel) {}
+
+  const CancelSignal *cancel() const { return cancel_; }
 
   const Deadline &overall() const { return overall_; }
   // Deadline for one network step started now.
@@ -61,6 +69,7 @@ class WaitBudget {
   Deadline overall_;
   uint32_t register_timeout_ms_;
   uint32_t response_timeout_ms_;
+  const CancelSignal *cancel_;
 };
 
 }  // namespace prov::core

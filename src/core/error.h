@@ -24,12 +24,22 @@ class Error : public std::runtime_error {
       : std::runtime_error(message), status_(status), result_(std::move(result)) {}
 
   prov_status status() const noexcept { return status_; }
+  // A connection failure that trying again later may cure (connection
+  // refused or reset, DNS not answering yet at boot), as opposed to one that
+  // will fail the same way every time (untrusted certificate, bad proxy
+  // credentials). The retry policy reconnects only after transient ones.
+  bool transient() const noexcept { return transient_; }
+  Error &&as_transient() && {
+    transient_ = true;
+    return std::move(*this);
+  }
   // The service's answer, when there was one (credential/service errors).
   const std::shared_ptr<Result> &result() const noexcept { return result_; }
 
  private:
   prov_status status_;
   std::shared_ptr<Result> result_;
+  bool transient_ = false;
 };
 
 // Shorthand for argument validation failures.

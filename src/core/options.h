@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/observer.h"
+#include "core/retry_policy.h"
 #include "core/validate.h"
 #include "transport/proxy.h"
 #include "transport/transport_factory.h"
@@ -35,6 +37,8 @@ struct Options {
   std::vector<uint8_t> csr_der;  // when provided (checked when set)
   std::string csr_common_name;   // of the provided CSR
   int csr_api = 1;               // PROV_CSR_API_*
+  RetryPolicy::Settings retry;   // prov_client_set_retry_policy
+  Observer observer;             // progress and log callbacks (secrets added per registration)
 };
 
 }  // namespace prov::core

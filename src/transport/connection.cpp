@@ -10,6 +10,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/cancel.h"
 #include "core/error.h"
 
 namespace prov::transport {
@@ -107,9 +108,11 @@ void throw_connect_failure(void *curl_easy, const ConnectionSettings &settings,
   switch (static_cast<CURLcode>(curl_code)) {
     case CURLE_COULDNT_RESOLVE_HOST:
       throw Error(PROV_E_CONNECTION_FAILED,
-                  "DNS: could not resolve host \"" + settings.host + "\": " + detail);
+                  "DNS: could not resolve host \"" + settings.host + "\": " + detail)
+          .as_transient();
     case CURLE_COULDNT_CONNECT:
-      throw Error(PROV_E_CONNECTION_FAILED, "TCP connect to " + peer + " failed: " + detail);
+      throw Error(PROV_E_CONNECTION_FAILED, "TCP connect to " + peer + " failed: " + detail)
+          .as_transient();
     case CURLE_PEER_FAILED_VERIFICATION:
       throw Error(PROV_E_CONNECTION_FAILED,
                   "TLS: server certificate verification failed for " + peer + ": " + detail);
@@ -127,9 +130,48 @@ void throw_connect_failure(void *curl_easy, const ConnectionSettings &settings,
     case CURLE_OPERATION_TIMEDOUT:
       throw Error(PROV_E_TIMEOUT, budget.timeout_message(step_name) + " (" + detail + ")");
     case CURLE_SSL_CONNECT_ERROR:
-      throw Error(PROV_E_CONNECTION_FAILED, "TLS handshake with " + peer + " failed: " + detail);
+      throw Error(PROV_E_CONNECTION_FAILED, "TLS handshake with " + peer + " failed: " + detail)
+          .as_transient();
     default:
-      throw Error(PROV_E_CONNECTION_FAILED, "connecting to " + peer + " failed: " + detail);
+      throw Error(PROV_E_CONNECTION_FAILED, "connecting to " + peer + " failed: " + detail)
+          .as_transient();
+  }
+}
+
+int perform_cancellable(void *curl_multi, void *curl_easy, const core::WaitBudget &budget,
+                        const std::string &during) {
+  CURLM *multi = as_multi(curl_multi);
+  CURL *easy = as_easy(curl_easy);
+  const core::CancelSignal *cancel = budget.cancel();
+  if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
+    throw Error(PROV_E_INTERNAL, "libcurl refused the transfer handle");
+  }
+  // Detached however the loop ends, so the handle can be reused or freed.
+  struct Detach {
+    CURLM *multi;
+    CURL *easy;
+    ~Detach() { curl_multi_remove_handle(multi, easy); }
+  } detach{multi, easy};
+  for (;;) {
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(multi, &running);
+    if (mc != CURLM_OK) {
+      throw Error(PROV_E_INTERNAL, std::string("libcurl multi error: ") + curl_multi_strerror(mc));
+    }
+    int queued = 0;
+    while (CURLMsg *msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) return msg->data.result;
+    }
+    if (cancel != nullptr) cancel->throw_if_cancelled(during);
+    // The transfer's own CURLOPT_TIMEOUT_MS bounds it; the poll only sleeps
+    // until libcurl has work or the cancel descriptor fires.
+    curl_waitfd cancel_wait{};
+    cancel_wait.fd = cancel != nullptr ? cancel->fd() : -1;
+    cancel_wait.events = CURL_WAIT_POLLIN;
+    const int slice =
+        cancel != nullptr && cancel->fd() < 0 ? core::CancelSignal::wait_slice_ms : 1000;
+    curl_multi_poll(multi, cancel_wait.fd >= 0 ? &cancel_wait : nullptr,
+                    cancel_wait.fd >= 0 ? 1 : 0, slice, nullptr);
   }
 }
 
@@ -175,6 +217,7 @@ void CurlConnection::open(const core::WaitBudget &budget) {
   CURL *easy = as_easy(easy_);
   const core::Deadline step = budget.step();
   const std::string url = "https://" + peer_ + "/";
+  cancel_ = budget.cancel();
 
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_CONNECT_ONLY, 1L);
@@ -207,11 +250,19 @@ void CurlConnection::open(const core::WaitBudget &budget) {
       }
     }
     if (done) break;
+    if (cancel_ != nullptr) cancel_->throw_if_cancelled("while opening " + connect_step_name());
     if (step.expired()) {
       throw Error(PROV_E_TIMEOUT, budget.timeout_message(connect_step_name()));
     }
-    curl_multi_poll(as_multi(multi_), nullptr, 0, std::max(1, std::min(to_poll_timeout(step), 200)),
-                    nullptr);
+    // The cancel descriptor wakes the poll as soon as prov_client_cancel is called.
+    curl_waitfd cancel_wait{};
+    cancel_wait.fd = cancel_ != nullptr ? cancel_->fd() : -1;
+    cancel_wait.events = CURL_WAIT_POLLIN;
+    const int slice =
+        cancel_ != nullptr && cancel_->fd() < 0 ? core::CancelSignal::wait_slice_ms : 200;
+    curl_multi_poll(as_multi(multi_), cancel_wait.fd >= 0 ? &cancel_wait : nullptr,
+                    cancel_wait.fd >= 0 ? 1 : 0,
+                    std::max(1, std::min(to_poll_timeout(step), slice)), nullptr);
   }
 
   if (outcome == CURLE_OK) return;
@@ -223,11 +274,19 @@ void CurlConnection::open(const core::WaitBudget &budget) {
 void CurlConnection::wait_socket(short events, const core::Deadline &until) {
   int fd = socket_fd();
   if (fd < 0) throw Error(PROV_E_CONNECTION_DROPPED, "the connection to " + peer_ + " is closed");
-  pollfd pfd{};
-  pfd.fd = fd;
-  pfd.events = events;
+  // The socket and, when the registration can be cancelled, the cancel
+  // descriptor: prov_client_cancel wakes this poll at once.
+  pollfd pfds[2] = {};
+  pfds[0].fd = fd;
+  pfds[0].events = events;
+  pfds[1].fd = cancel_ != nullptr ? cancel_->fd() : -1;  // poll ignores a negative fd
+  pfds[1].events = POLLIN;
+  int timeout_cap = 60000;
+  if (cancel_ != nullptr && cancel_->fd() < 0) timeout_cap = core::CancelSignal::wait_slice_ms;
   for (;;) {
-    int rc = ::poll(&pfd, 1, to_poll_timeout(until));
+    if (cancel_ != nullptr) cancel_->throw_if_cancelled("while talking to " + peer_);
+    int rc = ::poll(pfds, 2, std::min(to_poll_timeout(until), timeout_cap));
+    if (cancel_ != nullptr) cancel_->throw_if_cancelled("while talking to " + peer_);
     if (rc >= 0) return;
     if (errno != EINTR) {
       throw Error(PROV_E_CONNECTION_DROPPED, "waiting on the connection to " + peer_ +

@@ -13,6 +13,10 @@
 #include "core/deadline.h"
 #include "transport/proxy.h"
 
+namespace prov::core {
+class CancelSignal;
+}
+
 namespace prov::transport {
 
 struct ConnectionSettings {
@@ -44,6 +48,14 @@ void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings
                                         const std::string &destination, int curl_code,
                                         const std::string &detail, const core::WaitBudget &budget,
                                         const std::string &step_name);
+
+// Runs one transfer of `curl_easy` (a CURL*) on `curl_multi` (a CURLM*, so
+// connections are cached between transfers), like curl_easy_perform but
+// waking at once when the budget's cancel signal fires: then the handle is
+// removed and Error(PROV_E_CANCELLED) naming `during` is thrown. Returns
+// the transfer's CURLcode.
+int perform_cancellable(void *curl_multi, void *curl_easy, const core::WaitBudget &budget,
+                        const std::string &during);
 
 // A bidirectional byte stream; MQTT runs over it (directly or, later,
 // inside WebSocket frames).
@@ -96,6 +108,9 @@ class CurlConnection final : public ByteStream {
   void *easy_ = nullptr;   // CURL*
   bool attached_ = false;
   char error_buffer_[256 + 1] = {};
+  // Of the registration that opened the connection (set by open()); its
+  // descriptor is polled next to the socket so a cancel wakes every wait.
+  const core::CancelSignal *cancel_ = nullptr;
 };
 
 // Checks an OpenSSL cipher list; returns why it is unusable, or nullopt.

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "auth/crypto.h"
+#include "core/cancel.h"
 #include "core/error.h"
 
 namespace prov::transport {
@@ -94,7 +95,8 @@ void HttpsTransport::connect(const core::WaitBudget &) {
   ensure_curl_initialized();
   close();
   easy_ = curl_easy_init();
-  if (easy_ == nullptr) throw std::bad_alloc();
+  multi_ = curl_multi_init();
+  if (easy_ == nullptr || multi_ == nullptr) throw std::bad_alloc();
   CURL *easy = as_easy(easy_);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer_);
@@ -159,9 +161,20 @@ core::ServiceResponse HttpsTransport::perform(const char *method, const std::str
   }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 
-  const CURLcode rc = curl_easy_perform(easy);
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, nullptr);
+  // Never leave the handle pointing at the header list or body, even when cancelled.
+  struct ForgetRequest {
+    CURL *easy;
+    ~ForgetRequest() {
+      curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, nullptr);
+    }
+  };
+  CURLcode rc = CURLE_OK;
+  {
+    ForgetRequest forget{easy};
+    rc = static_cast<CURLcode>(perform_cancellable(
+        multi_, easy, budget, "while waiting for the " + step_name + " response"));
+  }
 
   const std::string waiting_for = "the " + step_name + " response";
   if (rc != CURLE_OK) {
@@ -222,7 +235,13 @@ core::ServiceResponse HttpsTransport::request_operation_status(const std::string
 
 void HttpsTransport::idle(core::Millis duration, const core::WaitBudget &budget) {
   const core::Deadline until = core::Deadline::after(duration).earliest(budget.overall());
-  std::this_thread::sleep_for(until.remaining());
+  if (budget.cancel() != nullptr) {
+    if (budget.cancel()->wait_until(until)) {
+      budget.cancel()->throw_if_cancelled("while waiting to poll again");
+    }
+  } else {
+    std::this_thread::sleep_for(until.remaining());
+  }
   if (budget.overall().expired()) {
     throw Error(PROV_E_TIMEOUT, budget.timeout_message("the next poll"));
   }
@@ -231,6 +250,8 @@ void HttpsTransport::idle(core::Millis duration, const core::WaitBudget &budget)
 void HttpsTransport::close() noexcept {
   if (easy_ != nullptr) curl_easy_cleanup(as_easy(easy_));
   easy_ = nullptr;
+  if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM *>(multi_));
+  multi_ = nullptr;
 }
 
 }  // namespace prov::transport

@@ -61,6 +61,7 @@ class HttpsTransport final : public core::RegistrationTransport {
   std::string origin_;    // "https://host:port"
   std::string peer_;      // "host:port"
   void *easy_ = nullptr;  // CURL*
+  void *multi_ = nullptr;  // CURLM*: runs the transfers so a cancel wakes them
   char error_buffer_[256 + 1] = {};
 };
 

@@ -100,6 +100,9 @@ std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
 
 void MqttTransport::connect(const core::WaitBudget &budget) {
   budget_ = &budget;
+  // A reconnect starts from a clean slate: bytes of the old connection are not ours.
+  decoder_ = mqtt::Decoder(kMaxPacketSize);
+  connected_ = false;
   stream_->open(budget);
 
   mqtt::ConnectPacket connect;

@@ -323,6 +323,8 @@ static void silent_server_times_out(void **state) {
   /* A per-response timeout shorter than the deadline names that limit. */
   assert_int_equal(prov_client_set_register_timeout(client, 10000), PROV_OK);
   assert_int_equal(prov_client_set_response_timeout(client, 1500), PROV_OK);
+  /* A missing response is retried by default; without retries it ends the call. */
+  assert_int_equal(prov_client_set_retry_policy(client, 0, 1000, 1000), PROV_OK);
   start = now_s();
   register_expect(client, PROV_E_TIMEOUT, &result);
   elapsed = now_s() - start;
@@ -502,6 +504,8 @@ static void fault_statuses(void **state) {
   prov_result *result = NULL;
 
   prov_client *client = make_client("dev-drop", KEY_ASSIGNED);
+  /* Without retries the drop itself is reported (reconnecting is tests/faults' subject). */
+  assert_int_equal(prov_client_set_retry_policy(client, 0, 1000, 1000), PROV_OK);
   register_expect(client, PROV_E_CONNECTION_DROPPED, &result);
   assert_null(result);
   assert_contains(prov_last_error_message(), "connection closed by localhost:");
