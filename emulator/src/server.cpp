@@ -147,6 +147,15 @@ int run_server(const ServeOptions &options) {
     log::error("startup", {{"error", e.what()}});
     return 1;
   }
+  // Signals are caught before the ports file tells anyone the emulator is up, so a SIGTERM right
+  // after startup is still a clean shutdown.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](beast::error_code ec, int signal_number) {
+    if (ec) return;
+    log::info("shutdown", {{"signal", std::to_string(signal_number)}});
+    for (auto &l : listeners) l->stop();
+    io.stop();
+  });
   for (auto &l : listeners) l->start();
 
   int mqtt_port = listeners[0]->port(), https_port = listeners[1]->port(),
@@ -170,13 +179,6 @@ int run_server(const ServeOptions &options) {
                           {"enrollmentGroups", std::to_string(config.enrollment_groups.size())},
                           {"rootCa", pki_paths->root_ca_cert}});
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](beast::error_code ec, int signal_number) {
-    if (ec) return;
-    log::info("shutdown", {{"signal", std::to_string(signal_number)}});
-    for (auto &l : listeners) l->stop();
-    io.stop();
-  });
   io.run();
   log::info("stopped");
   return 0;
