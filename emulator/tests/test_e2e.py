@@ -482,3 +482,24 @@ def test_group_and_global_faults_each_count_once(emulator_factory):
                                  token("group-faulty-1", key)).status for _ in range(5)]
     # Request 3 hits the global every-3rd fault; the group's every-2nd counts requests 2, 4, 5.
     assert statuses == [200, 429, 500, 200, 429], statuses
+
+
+def test_ports_file_and_ca_path(emu):
+    assert emu.ports["pid"] == emu.proc.pid
+    assert {"mqtt", "https", "admin", "pid"} == set(emu.ports)
+    assert all(isinstance(emu.ports[k], int) and emu.ports[k] > 0 for k in emu.ports)
+    path = emu.ca_file()
+    assert os.path.isabs(path) and os.path.samefile(path, emu.ca_path)
+    with open(path) as f:
+        assert f.read().startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_list_subcommand_table_and_json(emu):
+    import subprocess
+    dc.https_register(emu.ports["https"], emu.ca_path, SCOPE, "dev-1", token("dev-1"))
+    records = emu.list_json()
+    dev1 = [r for r in records if r["registrationId"] == "dev-1"][0]
+    assert dev1["deviceId"] == "device-one" and dev1["status"] == "assigned"
+    table = subprocess.run([emu.binary, "list", "--data-dir", emu.data_dir], capture_output=True,
+                           text=True, check=True).stdout
+    assert "dev-1" in table and "registration(s)" in table
