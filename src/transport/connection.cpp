@@ -99,8 +99,13 @@ void throw_connect_failure(void *curl_easy, const ConnectionSettings &settings,
                            const std::string &step_name) {
   const std::string detail = scrub_proxy_credentials(curl_detail, settings.proxy);
   // A failure at the proxy is named as the proxy's, not the destination's.
+  // Like a direct connection, an unreachable proxy may come back (retried
+  // within the deadline); rejected credentials or a refused tunnel will not.
   if (auto proxy_problem = describe_proxy_failure(curl_easy, settings.proxy, curl_code, detail)) {
-    throw Error(PROV_E_CONNECTION_FAILED, "connecting to " + destination + ": " + *proxy_problem);
+    Error failure(PROV_E_CONNECTION_FAILED,
+                  "connecting to " + destination + ": " + proxy_problem->message);
+    if (proxy_problem->transient) throw std::move(failure).as_transient();
+    throw failure;
   }
   const std::string peer =
       destination +

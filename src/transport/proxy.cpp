@@ -382,8 +382,10 @@ std::string scrub_proxy_credentials(std::string text, const ProxySettings &proxy
   return text;
 }
 
-std::optional<std::string> describe_proxy_failure(void *curl_easy, const ProxySettings &proxy,
-                                                  int curl_code, const std::string &curl_detail) {
+std::optional<ProxyFailure> describe_proxy_failure(void *curl_easy, const ProxySettings &proxy,
+                                                   int curl_code, const std::string &curl_detail) {
+  auto permanent = [](std::string message) { return ProxyFailure{std::move(message), false}; };
+  auto transient = [](std::string message) { return ProxyFailure{std::move(message), true}; };
   if (!proxy.enabled()) return std::nullopt;
   CURL *easy = static_cast<CURL *>(curl_easy);
   const std::string name = "proxy " + proxy.describe();
@@ -397,15 +399,19 @@ std::optional<std::string> describe_proxy_failure(void *curl_easy, const ProxySe
     if (connect_code == 407 || connect_code == 401) {
       const std::string code =
           connect_code == 407 ? "HTTP 407 Proxy Authentication Required" : "HTTP 401 Unauthorized";
-      return proxy.username ? name +
-                                  " rejected the proxy credentials (proxy authentication "
-                                  "failed: " +
-                                  code + ")"
-                            : name + " requires authentication (" + code +
-                                  ") but no proxy username/password is set";
+      return permanent(
+          proxy.username
+              ? name + " rejected the proxy credentials (proxy authentication failed: " + code + ")"
+              : name + " requires authentication (" + code +
+                    ") but no proxy username/password is set");
     }
-    return name + " refused the CONNECT tunnel (HTTP " + std::to_string(connect_code) +
-           "; the proxy may not allow this destination or port)";
+    const std::string refused =
+        name + " refused the CONNECT tunnel (HTTP " + std::to_string(connect_code);
+    // 5xx: the proxy could not reach the destination (may pass); 4xx: its rules.
+    if (connect_code >= 500) {
+      return transient(refused + "; the proxy could not reach the destination)");
+    }
+    return permanent(refused + "; the proxy does not allow this destination or port)");
   }
   if (proxy.type == ProxyType::Https) {
     // The TLS session with the proxy itself comes first; its verification
@@ -413,17 +419,17 @@ std::optional<std::string> describe_proxy_failure(void *curl_easy, const ProxySe
     long proxy_verify = 0;
     if (curl_easy_getinfo(easy, CURLINFO_PROXY_SSL_VERIFYRESULT, &proxy_verify) == CURLE_OK &&
         proxy_verify != 0) {
-      return "TLS: the certificate of " + name + " failed verification (X.509 error " +
-             std::to_string(proxy_verify) +
-             "; set the proxy's root with prov_client_set_proxy_ca_cert): " + detail;
+      return permanent("TLS: the certificate of " + name + " failed verification (X.509 error " +
+                       std::to_string(proxy_verify) +
+                       "; set the proxy's root with prov_client_set_proxy_ca_cert): " + detail);
     }
   }
   switch (static_cast<CURLcode>(curl_code)) {
     case CURLE_COULDNT_RESOLVE_PROXY:
-      return "DNS: could not resolve the host of " + name + ": " + detail;
+      return transient("DNS: could not resolve the host of " + name + ": " + detail);
     case CURLE_COULDNT_CONNECT:
       // With a proxy libcurl only ever connects to the proxy itself.
-      return "TCP connect to " + name + " failed (is the proxy running?): " + detail;
+      return transient("TCP connect to " + name + " failed (is the proxy running?): " + detail);
     case CURLE_PROXY: {
       long px = CURLPX_OK;
       curl_easy_getinfo(easy, CURLINFO_PROXY_ERROR, &px);
@@ -431,31 +437,34 @@ std::optional<std::string> describe_proxy_failure(void *curl_easy, const ProxySe
         case CURLPX_USER_REJECTED:
         case CURLPX_SEND_AUTH:
         case CURLPX_RECV_AUTH:
-          return proxy.username ? name +
-                                      " rejected the proxy credentials (proxy authentication "
-                                      "failed): " +
-                                      detail
-                                : name +
-                                      " requires authentication but no proxy username/password "
-                                      "is set: " +
-                                      detail;
+          return permanent(proxy.username
+                               ? name +
+                                     " rejected the proxy credentials (proxy authentication "
+                                     "failed): " +
+                                     detail
+                               : name +
+                                     " requires authentication but no proxy "
+                                     "username/password is set: " +
+                                     detail);
         case CURLPX_NO_AUTH:
-          return name + " offers no authentication method libprov can use (" +
-                 (proxy.username ? "username/password was offered" : "no credentials are set") +
-                 "): " + detail;
+          return permanent(
+              name + " offers no authentication method libprov can use (" +
+              (proxy.username ? "username/password was offered" : "no credentials are set") +
+              "): " + detail);
         case CURLPX_REPLY_NOT_ALLOWED:
         case CURLPX_REQUEST_FAILED:
         case CURLPX_IDENTD:
         case CURLPX_IDENTD_DIFFER:
-          return name + " refused the connection request (not allowed by its rules): " + detail;
+          return permanent(name +
+                           " refused the connection request (not allowed by its rules): " + detail);
         case CURLPX_REPLY_CONNECTION_REFUSED:
         case CURLPX_REPLY_HOST_UNREACHABLE:
         case CURLPX_REPLY_NETWORK_UNREACHABLE:
         case CURLPX_REPLY_GENERAL_SERVER_FAILURE:
         case CURLPX_REPLY_TTL_EXPIRED:
-          return name + " could not reach the destination: " + detail;
+          return transient(name + " could not reach the destination: " + detail);
         default:
-          return name + " failed: " + detail;
+          return transient(name + " failed: " + detail);
       }
     }
     case CURLE_RECV_ERROR:
@@ -464,8 +473,9 @@ std::optional<std::string> describe_proxy_failure(void *curl_easy, const ProxySe
     case CURLE_WEIRD_SERVER_REPLY:
       // Before the tunnel stands the only peer is the proxy.
       if (connect_code == 0 && is_http_type(proxy.type)) {
-        return name +
-               " closed or broke the connection before the CONNECT tunnel was set up: " + detail;
+        return transient(
+            name +
+            " closed or broke the connection before the CONNECT tunnel was set up: " + detail);
       }
       return std::nullopt;
     default:

@@ -59,13 +59,20 @@ std::string redact_proxy_url(const std::string &url);
 // streams; libcurl tunnels https:// URLs by itself).
 void apply_proxy(void *curl_easy, const ProxySettings &proxy, bool tunnel);
 
-// After a failed libcurl connect: when the failure was the proxy's, an
-// explanation naming the proxy (e.g. "proxy http://127.0.0.1:3128 refused the
-// credentials (HTTP 407 Proxy Authentication Required)"), else nullopt.
-// `curl_code` is the CURLcode, `curl_detail` libcurl's error text; the result
-// never contains the proxy credentials.
-std::optional<std::string> describe_proxy_failure(void *curl_easy, const ProxySettings &proxy,
-                                                  int curl_code, const std::string &curl_detail);
+// A failure at the proxy: the explanation naming the proxy (e.g. "proxy
+// http://127.0.0.1:3128 rejected the proxy credentials (...)"), and whether
+// trying again later may succeed (the proxy or the destination unreachable)
+// or not (credentials rejected, tunnel refused by the proxy's rules).
+struct ProxyFailure {
+  std::string message;
+  bool transient = false;
+};
+
+// After a failed libcurl connect: the ProxyFailure when the failure was the
+// proxy's, else nullopt. `curl_code` is the CURLcode, `curl_detail`
+// libcurl's error text; the message never contains the proxy credentials.
+std::optional<ProxyFailure> describe_proxy_failure(void *curl_easy, const ProxySettings &proxy,
+                                                   int curl_code, const std::string &curl_detail);
 
 // Removes the proxy username and password (also percent-encoded) from a text.
 std::string scrub_proxy_credentials(std::string text, const ProxySettings &proxy);

@@ -320,7 +320,9 @@ static void proxy_silent_times_out(void **state) {
   char name[128];
   snprintf(name, sizeof name, "through proxy http://127.0.0.1:%d", port);
   assert_non_null(strstr(message, name));
-  assert_non_null(strstr(message, "1000 ms"));
+  /* Which limit ends it depends on how the retries fall: a step or the deadline. */
+  assert_true(strstr(message, "after 1000 ms") != NULL ||
+              strstr(message, "deadline of 3000 ms") != NULL);
   assert_null(strstr(message, PROXY_PASSWORD));
   free(message);
   prov_client_free(client);
