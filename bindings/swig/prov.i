@@ -671,3 +671,30 @@ ProvClient *create_x509_pem_client(const char *provisioning_host, const char *re
   }
   const char *trust_bundle_pem() { return prov_result_trust_bundle_pem($self->handle); }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Retries and cancellation (prov_client_set_retry_policy,                  */
+/* prov_client_cancel). The asynchronous registration and the progress and  */
+/* log callbacks are not wrapped: SWIG cannot pass a target-language        */
+/* function as a C callback; each language runs register on its own thread */
+/* (goroutine, executor, Task) and cancels it with cancel().                */
+/* ------------------------------------------------------------------------ */
+
+%extend ProvClient {
+  void set_retry_policy(uint32_t max_retries, uint32_t initial_backoff_ms,
+                        uint32_t max_backoff_ms) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_retry_policy($self->handle, max_retries,
+                                                      initial_backoff_ms, max_backoff_ms));
+    }
+  }
+  /* Stops the registration in flight on this client (it then fails with
+   * PROV_E_CANCELLED within ~100 ms); nothing happens without one. Callable
+   * from any thread while the client is open; the language layers keep
+   * close() from racing it. */
+  void cancel() {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_cancel($self->handle));
+    }
+  }
+}

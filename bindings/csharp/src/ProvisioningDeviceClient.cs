@@ -41,6 +41,17 @@ namespace Libprov
         public string Password { get; set; }
     }
 
+    /// <summary>
+    /// Up to MaxRetries consecutive retries, waiting the service's retry-after or an exponential
+    /// backoff with full jitter from InitialBackoff up to MaxBackoff (defaults: 10, 1 s, 30 s).
+    /// </summary>
+    public sealed class RetryPolicy
+    {
+        public int MaxRetries { get; set; }
+        public TimeSpan InitialBackoff { get; set; }
+        public TimeSpan MaxBackoff { get; set; }
+    }
+
     /// <summary>The key pair generated for a certificate signing request (PROV_KEY_*).</summary>
     public enum KeyType
     {
@@ -80,6 +91,11 @@ namespace Libprov
         public TimeSpan? RegisterTimeout { get; set; }
         /// <summary>Deadline of each single network step (default 30 s).</summary>
         public TimeSpan? ResponseTimeout { get; set; }
+        /// <summary>
+        /// How transient failures (429, 5xx, dropped or refused connections, missing responses) are
+        /// retried; every retry stays inside the register timeout.
+        /// </summary>
+        public RetryPolicy RetryPolicy { get; set; }
         /// <summary>How to talk to the service (default MQTT).</summary>
         public Transport? Transport { get; set; }
         /// <summary>A proxy for every connection.</summary>
@@ -110,8 +126,8 @@ namespace Libprov
     /// ArgumentException; use after Dispose ObjectDisposedException. Dispose frees the native
     /// client and wipes its key (when a registration is in flight, as soon as it ends); a finalizer
     /// is the safety net. A second registration while one is in flight on the same client throws
-    /// InvalidOperationException. Cancellation is not in the C API yet: a CancellationToken stops a
-    /// registration that has not started; one in flight runs until it ends or its register timeout.
+    /// InvalidOperationException. <see cref="Cancel"/>, or the CancellationToken of
+    /// <see cref="RegisterAsync"/>, stops a registration in flight.
     /// </summary>
     public sealed class ProvisioningDeviceClient : IDisposable
     {
@@ -217,6 +233,14 @@ namespace Libprov
             {
                 uint ms = Milliseconds(options.ResponseTimeout.Value);
                 Configure("set response timeout", () => handle.set_response_timeout(ms));
+            }
+            if (options.RetryPolicy != null)
+            {
+                RetryPolicy policy = options.RetryPolicy;
+                if (policy.MaxRetries < 0)
+                    throw new ArgumentException("MaxRetries must not be negative, got " + policy.MaxRetries, "options");
+                uint initial = Milliseconds(policy.InitialBackoff), maximum = Milliseconds(policy.MaxBackoff);
+                Configure("set retry policy", () => handle.set_retry_policy((uint)policy.MaxRetries, initial, maximum));
             }
             if (options.Transport.HasValue)
                 Configure("set transport", () => handle.set_transport((int)options.Transport.Value));
@@ -325,16 +349,42 @@ namespace Libprov
         }
 
         /// <summary>
-        /// <see cref="Register"/> on a thread of its own. A token cancelled before the registration
-        /// starts cancels the task; see the class remarks about cancellation in flight.
+        /// <see cref="Register"/> on a thread of its own. Cancelling the token stops the
+        /// registration (within about 100 ms) and the task ends as cancelled
+        /// (OperationCanceledException, with our <see cref="OperationCancelledException"/> inside).
         /// </summary>
         public Task<RegistrationResult> RegisterAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
             return Task.Factory.StartNew(() =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                return Register();
+                using (cancellationToken.Register(Cancel))
+                {
+                    try
+                    {
+                        return Register();
+                    }
+                    catch (OperationCancelledException e) when (cancellationToken.IsCancellationRequested)
+                    {
+                        throw new OperationCanceledException(e.Message, e, cancellationToken);
+                    }
+                }
             }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+
+        /// <summary>
+        /// Stops the registration in flight on this client, from any thread: it then throws
+        /// <see cref="OperationCancelledException"/> within about 100 ms. Does nothing without a
+        /// registration in flight, or once the client is disposed.
+        /// </summary>
+        public void Cancel()
+        {
+            lock (gate)
+            {
+                if (disposed) return;
+                handle.cancel();
+                NativeError.ThrowIfPending("cancel");
+            }
         }
 
         /// <summary>Whether Dispose has been called.</summary>

@@ -230,6 +230,49 @@ namespace Libprov.Tests
         }
 
         [Test]
+        public void CancellationTokenStopsRegistration()
+        {
+            using (var client = Client("cs-silent", TestEmulator.DeviceKey))
+            using (var cancellation = new CancellationTokenSource())
+            {
+                Task<RegistrationResult> task = client.RegisterAsync(cancellation.Token);
+                Thread.Sleep(300);
+                var watch = Stopwatch.StartNew();
+                cancellation.Cancel();
+                var e = Assert.Throws<AggregateException>(() => task.Wait(10000));
+                Assert.True(task.IsCanceled, "task status " + task.Status);
+                Assert.True(e.InnerException is TaskCanceledException || e.InnerException is OperationCanceledException, "inner " + e.InnerException);
+                Assert.True(watch.ElapsedMilliseconds < 2000, "cancelled after " + watch.ElapsedMilliseconds + " ms");
+            }
+        }
+
+        [Test]
+        public void CancelStopsBlockingRegister()
+        {
+            using (var client = Client("cs-silent", TestEmulator.DeviceKey))
+            {
+                var canceller = new Timer(_ => client.Cancel(), null, 300, Timeout.Infinite);
+                var watch = Stopwatch.StartNew();
+                Assert.Throws<OperationCancelledException>(() => client.Register());
+                Assert.True(watch.ElapsedMilliseconds < 2500, "cancelled after " + watch.ElapsedMilliseconds + " ms");
+                canceller.Dispose();
+            }
+        }
+
+        [Test]
+        public void RetryPolicyOption()
+        {
+            var policy = new RetryPolicy { MaxRetries = 3, InitialBackoff = TimeSpan.FromMilliseconds(100), MaxBackoff = TimeSpan.FromSeconds(1) };
+            using (var client = Client("cs-dev-1", TestEmulator.DeviceKey, new ProvisioningClientOptions { RetryPolicy = policy }))
+            {
+                Assert.Equal("cs-device-one", client.Register().DeviceId, "device id");
+            }
+            var inverted = new RetryPolicy { MaxRetries = 3, InitialBackoff = TimeSpan.FromSeconds(2), MaxBackoff = TimeSpan.FromSeconds(1) };
+            Assert.Throws<ArgumentException>(() => ProvisioningDeviceClient.CreateFromSymmetricKey("h", "dev", TestEmulator.IdScope,
+                TestEmulator.DeviceKey, new ProvisioningClientOptions { RetryPolicy = inverted }));
+        }
+
+        [Test]
         public void BusyClientAndDisposeDuringRegistration()
         {
             var client = Client("cs-silent", TestEmulator.DeviceKey, new ProvisioningClientOptions { RegisterTimeout = TimeSpan.FromSeconds(2) });

@@ -3,6 +3,7 @@ package prov
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -156,6 +157,22 @@ func WithResponseTimeout(d time.Duration) Option {
 	return func(s *settings) {
 		ms := milliseconds(d)
 		s.add("set response timeout", func(c native.ProvClient) { c.Set_response_timeout(ms) })
+	}
+}
+
+// WithRetryPolicy sets how transient failures (429, 5xx, dropped or
+// refused connections, missing responses) are retried: up to maxRetries
+// consecutive retries, waiting the service's retry-after or an exponential
+// backoff with full jitter from initialBackoff up to maxBackoff (defaults:
+// 10 retries, 1 s, 30 s). Every retry stays inside the register timeout.
+func WithRetryPolicy(maxRetries int, initialBackoff, maxBackoff time.Duration) Option {
+	return func(s *settings) {
+		if maxRetries < 0 || maxRetries > math.MaxUint32 {
+			s.fail(invalidArgument("create client", fmt.Sprintf("max retries must be 0..%d, got %d", uint32(math.MaxUint32), maxRetries)))
+			return
+		}
+		initial, maximum := milliseconds(initialBackoff), milliseconds(maxBackoff)
+		s.add("set retry policy", func(c native.ProvClient) { c.Set_retry_policy(uint(maxRetries), initial, maximum) })
 	}
 }
 
@@ -431,16 +448,53 @@ func (c *Client) Register(ctx context.Context) (*Result, error) {
 	}
 
 	var raw native.ProvResult
+	stopWatching := watchCancellation(ctx, handle)
 	err := callNative("register", func() { raw = handle.Register() })
+	cancelledByContext := stopWatching()
 	if err != nil {
 		var failure *Error
-		if limitedByContext && asError(err, &failure) && failure.Status == StatusTimeout {
-			failure.context = context.DeadlineExceeded
+		if asError(err, &failure) {
+			switch {
+			case limitedByContext && failure.Status == StatusTimeout:
+				failure.context = context.DeadlineExceeded
+			case cancelledByContext && failure.Status == StatusCancelled:
+				failure.context = context.Canceled
+			}
 		}
 		return nil, err
 	}
 	defer native.DeleteProvResult(raw)
 	return resultFrom(raw), nil
+}
+
+// watchCancellation cancels the native registration when ctx is cancelled
+// (a deadline is left to the register timeout, which was set to it). The
+// returned function ends the watch once the registration has returned and
+// reports whether the context cancelled it; the client cannot be closed
+// meanwhile (Close fails with ErrBusy while a registration is in flight).
+func watchCancellation(ctx context.Context, handle native.ProvClient) (stop func() bool) {
+	if ctx.Done() == nil {
+		return func() bool { return false }
+	}
+	finished := make(chan struct{})
+	cancelled := make(chan bool, 1)
+	go func() {
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				_ = callNative("cancel", func() { handle.Cancel() })
+				cancelled <- true
+				return
+			}
+			cancelled <- false
+		case <-finished:
+			cancelled <- false
+		}
+	}()
+	return func() bool {
+		close(finished)
+		return <-cancelled
+	}
 }
 
 func asError(err error, target **Error) bool {

@@ -26,14 +26,13 @@
 //
 // # Context
 //
-// Register honours the context's deadline: the registration's overall
-// timeout (WithRegisterTimeout, default 90 s) is shortened to the time left
-// before the deadline, and a registration that runs out of it fails with an
-// error matching both ErrTimeout and context.DeadlineExceeded. A context
-// that is already done fails at once. Cancelling a context without a
-// deadline while a registration is in flight does not interrupt it yet: the
-// C API has no cancellation call (prov_client_cancel is planned); the
-// registration then runs to its own timeout.
+// Register honours the context: its deadline shortens the registration's
+// overall timeout (WithRegisterTimeout, default 90 s), and a registration
+// that runs out of it fails with an error matching both ErrTimeout and
+// context.DeadlineExceeded; cancelling the context stops a registration in
+// flight within about 100 ms (prov_client_cancel), with an error matching
+// both ErrCancelled and context.Canceled. A context that is already done
+// fails at once.
 //
 // # Resources
 //

@@ -330,6 +330,37 @@ func TestContextAlreadyDone(t *testing.T) {
 	}
 }
 
+func TestContextCancellationStopsRegistration(t *testing.T) {
+	client := newClient(t, "go-silent", prov.WithRegisterTimeout(20*time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	started := time.Now()
+	_, err := client.Register(ctx)
+	elapsed := time.Since(started)
+	if !errors.Is(err, prov.ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v; want ErrCancelled and context.Canceled", err)
+	}
+	if elapsed > 3*time.Second {
+		t.Fatalf("cancelled after %v, want well under the 20 s timeout", elapsed)
+	}
+	// The client registers again afterwards.
+	if _, err := registerWithin(t, client, 1500*time.Millisecond); !errors.Is(err, prov.ErrTimeout) {
+		t.Fatalf("after cancellation: %v; want ErrTimeout from the silent service", err)
+	}
+}
+
+func TestRetryPolicyOption(t *testing.T) {
+	client := newClient(t, "go-dev-1", prov.WithRetryPolicy(3, 100*time.Millisecond, time.Second))
+	if _, err := registerWithin(t, client, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, err := prov.NewSymmetricKeyClient("h", "dev", idScope, deviceKey,
+		prov.WithRetryPolicy(3, 2*time.Second, time.Second))
+	if !errors.Is(err, prov.ErrInvalidArgument) {
+		t.Fatalf("max backoff below the initial one: %v; want ErrInvalidArgument", err)
+	}
+}
+
 func TestUntrustedServerIsConnectionFailed(t *testing.T) {
 	client, err := prov.NewSymmetricKeyClient(emu.mqttHost, "go-dev-1", idScope, deviceKey)
 	if err != nil {

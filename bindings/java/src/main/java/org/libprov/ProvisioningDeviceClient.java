@@ -32,9 +32,8 @@ import org.libprov.internal.ProvResult;
  *
  * <p>Threads: a client may be shared; a second registration while one is in flight on the same
  * client fails at once ({@link IllegalStateException}). Closing while a registration is in flight
- * frees the client when that registration ends. Cancellation is not in the C API yet: a
- * registration runs until it ends or its register timeout expires; cancelling the future of {@link
- * #registerAsync()} does not stop it.
+ * frees the client when that registration ends. {@link #cancel()}, or cancelling the future of
+ * {@link #registerAsync()}, stops a registration in flight.
  */
 public final class ProvisioningDeviceClient implements AutoCloseable {
   private static final Cleaner CLEANER = Cleaner.create();
@@ -295,6 +294,56 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
     }
   }
 
+  /**
+   * How transient failures (429, 5xx, dropped or refused connections, missing responses) are
+   * retried: up to maxRetries consecutive retries, waiting the service's retry-after or an
+   * exponential backoff with full jitter from initialBackoff up to maxBackoff (defaults: 10, 1 s,
+   * 30 s). Every retry stays inside the register timeout.
+   */
+  public ProvisioningDeviceClient setRetryPolicy(
+      int maxRetries, Duration initialBackoff, Duration maxBackoff) {
+    if (maxRetries < 0) {
+      throw new IllegalArgumentException("max retries must not be negative, got " + maxRetries);
+    }
+    long initial = milliseconds(initialBackoff);
+    long maximum = milliseconds(maxBackoff);
+    return configure(
+        "set retry policy", () -> handle.set_retry_policy(maxRetries, initial, maximum));
+  }
+
+  /**
+   * Stops the registration in flight on this client, from any thread: it then throws (or its
+   * future completes with) {@link OperationCancelledException} within about 100 ms. Does nothing
+   * without a registration in flight, or once the client is closed.
+   */
+  public void cancel() {
+    synchronized (lock) {
+      if (closed) {
+        return;
+      }
+      handle.cancel();
+      NativeError.throwIfPendingUnchecked("cancel");
+    }
+  }
+
+  /** A registration's future: cancelling it cancels the registration. */
+  private static final class RegistrationFuture extends CompletableFuture<RegistrationResult> {
+    private final ProvisioningDeviceClient client;
+
+    RegistrationFuture(ProvisioningDeviceClient client) {
+      this.client = client;
+    }
+
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      boolean cancelled = super.cancel(mayInterruptIfRunning);
+      if (cancelled) {
+        client.cancel();
+      }
+      return cancelled;
+    }
+  }
+
   /** {@link #register()} on a shared pool of daemon threads. */
   public CompletableFuture<RegistrationResult> registerAsync() {
     return registerAsync(DEFAULT_EXECUTOR);
@@ -302,12 +351,16 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
 
   /**
    * {@link #register()} on the given executor. The future completes exceptionally with the {@link
-   * ProvisioningException} (or unchecked exception) register would have thrown.
+   * ProvisioningException} (or unchecked exception) register would have thrown. Cancelling this
+   * future (not a stage derived from it) cancels the registration.
    */
   public CompletableFuture<RegistrationResult> registerAsync(Executor executor) {
-    CompletableFuture<RegistrationResult> future = new CompletableFuture<>();
+    CompletableFuture<RegistrationResult> future = new RegistrationFuture(this);
     executor.execute(
         () -> {
+          if (future.isCancelled()) {
+            return;
+          }
           try {
             future.complete(register());
           } catch (ProvisioningException | RuntimeException failure) {

@@ -209,6 +209,47 @@ class ProvisioningDeviceClientTest {
   }
 
   @Test
+  void cancelStopsRegistration() throws Exception {
+    try (ProvisioningDeviceClient client = client("java-silent", TestEmulator.DEVICE_KEY)) {
+      CompletableFuture<RegistrationResult> running = client.registerAsync();
+      Thread.sleep(300);
+      long started = System.nanoTime();
+      client.cancel();
+      ExecutionException e =
+          assertThrows(ExecutionException.class, () -> running.get(10, TimeUnit.SECONDS));
+      assertInstanceOf(OperationCancelledException.class, e.getCause());
+      long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+      assertTrue(elapsedMs < 2000, "cancelled after " + elapsedMs + " ms");
+      // Cancelling the future cancels the registration too; the client registers again.
+      CompletableFuture<RegistrationResult> second = client.registerAsync();
+      Thread.sleep(300);
+      assertTrue(second.cancel(true));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (true) {
+        try {
+          client.setRegisterTimeout(Duration.ofSeconds(20)); // refused while still registering
+          break;
+        } catch (IllegalStateException stillRunning) {
+          assertTrue(System.nanoTime() < deadline, "the registration did not stop");
+          Thread.sleep(20);
+        }
+      }
+    }
+  }
+
+  @Test
+  void retryPolicyOption() throws Exception {
+    try (ProvisioningDeviceClient client =
+        client("java-dev-1", TestEmulator.DEVICE_KEY)
+            .setRetryPolicy(3, Duration.ofMillis(100), Duration.ofSeconds(1))) {
+      assertEquals("java-device-one", client.register().getDeviceId());
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> client.setRetryPolicy(3, Duration.ofSeconds(2), Duration.ofSeconds(1)));
+    }
+  }
+
+  @Test
   void untrustedServerIsConnectionFailed() {
     try (ProvisioningDeviceClient client =
         ProvisioningDeviceClient.createFromSymmetricKey(
