@@ -382,7 +382,10 @@ typedef enum prov_proxy_type {
  * PROV_E_CONNECTION_FAILED with a message naming the proxy (as
  * scheme://host:port) and the cause: unreachable, authentication failed
  * (wrong or missing credentials: "rejected the proxy credentials"),
- * CONNECT/connection request refused, destination unreachable.
+ * CONNECT/connection request refused, destination unreachable. An
+ * unreachable proxy is retried within the register deadline like an
+ * unreachable service; rejected proxy credentials, a refused tunnel and an
+ * untrusted HTTPS proxy certificate end the registration at once.
  *
  * Returns PROV_OK, PROV_E_INVALID_ARG (the message names the argument),
  * PROV_E_NOMEM or PROV_E_BUSY. */
