@@ -283,7 +283,7 @@ class Runner:
         }
         for key in ("protocol", "cipher", "fresh_context", "baseline", "peak", "after",
                     "thread_stack_kb", "fd_limit", "threads_started", "thread_error",
-                    "thread_start_s"):
+                    "thread_start_s", "stacks_at_full"):
             if key in report:
                 row[key] = report[key]
         self.rows.append(row)
@@ -636,6 +636,9 @@ def scale_summary(row):
         "rss_per_inflight_kb": (peak["rss_at_peak_in_flight_kb"] - base["rss_kb"]) / in_flight,
         "threads_per_inflight": (peak["threads"] - base["threads"]) / in_flight,
         "fds_per_inflight": (peak["fds"] - base["fds"]) / in_flight,
+        "stack_rss_per_inflight_kb": (row.get("stacks_at_full", {}).get("rss_kb", -1) / in_flight
+                                      if row.get("stacks_at_full", {}).get("rss_kb", -1) >= 0
+                                      else None),
     }
 
 
@@ -746,16 +749,16 @@ def markdown(results):
         add("### Cost of in-flight registrations (threads: the API is blocking)")
         add("")
         add("| run | in flight (peak) | threads started | baseline RSS kB | RSS at peak kB "
-            "| RSS per in-flight kB | threads per in-flight | fds per in-flight | peak fds "
-            "| fd limit | stack kB |")
-        add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            "| RSS per in-flight kB | of which thread stack kB | threads per in-flight "
+            "| fds per in-flight | peak fds | fd limit | stack size kB |")
+        add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in scale_rows:
             s = scale_summary(r)
-            add("| %s | %d | %d | %d | %d | %.1f | %.2f | %.2f | %d | %d | %d |" % (
+            add("| %s | %d | %d | %d | %d | %.1f | %s | %.2f | %.2f | %d | %d | %d |" % (
                 r["description"], s["in_flight"], r["threads_started"], r["baseline"]["rss_kb"],
                 r["peak"]["rss_at_peak_in_flight_kb"], s["rss_per_inflight_kb"],
-                s["threads_per_inflight"], s["fds_per_inflight"], r["peak"]["fds"],
-                r["fd_limit"], r["thread_stack_kb"]))
+                fmt(s["stack_rss_per_inflight_kb"]), s["threads_per_inflight"],
+                s["fds_per_inflight"], r["peak"]["fds"], r["fd_limit"], r["thread_stack_kb"]))
         add("")
     checks = targets(rows)
     if checks:

@@ -182,6 +182,32 @@ static proc_sample sample_proc(void) {
   return s;
 }
 
+/* Resident memory of the thread stacks: anonymous read-write mappings whose
+ * size is the stack size (glibc maps each stack as one region, minus its
+ * guard page). Returns the summed Rss in kB and the region count. */
+static long stack_rss_kb(size_t stack_bytes, long *regions) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  char line[512];
+  long total = 0, in_region = 0, size_kb = 0, stack_kb = (long)(stack_bytes / 1024);
+  *regions = 0;
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long start, end;
+    char perms[8], path[256] = "";
+    if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &start, &end, perms, path) >= 3 &&
+        strchr(line, '-') < strchr(line, ' ')) {
+      size_kb = (long)((end - start) / 1024);
+      in_region = path[0] == '\0' && strncmp(perms, "rw", 2) == 0 && size_kb <= stack_kb &&
+                  size_kb >= stack_kb - 64;
+      if (in_region) (*regions)++;
+    } else if (in_region && strncmp(line, "Rss:", 4) == 0) {
+      total += strtol(line + 4, NULL, 10);
+    }
+  }
+  fclose(f);
+  return total;
+}
+
 static int scale_mode(void) {
   if (device_count < 2) bench_die("scale needs at least 2 devices (the first one warms up)");
   /* Warm-up: library and TLS one-time setup, not charged to the in-flight ones. */
@@ -200,6 +226,7 @@ static int scale_mode(void) {
   proc_sample baseline = sample_proc();
   proc_sample peak = baseline;
   long peak_in_flight = 0, rss_at_peak_in_flight = baseline.rss_kb;
+  long stacks_kb = -1, stack_regions = 0;
   bench_cpu cpu_before = bench_cpu_now();
   double started = bench_now_s();
   size_t started_threads = 0;
@@ -221,6 +248,9 @@ static int scale_mode(void) {
     if (now.rss_kb > peak.rss_kb) peak.rss_kb = now.rss_kb;
     if (now.threads > peak.threads) peak.threads = now.threads;
     if (now.fds > peak.fds) peak.fds = now.fds;
+    if (flying == (long)started_threads && stacks_kb < 0) {
+      stacks_kb = stack_rss_kb(default_stack, &stack_regions); /* once, all in flight */
+    }
     if (flying > peak_in_flight ||
         (flying == peak_in_flight && now.rss_kb > rss_at_peak_in_flight)) {
       peak_in_flight = flying;
@@ -246,6 +276,7 @@ static int scale_mode(void) {
   printf("\"thread_error\":");
   bench_json_string(stdout, thread_error);
   printf(",\"thread_start_s\":%.6f,", all_started);
+  printf("\"stacks_at_full\":{\"rss_kb\":%ld,\"regions\":%ld},", stacks_kb, stack_regions);
   printf("\"baseline\":{\"rss_kb\":%ld,\"threads\":%ld,\"fds\":%ld},", baseline.rss_kb,
          baseline.threads, baseline.fds);
   printf(
