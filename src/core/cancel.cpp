@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 
 #include "core/error.h"
@@ -35,7 +36,9 @@ void CancelSignal::throw_if_cancelled(const std::string &during) const {
 bool CancelSignal::wait_until(const Deadline &until) const {
   for (;;) {
     if (cancelled()) return true;
-    const int64_t left = until.remaining().count();
+    // Rounded up: waking a fraction of a millisecond early would be a spin.
+    const int64_t left =
+        std::chrono::ceil<std::chrono::milliseconds>(until.at() - Clock::now()).count();
     if (left <= 0) return false;
     pollfd pfd{};
     pfd.fd = fd_;

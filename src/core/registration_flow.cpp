@@ -108,8 +108,9 @@ std::shared_ptr<Result> RegistrationFlow::run(const FlowRequest &request,
         const Millis wait = idle_next;
         idle_next = Millis(-1);
         transport_.idle(wait, budget);
-      } else if (Clock::now() < not_before) {
-        transport_.idle(std::chrono::duration_cast<Millis>(not_before - Clock::now()), budget);
+      } else if (const Millis left = std::chrono::duration_cast<Millis>(not_before - Clock::now());
+                 left.count() > 0) {
+        transport_.idle(left, budget);
       }
       observer_.progress(PROV_PROGRESS_REGISTERING, polling ? step_payload : "register");
       observer_.log(PROV_LOG_DEBUG, polling ? "querying operation " + step_payload

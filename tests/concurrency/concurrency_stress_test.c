@@ -30,12 +30,15 @@
 #define THREADS 50
 
 static const char *kConfig =
-    "{\"idScope\": \"" SCOPE "\", \"iotHubs\": [\"hub-1.example.net\", \"hub-2.example.net\"],"
+    "{\"idScope\": \"" SCOPE
+    "\", \"iotHubs\": [\"hub-1.example.net\", \"hub-2.example.net\"],"
     " \"enrollmentGroups\": ["
     "  {\"enrollmentGroupId\": \"fast\", \"attestation\": {\"type\": \"symmetricKey\","
-    "   \"primaryKey\": \"" FAST_GROUP_KEY "\"}},"
+    "   \"primaryKey\": \"" FAST_GROUP_KEY
+    "\"}},"
     "  {\"enrollmentGroupId\": \"slow\", \"assignmentDelayMs\": 1500, \"retryAfterSeconds\": 1,"
-    "   \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" SLOW_GROUP_KEY "\"}}"
+    "   \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" SLOW_GROUP_KEY
+    "\"}}"
     " ]}";
 
 static emu_fixture *g_emu;
