@@ -68,12 +68,21 @@ void WebSocketStream::open(const core::WaitBudget &budget) {
       if (got.status == ReceiveStatus::Closed) {
         throw Error(PROV_E_CONNECTION_FAILED,
                     "WebSocket handshake: " + inner_->peer() +
-                        " closed the connection before answering the upgrade request");
+                        " closed the connection before answering the upgrade request")
+            .as_transient();
       }
       received.append(reinterpret_cast<const char *>(buffer.data()), got.size);
     }
     const ws::HandshakeResponse response =
         ws::parse_handshake_response(std::string_view(received).substr(0, head_end));
+    if (response.status_code >= 500) {
+      // A gateway or load balancer that is busy or restarting: worth another try.
+      throw Error(PROV_E_CONNECTION_FAILED,
+                  "WebSocket handshake with " + inner_->peer() + " (path " + settings_.path +
+                      ") failed: the server answered HTTP " + std::to_string(response.status_code) +
+                      " " + response.reason)
+          .as_transient();
+    }
     ws::validate_handshake_response(response, key, settings_.subprotocol);
   } catch (const ws::HandshakeError &refused) {
     inner_->close();

@@ -299,6 +299,29 @@ TEST(websocket_refused_upgrade_is_connection_failed) {
   }
 }
 
+TEST(websocket_busy_gateway_is_transient_refusal_is_not) {
+  for (int status : {503, 403}) {
+    auto server_owned = std::make_unique<ScriptedServer>();
+    server_owned->respond = [status](ScriptedServer &s) {
+      if (s.sent.find("\r\n\r\n") != std::string::npos && s.inbound.empty()) {
+        s.push("HTTP/1.1 " + std::to_string(status) + " Nope\r\nContent-Length: 0\r\n\r\n");
+      }
+    };
+    WebSocketSettings settings;
+    settings.host_header = "dps.example";
+    WebSocketStream ws(settings, std::move(server_owned));
+    prov::core::WaitBudget budget(5000, 5000);
+    try {
+      ws.open(budget);
+      check::report(__FILE__, __LINE__, "open succeeded");
+    } catch (const Error &e) {
+      CHECK(e.status() == PROV_E_CONNECTION_FAILED);
+      CHECK(std::strstr(e.what(), std::to_string(status).c_str()) != nullptr);
+      CHECK_EQ(e.transient(), status == 503);
+    }
+  }
+}
+
 TEST(websocket_masked_server_frame_is_protocol_error) {
   auto server_owned = std::make_unique<ScriptedServer>();
   server_owned->respond = [](ScriptedServer &s) {
