@@ -47,6 +47,8 @@ const std::vector<OptionSpec> kRegisterOptions = {
     {"sas-ttl", true},
     {"timeout", true},
     {"response-timeout", true},
+    {"retries", true},
+    {"verbose", false},
     {"json", false},
     {"batch", true},
     {"concurrency", true},
@@ -132,6 +134,10 @@ RegistrationSettings settings_from_args(const ParsedArgs &args) {
   if (auto text = args.value("response-timeout")) {
     settings.response_timeout_ms = parse_seconds_option_ms("response-timeout", *text, 3600000u);
   }
+  if (auto text = args.value("retries")) {
+    settings.max_retries = static_cast<uint32_t>(parse_integer_option("retries", *text, 0, 1000));
+  }
+  settings.verbose = args.has("verbose");
   return settings;
 }
 

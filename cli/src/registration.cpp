@@ -3,7 +3,9 @@
 #include <prov/prov.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace prov_cli {
@@ -110,10 +112,34 @@ void fail(Outcome &outcome, int status, const std::string &step) {
   if (outcome.message.empty()) outcome.message = prov_status_str(status);
 }
 
+// --verbose: libprov's log lines on stderr, one per line even when a batch
+// runs many registrations at once. libprov redacts keys, tokens and proxy
+// passwords from them itself.
+void log_to_stderr(int level, const char *message, void *user_data) {
+  static std::mutex stderr_lock;
+  static const char *const kLevels[] = {"debug", "info", "warning", "error"};
+  const char *name = level >= PROV_LOG_DEBUG && level <= PROV_LOG_ERROR ? kLevels[level] : "?";
+  const auto *registration_id = static_cast<const std::string *>(user_data);
+  std::lock_guard<std::mutex> lock(stderr_lock);
+  std::fprintf(stderr, "prov: %s: %s: %s\n", name, registration_id->c_str(), message);
+}
+
 // Applies the options; returns false (with the outcome filled in) when the
 // library rejects one, naming the command-line option it came from.
 bool apply_settings(prov_client *client, const RegistrationSettings &settings, Outcome &outcome) {
   int status = PROV_OK;
+  if (settings.verbose &&
+      (status = prov_client_set_log_callback(client, PROV_LOG_DEBUG, log_to_stderr,
+                                             &outcome.registration_id)) != PROV_OK) {
+    fail(outcome, status, "--verbose");
+    return false;
+  }
+  if (settings.max_retries &&
+      (status = prov_client_set_retry_policy(client, *settings.max_retries, 1000, 30000)) !=
+          PROV_OK) {
+    fail(outcome, status, "--retries");
+    return false;
+  }
   if (settings.ca_pem && (status = prov_client_set_server_verification_cert(
                               client, settings.ca_pem->c_str())) != PROV_OK) {
     fail(outcome, status, "--ca-file");

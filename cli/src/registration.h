@@ -28,6 +28,8 @@ struct RegistrationSettings {
   std::optional<int32_t> sas_ttl_seconds;
   std::optional<uint32_t> register_timeout_ms;
   std::optional<uint32_t> response_timeout_ms;
+  std::optional<uint32_t> max_retries;  // transient failures retried (default: libprov's)
+  bool verbose = false;                 // libprov's log lines (debug and up) on stderr
   // Certificate issuance: generate a key pair of this PROV_KEY_* type, or
   // send this CSR (PEM text or DER bytes), with this PROV_CSR_API_* shape.
   std::optional<int> csr_key_type;
