@@ -134,9 +134,8 @@ bool apply_settings(prov_client *client, const RegistrationSettings &settings, O
     fail(outcome, status, "--verbose");
     return false;
   }
-  if (settings.max_retries &&
-      (status = prov_client_set_retry_policy(client, *settings.max_retries, 1000, 30000)) !=
-          PROV_OK) {
+  if (settings.max_retries && (status = prov_client_set_retry_policy(client, *settings.max_retries,
+                                                                     1000, 30000)) != PROV_OK) {
     fail(outcome, status, "--retries");
     return false;
   }
