@@ -94,6 +94,7 @@ HttpsTransport::~HttpsTransport() {
 void HttpsTransport::connect(const core::WaitBudget &) {
   ensure_curl_initialized();
   close();
+  answered_before_ = false;
   easy_ = curl_easy_init();
   multi_ = curl_multi_init();
   if (easy_ == nullptr || multi_ == nullptr) throw std::bad_alloc();
@@ -106,6 +107,8 @@ void HttpsTransport::connect(const core::WaitBudget &) {
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+  // Only the service's headers count (a proxy's CONNECT answer is not its).
+  curl_easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   configure_tls_and_proxy(easy, settings_.connection, /*tunnel=*/true);
 }
 
@@ -187,8 +190,12 @@ core::ServiceResponse HttpsTransport::perform(const char *method, const std::str
         std::string(curl_easy_strerror(rc)) +
         (error_buffer_[0] ? std::string(": ") + error_buffer_ : std::string());
     // Once TLS stood, a failure is a lost connection, not a failed connect.
+    // A poll on a kept-alive connection made no TLS handshake of its own.
     curl_off_t app_connect_us = 0;
     curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME_T, &app_connect_us);
+    long new_connections = 0;
+    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &new_connections);
+    if (answered_before_ && new_connections == 0) app_connect_us = 1;
     const ProxySettings &proxy = settings_.connection.proxy;
     if (rc == CURLE_OPERATION_TIMEDOUT) {
       // Name what was pending: the connection (via the proxy) or the answer.
@@ -208,6 +215,7 @@ core::ServiceResponse HttpsTransport::perform(const char *method, const std::str
     throw_connect_failure(easy, settings_.connection, peer_, rc, detail, budget,
                           "the HTTPS connection to " + peer_);
   }
+  answered_before_ = true;
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   core::ServiceResponse response;

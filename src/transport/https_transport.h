@@ -58,11 +58,12 @@ class HttpsTransport final : public core::RegistrationTransport {
                                 const core::WaitBudget &budget);
 
   HttpsSettings settings_;
-  std::string origin_;    // "https://host:port"
-  std::string peer_;      // "host:port"
-  void *easy_ = nullptr;  // CURL*
+  std::string origin_;     // "https://host:port"
+  std::string peer_;       // "host:port"
+  void *easy_ = nullptr;   // CURL*
   void *multi_ = nullptr;  // CURLM*: runs the transfers so a cancel wakes them
   char error_buffer_[256 + 1] = {};
+  bool answered_before_ = false;  // a request on this handle got a response
 };
 
 }  // namespace prov::transport

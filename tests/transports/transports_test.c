@@ -64,6 +64,10 @@ static const char *kConfig =
     " \"faults\": [{\"type\": \"throttle\", \"every\": 1, \"retryAfterSeconds\": 1, \"count\": 2}],"
     " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY
     "\"}},\n"
+    "    {\"registrationId\": \"dev-drop\","
+    " \"faults\": [{\"type\": \"drop\", \"after\": \"register\", \"count\": 1}],"
+    " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY
+    "\"}},\n"
     "    {\"registrationId\": \"dev-disabled\", \"enabled\": false,"
     " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY
     "\"}}\n"
@@ -556,6 +560,29 @@ static void throttled_then_assigned(void **state) {
   prov_client_free(client);
 }
 
+/* The service drops the connection once instead of answering the register
+ * request: a lost connection on every transport, reconnected and registered
+ * within the deadline. */
+static void dropped_once_then_assigned(void **state) {
+  const int transport = transport_of(state);
+  prov_client *client = make_client(transport, "127.0.0.1", "dev-drop", KEY);
+  prov_result *result = NULL;
+  int rc = prov_client_register(client, &result);
+  if (rc != PROV_OK) fprintf(stderr, "register: %s\n", prov_last_error_message());
+  assert_int_equal(rc, PROV_OK);
+  assert_string_equal(prov_result_status(result), "assigned");
+  prov_result_free(result);
+  prov_client_free(client);
+  char *stats = NULL;
+  assert_int_equal(emu_admin_request(g_emu, "GET", "/stats", NULL, &stats), 200);
+  fprintf(stderr, "emulator stats: %s\n", stats);
+  /* The fault really fired, and over the transport under test. */
+  assert_non_null(strstr(stats, "\"drop\":1"));
+  const char *by_transport = transport == PROV_TRANSPORT_HTTPS ? "\"https\":" : NULL;
+  if (by_transport != NULL) assert_non_null(strstr(stats, by_transport));
+  free(stats);
+}
+
 /* A disabled enrollment: the same service error and result on every transport. */
 static void disabled_is_service_error(void **state) {
   const int transport = transport_of(state);
@@ -831,6 +858,7 @@ int main(int argc, char **argv) {
       PER_TRANSPORT(wrong_key),
       PER_TRANSPORT(polls_until_assigned),
       PER_TRANSPORT(throttled_then_assigned),
+      PER_TRANSPORT(dropped_once_then_assigned),
       PER_TRANSPORT(disabled_is_service_error),
       PER_TRANSPORT(x509_device),
       cmocka_unit_test(same_result_on_every_transport),
