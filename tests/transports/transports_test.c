@@ -142,6 +142,25 @@ static prov_client *make_client(int transport, const char *host_name, const char
   return client;
 }
 
+/* The emulator's request counters show the requests came over `transport`
+ * (and no other): the WebSocket path really is WebSockets, and so on. */
+static void assert_served_over(int transport) {
+  char *stats = NULL;
+  assert_int_equal(emu_admin_request(g_emu, "GET", "/stats", NULL, &stats), 200);
+  assert_non_null(stats);
+  const char *by_transport = strstr(stats, "\"requestsByTransport\"");
+  assert_non_null(by_transport);
+  const char *names[] = {"\"mqtt\":", "\"mqtt-ws\":", "\"https\":"};
+  for (int t = 0; t < 3; ++t) {
+    const char *found = strstr(by_transport, names[t]);
+    const char *end = strchr(by_transport, '}');
+    const int present = found != NULL && end != NULL && found < end;
+    if (present != (t == transport)) fprintf(stderr, "emulator stats: %s\n", stats);
+    assert_int_equal(present, t == transport);
+  }
+  free(stats);
+}
+
 static void assert_assigned(const prov_result *result) {
   assert_non_null(result);
   assert_string_equal(prov_result_status(result), "assigned");
@@ -255,6 +274,7 @@ static void register_cell(void **state) {
   }
   assert_int_equal(rc, PROV_OK);
   assert_assigned(result);
+  assert_served_over(c->transport);
   if (proxy != NULL) {
     int through = proxy_count_connections_to(proxy, port_for(c->transport));
     if (through < 1) proxy_dump_log(proxy);
@@ -576,11 +596,9 @@ static void dropped_once_then_assigned(void **state) {
   char *stats = NULL;
   assert_int_equal(emu_admin_request(g_emu, "GET", "/stats", NULL, &stats), 200);
   fprintf(stderr, "emulator stats: %s\n", stats);
-  /* The fault really fired, and over the transport under test. */
-  assert_non_null(strstr(stats, "\"drop\":1"));
-  const char *by_transport = transport == PROV_TRANSPORT_HTTPS ? "\"https\":" : NULL;
-  if (by_transport != NULL) assert_non_null(strstr(stats, by_transport));
+  assert_non_null(strstr(stats, "\"drop\":1")); /* the fault really fired */
   free(stats);
+  assert_served_over(transport);
 }
 
 /* A disabled enrollment: the same service error and result on every transport. */
