@@ -19,6 +19,7 @@ PACKAGES=(
   shellcheck
   luarocks
   openjdk-17-jdk maven
+  openssl
 )
 
 missing=()

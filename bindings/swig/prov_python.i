@@ -1,9 +1,144 @@
 /*
  * prov_python.i — the Python module libprov.native (libprov/native.py +
- * libprov/_native*.so). Everything else comes from prov.i; the idiomatic,
- * Python-SDK-compatible layer is the pure-Python package around it
- * (bindings/python/libprov/).
+ * libprov/_native*.so). Everything language-neutral comes from prov.i; the
+ * idiomatic, Python-SDK-compatible layer is the pure-Python package around
+ * it (bindings/python/libprov/).
+ *
+ * What only Python needs lives here:
+ *  - progress and log callbacks: C trampolines (no SWIG directors) that take
+ *    the GIL and call a Python callable. The registration runs with the GIL
+ *    released (prov.i), and libprov calls the callbacks on that same thread,
+ *    so PyGILState_Ensure re-acquires it for the duration of the call.
+ *  - byte buffers: the issued certificates as DER `bytes`, and a caller-made
+ *    CSR given as DER `bytes`.
  */
 %module(package="libprov") native
 
+%{
+#include <string.h>
+
+#include <prov/prov.h>
+
+/* Emitted before prov.i so that the %extend methods below can name the
+ * trampolines (SWIG emits all %extend bodies of a class where the class is
+ * declared).
+ *
+ * user_data is a borrowed Python callable: the Python layer keeps it
+ * referenced for as long as the native client can call it (until the client
+ * is closed or another callable replaces it). An exception escaping the
+ * callable cannot propagate through libprov; it is reported as
+ * "unraisable" (the Python layer wraps user callables so that it logs them
+ * itself first). */
+static PyObject *prov_python_text(const char *text) {
+  if (text == NULL) text = "";
+  return PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+}
+
+static void prov_python_call(PyObject *callable, PyObject *arguments) {
+  PyObject *outcome = arguments ? PyObject_CallObject(callable, arguments) : NULL;
+  Py_XDECREF(arguments);
+  if (outcome == NULL) {
+    PyErr_WriteUnraisable(callable);
+  } else {
+    Py_DECREF(outcome);
+  }
+}
+
+static void prov_python_progress_trampoline(int state, const char *detail,
+                                            uint32_t retry_after_ms, void *user_data) {
+  PyGILState_STATE gil = PyGILState_Ensure();
+  prov_python_call((PyObject *)user_data, Py_BuildValue("(iNk)", state, prov_python_text(detail),
+                                                        (unsigned long)retry_after_ms));
+  PyGILState_Release(gil);
+}
+
+static void prov_python_log_trampoline(int level, const char *message, void *user_data) {
+  PyGILState_STATE gil = PyGILState_Ensure();
+  prov_python_call((PyObject *)user_data, Py_BuildValue("(iN)", level, prov_python_text(message)));
+  PyGILState_Release(gil);
+}
+%}
+
+/* Typemaps before prov.i: SWIG applies typemaps to the %extend members of a
+ * class in the scope where prov.i declares the class. */
+/* bytes (or None, which clears) -> (pointer, length), borrowed for the call. */
+%typemap(in) (const uint8_t *der, size_t der_len) {
+  char *prov_python_bytes = NULL;
+  Py_ssize_t prov_python_length = 0;
+  if ($input == Py_None) {
+    $1 = NULL;
+    $2 = 0;
+  } else {
+    if (PyBytes_AsStringAndSize($input, &prov_python_bytes, &prov_python_length) < 0) SWIG_fail;
+    $1 = (uint8_t *)prov_python_bytes;
+    $2 = (size_t)prov_python_length;
+  }
+}
+
 %include "prov.i"
+
+/* ------------------------------------------------------------------------ */
+/* Progress and log callbacks                                               */
+/* ------------------------------------------------------------------------ */
+
+
+%constant int PROV_PROGRESS_CONNECTING = PROV_PROGRESS_CONNECTING;
+%constant int PROV_PROGRESS_CONNECTED = PROV_PROGRESS_CONNECTED;
+%constant int PROV_PROGRESS_REGISTERING = PROV_PROGRESS_REGISTERING;
+%constant int PROV_PROGRESS_ASSIGNING = PROV_PROGRESS_ASSIGNING;
+%constant int PROV_PROGRESS_RETRYING = PROV_PROGRESS_RETRYING;
+%constant int PROV_PROGRESS_ASSIGNED = PROV_PROGRESS_ASSIGNED;
+%constant int PROV_PROGRESS_FAILED = PROV_PROGRESS_FAILED;
+%constant int PROV_LOG_DEBUG = PROV_LOG_DEBUG;
+%constant int PROV_LOG_INFO = PROV_LOG_INFO;
+%constant int PROV_LOG_WARNING = PROV_LOG_WARNING;
+%constant int PROV_LOG_ERROR = PROV_LOG_ERROR;
+
+%extend ProvClient {
+  /* callable(state, detail, retry_after_ms), or None to clear. */
+  void set_progress_callback(PyObject *callable) {
+    if (!prov_binding_client_open($self)) return;
+    if (callable == Py_None) {
+      prov_binding_check(prov_client_set_progress_callback($self->handle, NULL, NULL));
+    } else {
+      prov_binding_check(prov_client_set_progress_callback(
+          $self->handle, prov_python_progress_trampoline, callable));
+    }
+  }
+  /* callable(level, message) for messages of level >= min_level, or None. */
+  void set_log_callback(int min_level, PyObject *callable) {
+    if (!prov_binding_client_open($self)) return;
+    if (callable == Py_None) {
+      prov_binding_check(prov_client_set_log_callback($self->handle, min_level, NULL, NULL));
+    } else {
+      prov_binding_check(prov_client_set_log_callback($self->handle, min_level,
+                                                      prov_python_log_trampoline, callable));
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Byte buffers                                                             */
+/* ------------------------------------------------------------------------ */
+
+%extend ProvClient {
+  /* prov_client_set_csr_der: a caller-made CSR as DER bytes; None clears. */
+  void set_csr_der(const uint8_t *der, size_t der_len) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_csr_der($self->handle, der, der_len));
+    }
+  }
+}
+
+%extend ProvResult {
+  /* Certificate `index` (0 = leaf) of the issued chain as bytes, or None. */
+  PyObject *issued_certificate_der(size_t index) {
+    size_t length = 0;
+    const uint8_t *der =
+        $self->handle ? prov_result_issued_certificate_der($self->handle, index, &length) : NULL;
+    if (der == NULL) {
+      Py_RETURN_NONE;
+    }
+    return PyBytes_FromStringAndSize((const char *)der, (Py_ssize_t)length);
+  }
+}

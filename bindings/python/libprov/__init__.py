@@ -11,7 +11,7 @@ changed::
 from . import exceptions
 from . import native as _native
 from .abstract_provisioning_device_client import _call_native
-from .models import ProxyOptions, RegistrationResult, RegistrationState, X509
+from .models import ProxyOptions, RegistrationProgress, RegistrationResult, RegistrationState, X509
 from .provisioning_device_client import ProvisioningDeviceClient
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ProxyOptions",
     "RegistrationResult",
     "RegistrationState",
+    "RegistrationProgress",
     "exceptions",
     "derive_device_key",
     "generate_sas_token",

@@ -18,6 +18,7 @@ _EXCEPTION_FOR_STATUS = {
     _native_module.PROV_E_PROTOCOL: exceptions.ClientError,
     _native_module.PROV_E_BUSY: exceptions.ClientError,
     _native_module.PROV_E_INTERNAL: exceptions.ClientError,
+    _native_module.PROV_E_CERTIFICATE: exceptions.CertificateError,
 }
 
 

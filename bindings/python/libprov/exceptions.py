@@ -21,6 +21,7 @@ __all__ = [
     "ConnectionDroppedError",
     "NoConnectionError",
     "CredentialError",
+    "CertificateError",
     "OperationTimeout",
     "OperationCancelled",
     "ServiceError",
@@ -78,6 +79,21 @@ class NoConnectionError(ClientError):
 
 class CredentialError(ClientError):
     """The service rejected the credential, or the credential cannot be used."""
+
+
+class CertificateError(CredentialError, ValueError):
+    """libprov addition: a local X.509 credential or CSR cannot be used (a
+    certificate or key file is missing, unreadable or does not parse, the
+    pass phrase is wrong, the key does not match the certificate, a
+    certificate is expired or not yet valid, the subject CN is not the
+    registration id, the chain is out of order). libprov checks this when the
+    client is created (and validity again at each register()), before
+    connecting; the message names the file, the certificate and the problem.
+
+    The SDK finds such problems only when it connects (``ssl.load_cert_chain``
+    raising ``OSError``/``ssl.SSLError``). This class is both a
+    ``CredentialError`` (the credential cannot be used) and a ``ValueError``
+    (a bad argument), so either ``except`` clause catches it."""
 
 
 class ServiceError(ChainableException):

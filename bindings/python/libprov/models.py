@@ -2,9 +2,20 @@
 RegistrationState, X509 and ProxyOptions (same constructors, properties and
 string forms as ``azure.iot.device``)."""
 
+import collections
 import json
 
-__all__ = ["RegistrationResult", "RegistrationState", "X509", "ProxyOptions"]
+__all__ = ["RegistrationResult", "RegistrationState", "RegistrationProgress", "X509",
+           "ProxyOptions"]
+
+# libprov addition: what on_registration_progress handlers receive.
+#   state        "connecting", "connected", "registering", "assigning",
+#                "retrying", "assigned" or "failed"
+#   detail       "host:port transport", the operation id, the retry reason,
+#                the assigned hub or "PROV_E_...: message" (never a secret)
+#   retry_after  seconds before the next poll or retry (0.0 otherwise)
+RegistrationProgress = collections.namedtuple("RegistrationProgress",
+                                              ["state", "detail", "retry_after"])
 
 
 class RegistrationResult(object):
@@ -44,6 +55,7 @@ class RegistrationState(object):
         last_update_date_time=None,
         etag=None,
         payload=None,
+        **libprov_details
     ):
         self._device_id = device_id
         self._assigned_hub = assigned_hub
@@ -52,6 +64,10 @@ class RegistrationState(object):
         self._last_update_date_time = last_update_date_time
         self._etag = etag
         self._response_payload = payload
+        for name in libprov_details:
+            if name not in _LIBPROV_STATE_DETAILS:
+                raise TypeError("Unsupported registration state detail '{}'".format(name))
+        self._libprov_details = libprov_details
 
     @property
     def device_id(self):
@@ -82,10 +98,65 @@ class RegistrationState(object):
         """The payload the service returned, as a JSON string ("null" when none)."""
         return json.dumps(self._response_payload, default=lambda o: o.__dict__, sort_keys=True)
 
+    # libprov additions (None, or an empty list, when the service did not
+    # send them): X.509 and group details, and certificate issuance.
+
+    @property
+    def enrollment_group_id(self):
+        """The enrollment group the device registered through, or None."""
+        return self._libprov_details.get("enrollment_group_id")
+
+    @property
+    def x509(self):
+        """registrationState.x509 as a dict (certificateInfo,
+        signingCertificateInfo, enrollmentGroupId), or None."""
+        return self._libprov_details.get("x509")
+
+    @property
+    def x509_certificate_info(self):
+        """registrationState.x509.certificateInfo as a dict (subjectName,
+        sha1Thumbprint, sha256Thumbprint, issuerName, notBeforeUtc,
+        notAfterUtc, ...), or None."""
+        return self._libprov_details.get("x509_certificate_info")
+
+    @property
+    def issued_certificate_chain(self):
+        """The certificate chain the service issued for the CSR, as PEM text
+        (leaf first), or None when nothing was issued."""
+        return self._libprov_details.get("issued_certificate_chain")
+
+    @property
+    def issued_certificates(self):
+        """The issued chain as a list of DER ``bytes`` (leaf first)."""
+        return list(self._libprov_details.get("issued_certificates") or [])
+
+    @property
+    def generated_private_key(self):
+        """The PEM private key libprov generated for the CSR (``csr_key_type``),
+        matching the issued leaf certificate; None otherwise. A secret: store
+        it safely. Never part of str()."""
+        return self._libprov_details.get("generated_private_key")
+
+    @property
+    def trust_bundle(self):
+        """The trust bundle (csr_api "2021-11-01-preview") as PEM text, or None."""
+        return self._libprov_details.get("trust_bundle")
+
     def __str__(self):
         return "\n".join(
             [str(self.device_id), str(self.assigned_hub), str(self.sub_status), self.response_payload]
         )
+
+
+_LIBPROV_STATE_DETAILS = (
+    "enrollment_group_id",
+    "x509",
+    "x509_certificate_info",
+    "issued_certificate_chain",
+    "issued_certificates",
+    "generated_private_key",
+    "trust_bundle",
+)
 
 
 class X509(object):

@@ -22,13 +22,21 @@ class ProvisioningDeviceClient(AbstractProvisioningDeviceClient):
         status, disconnect) and returns the RegistrationResult.
 
         Raises CredentialError, ConnectionFailedError, ConnectionDroppedError,
-        OperationTimeout or ClientError (caused by a ServiceError with the
-        service's error code, tracking id and message).
+        OperationTimeout, OperationCancelled (cancel() from another thread)
+        or ClientError (caused by a ServiceError with the service's error
+        code, tracking id and message). on_registration_progress, when set,
+        is called on this thread as the registration goes on.
         """
         logger.info("Registering with Provisioning Service...")
-        result = self._register_blocking()
+        result = self._register_blocking(self._on_registration_progress)
         logger.info("Successfully registered with Provisioning Service")
         return result
+
+    def cancel(self):
+        """libprov addition: stops a register() running on another thread;
+        it raises OperationCancelled within about 100 ms. Does nothing when
+        no registration is in flight."""
+        self._cancel_native()
 
     def shutdown(self):
         """Releases the native client now (libprov addition; also done by

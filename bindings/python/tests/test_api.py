@@ -43,7 +43,7 @@ def test_public_names_match_the_sdk():
 
 @pytest.mark.parametrize("factory_owner", [ProvisioningDeviceClient,
                                            libprov.aio.ProvisioningDeviceClient])
-@pytest.mark.parametrize("bad", ["keepalive", "transport", "timeout", "server_cert"])
+@pytest.mark.parametrize("bad", ["keepalive", "proxy", "timeout", "server_cert"])
 def test_unknown_kwargs_raise_type_error(factory_owner, bad):
     with pytest.raises(TypeError, match="Unsupported keyword argument '%s'" % bad):
         factory_owner.create_from_symmetric_key(HOST, "api-dev", ID_SCOPE, DEVICE_KEY,
@@ -104,18 +104,39 @@ def test_secrets_do_not_appear_in_errors():
     assert secret not in str(failure.value)
 
 
-def test_features_missing_from_this_libprov_raise_value_error_only_when_used():
-    with pytest.raises(ValueError, match="not supported by this libprov version"):
-        create(websockets=True)
-    with pytest.raises(ValueError, match="not supported by this libprov version"):
-        create(proxy_options=ProxyOptions("HTTP", "127.0.0.1", 3128))
+def test_transport_proxy_and_x509_arguments_are_taken_as_the_sdk():
+    create(websockets=True).shutdown()
+    create(websockets=True, transport="mqtt-ws").shutdown()
+    create(transport="https").shutdown()
+    create(proxy_options=ProxyOptions("HTTP", "127.0.0.1", 3128, "user", "pass")).shutdown()
+    create(proxy_options=ProxyOptions("SOCKS4", "127.0.0.1", 1080, "user")).shutdown()
+    create(proxy_options=ProxyOptions(2, "::1", 1080)).shutdown()  # PySocks constant
+    with pytest.raises(ValueError, match="port"):
+        create(proxy_options=ProxyOptions("SOCKS5", "127.0.0.1", 0))
+    with pytest.raises(TypeError, match="proxy_options"):
+        create(proxy_options="socks5://127.0.0.1:1080")
     x509 = X509("cert.pem", "key.pem", pass_phrase="pw")
-    with pytest.raises(ValueError, match="not supported by this libprov version"):
+    with pytest.raises(exceptions.CertificateError, match="cert.pem"):
         ProvisioningDeviceClient.create_from_x509_certificate(HOST, "api-dev", ID_SCOPE, x509)
     with pytest.raises(TypeError, match="sastoken_ttl"):
         ProvisioningDeviceClient.create_from_x509_certificate(HOST, "api-dev", ID_SCOPE, x509,
                                                               sastoken_ttl=60)
     assert (x509.certificate_file, x509.key_file, x509.pass_phrase) == ("cert.pem", "key.pem", "pw")
+
+
+def test_libprov_keyword_checks():
+    for name, bad in [("csr_key_type", "dsa"), ("csr_api", "2019"), ("transport", "amqp")]:
+        with pytest.raises(ValueError, match=name):
+            create(**{name: bad})
+    with pytest.raises(exceptions.CertificateError):
+        create(csr="-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n-----END CERTIFICATE REQUEST-----\n")
+    create(csr_key_type="rsa", csr_api="2021-11-01-preview").shutdown()
+    create(proxy_url="http://user:p%40ss@proxy.local:3128").shutdown()
+    with pytest.raises(ValueError) as failure:
+        create(proxy_url="ftp://user:secret-pw@proxy.local")
+    assert "secret-pw" not in str(failure.value)
+    create(max_retries=0).shutdown()
+    create(initial_backoff=0.25, max_backoff=2).shutdown()
 
 
 def test_proxy_options_as_the_sdk():

@@ -53,6 +53,8 @@ def test_native_handles_and_owned_strings_do_not_grow_rss():
     def cycle():
         client = native.ProvClient("localhost:8883", "stress-dev", ID_SCOPE, DEVICE_KEY)
         client.set_gateway_hostname("gateway.local")
+        client.set_progress_callback(print)
+        client.set_log_callback(native.PROV_LOG_DEBUG, print)
         del client  # destructor path, no close()
         libprov.derive_device_key(DEVICE_KEY, "stress-dev")
     assert measure(cycle) < MAX_GROWTH_KB
@@ -65,4 +67,17 @@ def test_failed_calls_do_not_grow_rss():
                 "localhost:8883", "bad id", ID_SCOPE, DEVICE_KEY)
         except ValueError:
             pass
+    assert measure(cycle) < MAX_GROWTH_KB
+
+
+def test_clients_with_every_new_option_do_not_grow_rss():
+    proxy = libprov.ProxyOptions("SOCKS5", "127.0.0.1", 1080, "user", "secret")
+
+    def cycle():
+        client = ProvisioningDeviceClient.create_from_symmetric_key_group(
+            "localhost:8883", "stress-dev", ID_SCOPE, DEVICE_KEY, websockets=True,
+            proxy_options=proxy, csr_key_type="ec", csr_api="2021-11-01-preview",
+            max_retries=3, initial_backoff=0.5, max_backoff=5)
+        client.on_registration_progress = print
+        client.shutdown()
     assert measure(cycle) < MAX_GROWTH_KB

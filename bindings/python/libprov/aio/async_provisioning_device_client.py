@@ -2,8 +2,10 @@
 
 ``register()`` runs the blocking native registration in the loop's default
 executor; the native call releases the GIL, so the loop keeps serving other
-tasks meanwhile. Cancelling the awaiting task stops waiting at once; the
-native registration itself ends at its deadline (register_timeout).
+tasks meanwhile. Cancelling the awaiting task (``task.cancel()``,
+``asyncio.wait_for`` timing out) cancels the native registration too: the
+task ends once libprov has stopped (within about 100 ms), and the client can
+register again or be shut down at once.
 """
 
 import asyncio
@@ -19,12 +21,46 @@ class ProvisioningDeviceClient(AbstractProvisioningDeviceClient):
 
     async def register(self):
         """Registers the device and returns the RegistrationResult; raises
-        as the synchronous client does."""
+        as the synchronous client does. on_registration_progress, when set,
+        is called on the event loop (a coroutine function is scheduled as a
+        task)."""
         logger.info("Registering with Provisioning Service...")
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(None, self._register_blocking)
+        deliver_progress = None
+        handler = self._on_registration_progress
+        if handler is not None:
+
+            def run_handler(progress):
+                outcome = handler(progress)
+                if asyncio.iscoroutine(outcome):
+                    loop.create_task(outcome)
+
+            def deliver_progress(progress):
+                loop.call_soon_threadsafe(run_handler, progress)
+
+        registration = loop.run_in_executor(None, self._register_blocking, deliver_progress)
+        try:
+            result = await asyncio.shield(registration)
+        except asyncio.CancelledError:
+            await self._stop_native_registration(registration)
+            raise
         logger.info("Successfully registered with Provisioning Service")
         return result
+
+    async def _stop_native_registration(self, registration):
+        """The awaiting task was cancelled: cancel the native registration and
+        wait for it to end (libprov promises within ~100 ms), so nothing keeps
+        running on the network after the task is gone."""
+        while not registration.done():
+            self._cancel_native()
+            try:
+                await asyncio.shield(registration)
+            except asyncio.CancelledError:
+                continue  # cancelled again while waiting: keep waiting
+            except Exception:
+                pass  # OperationCancelled (or whatever ended it): reported below
+        if not registration.cancelled():
+            registration.exception()  # retrieved: no "never retrieved" warning
 
     async def shutdown(self):
         """Releases the native client now (libprov addition)."""
