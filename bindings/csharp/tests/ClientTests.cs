@@ -141,7 +141,9 @@ namespace Libprov.Tests
         public void UnreachableProxyIsConnectionFailed()
         {
             var proxy = new ProxyOptions { ProxyType = ProxyType.Socks5, Address = "127.0.0.1", Port = 1, Username = "user", Password = "secret-password" };
-            using (var client = Client("cs-dev-1", TestEmulator.DeviceKey, new ProvisioningClientOptions { Proxy = proxy }))
+            // No retries: a refused connection is transient, and retrying only slows the test.
+            var noRetries = new RetryPolicy { MaxRetries = 0, InitialBackoff = TimeSpan.FromSeconds(1), MaxBackoff = TimeSpan.FromSeconds(1) };
+            using (var client = Client("cs-dev-1", TestEmulator.DeviceKey, new ProvisioningClientOptions { Proxy = proxy, RetryPolicy = noRetries }))
             {
                 var e = Assert.Throws<ConnectionFailedException>(() => client.Register());
                 Assert.True(e.Message.Contains("127.0.0.1:1"), e.Message);

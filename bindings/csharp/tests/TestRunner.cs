@@ -55,7 +55,7 @@ namespace Libprov.Tests
 
     /// <summary>
     /// A minimal xunit-style runner (NUnit is not in Debian, NuGet not reachable): runs every
-    /// [Test] method of this assembly, or those whose names contain the first argument, and prints
+    /// [Test] method of this assembly, or those whose names contain one of the arguments, and prints
     /// "N passed, N failed" as its last line. Exit code 0 only when all passed (and at least one ran).
     /// </summary>
     public static class TestRunner
@@ -74,7 +74,7 @@ namespace Libprov.Tests
 
         public static int Main(string[] args)
         {
-            string filter = args.Length > 0 ? args[0] : "";
+            string[] filters = args.Length > 0 ? args : new[] { "" };
             Type[] types = Assembly.GetExecutingAssembly().GetTypes().Where(t => t.IsPublic).OrderBy(t => t.FullName).ToArray();
             int passed = 0, failed = 0;
             try
@@ -93,7 +93,7 @@ namespace Libprov.Tests
                 foreach (MethodInfo test in Marked<TestAttribute>(types))
                 {
                     string name = test.DeclaringType.Name + "." + test.Name;
-                    if (!name.Contains(filter)) continue;
+                    if (!filters.Any(filter => name.Contains(filter))) continue;
                     Console.Write(name + " ... ");
                     var watch = Stopwatch.StartNew();
                     try
