@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "args.h"
@@ -86,6 +87,12 @@ RegistrationSettings settings_from_args(const ParsedArgs &args) {
     }
   }
   settings.proxy_url = args.value("proxy");
+  // The environment keeps a proxy password out of the process list.
+  if (!settings.proxy_url) {
+    if (const char *from_env = std::getenv("PROV_PROXY_URL"); from_env && *from_env) {
+      settings.proxy_url = std::string(from_env);
+    }
+  }
   if (auto path = args.value("proxy-ca-file")) {
     settings.proxy_ca_pem = read_text_file(*path, "--proxy-ca-file");
   }

@@ -131,6 +131,18 @@ def test_wrong_proxy_password_names_the_proxy_not_the_password(emulator, socks_p
     assert PROXY_PASSWORD not in done.stderr + done.stdout
 
 
+def test_proxy_from_the_environment(emulator, socks_proxy):
+    url = f"socks5h://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{socks_proxy['port']}"
+    port = emulator["ports"]["https"]
+    command = [_binary("PROV_CLI"), "register", "--host", f"127.0.0.1:{port}",
+               "--id-scope", ID_SCOPE, "--registration-id", DEVICE,
+               "--ca-file", emulator["ca_file"], "--transport", "https"]
+    env = dict(os.environ, PROV_SYMMETRIC_KEY=KEY, PROV_PROXY_URL=url)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"connected to 127.0.0.1:{port}" in socks_proxy["log"].read_text()
+
+
 def test_keep_alive_does_not_apply_to_https(emulator):
     done, _ = run_cli(emulator, "https", "--keep-alive", "30")
     assert done.returncode == 2, done.stderr
