@@ -36,6 +36,7 @@
 #define DEVICE "dev-net"
 #define KEY "bGlicHJvdi10cmFuc3BvcnRzLWtleSoqKioqKioqKio="
 #define KEY_DELAY "bGlicHJvdi10cmFuc3BvcnRzLWRlbGF5KioqKioqKio="
+#define KEY_GROUP "bGlicHJvdi10cmFuc3BvcnRzLWdyb3VwKioqKioqKio="
 #define KEY_WRONG "bGlicHJvdi10cmFuc3BvcnRzLXdyb25nKioqKioqKio="
 #define PROXY_USER "proxy-user"
 #define PROXY_PASSWORD "s3cret-proxy-pw"
@@ -71,7 +72,10 @@ static const char *kConfig =
     "    {\"registrationId\": \"dev-disabled\", \"enabled\": false,"
     " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY
     "\"}}\n"
-    "  ]\n"
+    "  ],\n"
+    "  \"enrollmentGroups\": [{\"enrollmentGroupId\": \"net-group\","
+    " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_GROUP
+    "\"}}]\n"
     "}\n";
 
 typedef enum way_out {
@@ -616,6 +620,71 @@ static void disabled_is_service_error(void **state) {
   prov_client_free(client);
 }
 
+/* Nine clients at once, three per transport, each through its own kind of
+ * way out: nothing in the transports is shared between clients. */
+struct concurrent_job {
+  int transport;
+  int index;
+  const char *proxy_url;
+  int rc;
+  char hub[128];
+};
+
+static void *concurrent_register(void *arg) {
+  struct concurrent_job *job = arg;
+  char host[64], id[64];
+  snprintf(host, sizeof host, "127.0.0.1:%d", port_for(job->transport));
+  snprintf(id, sizeof id, "net-group-%d-%d", job->transport, job->index);
+  prov_client *client = NULL;
+  job->rc = prov_client_create_symkey_group(&client, host, id, SCOPE, KEY_GROUP);
+  if (job->rc != PROV_OK) return NULL;
+  prov_client_set_server_verification_cert(client, emu_ca_pem(g_emu));
+  prov_client_set_transport(client, job->transport);
+  prov_client_set_register_timeout(client, 30000u * (uint32_t)time_scale());
+  if (job->proxy_url != NULL) prov_client_set_proxy_url(client, job->proxy_url);
+  prov_result *result = NULL;
+  job->rc = prov_client_register(client, &result);
+  if (job->rc == PROV_OK) {
+    snprintf(job->hub, sizeof job->hub, "%s", prov_result_assigned_hub(result));
+  } else {
+    fprintf(stderr, "%s: %s\n", id, prov_last_error_message());
+  }
+  prov_result_free(result);
+  prov_client_free(client);
+  return NULL;
+}
+
+static void concurrent_clients_on_every_transport(void **state) {
+  (void)state;
+  proxy_options http_options = {.username = NULL};
+  proxy_fixture *http = proxy_start(PROXY_TINYPROXY, &http_options);
+  proxy_options socks_options = {.username = PROXY_USER, .password = PROXY_PASSWORD};
+  proxy_fixture *socks = proxy_start(PROXY_MICROSOCKS, &socks_options);
+  assert_non_null(http);
+  assert_non_null(socks);
+  char http_url[64], socks_url[128];
+  snprintf(http_url, sizeof http_url, "http://127.0.0.1:%d", proxy_port(http));
+  snprintf(socks_url, sizeof socks_url, "socks5://" PROXY_USER ":" PROXY_PASSWORD "@127.0.0.1:%d",
+           proxy_port(socks));
+  const char *ways[3] = {NULL, http_url, socks_url};
+  struct concurrent_job jobs[9];
+  pthread_t threads[9];
+  for (int i = 0; i < 9; ++i) {
+    jobs[i] = (struct concurrent_job){.transport = i % 3, .index = i / 3, .proxy_url = ways[i / 3]};
+    assert_int_equal(pthread_create(&threads[i], NULL, concurrent_register, &jobs[i]), 0);
+  }
+  for (int i = 0; i < 9; ++i) pthread_join(threads[i], NULL);
+  for (int i = 0; i < 9; ++i) {
+    assert_int_equal(jobs[i].rc, PROV_OK);
+    assert_true(strcmp(jobs[i].hub, HUB_1) == 0 || strcmp(jobs[i].hub, HUB_2) == 0);
+  }
+  assert_true(proxy_count_connections_to(http, emu_mqtt_port(g_emu)) >= 1);
+  assert_true(proxy_count_connections_to(http, emu_https_port(g_emu)) >= 2);
+  assert_true(proxy_count_connections_to(socks, emu_https_port(g_emu)) >= 2);
+  proxy_stop(http);
+  proxy_stop(socks);
+}
+
 /* The same device over the three transports: the same result fields. */
 static void same_result_on_every_transport(void **state) {
   (void)state;
@@ -880,6 +949,7 @@ int main(int argc, char **argv) {
       PER_TRANSPORT(disabled_is_service_error),
       PER_TRANSPORT(x509_device),
       cmocka_unit_test(same_result_on_every_transport),
+      cmocka_unit_test(concurrent_clients_on_every_transport),
       cmocka_unit_test(keep_alive_rejected_on_https),
       cmocka_unit_test(proxy_arguments),
       cmocka_unit_test(busy_while_registering),
