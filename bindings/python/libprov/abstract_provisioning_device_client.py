@@ -419,8 +419,13 @@ _native_logger = logging.getLogger("libprov.native")
 
 
 def _native_log_level():
-    """libprov's min_level for the "libprov.native" logger, or None when it
-    would discard everything (then no log callback is installed at all)."""
+    """libprov's min_level for the "libprov.native" logger, or None when
+    nothing would be shown: logging not configured (no handler on the way to
+    the root; Python's last-resort handler would otherwise print libprov's
+    warnings on stderr, which the SDK does not) or the logger disabled. Then
+    no log callback is installed at all."""
+    if not _native_logger.hasHandlers():
+        return None
     for native_level, python_level in _LOG_LEVELS:
         if _native_logger.isEnabledFor(python_level):
             return native_level
@@ -501,7 +506,9 @@ class AbstractProvisioningDeviceClient(object):
         """
         _validate_kwargs(**kwargs)
         factory = _symmetric_key_factory(symmetric_key)
-        return cls(_new_native_client(provisioning_host, registration_id, id_scope, factory, kwargs))
+        return cls(
+            _new_native_client(provisioning_host, registration_id, id_scope, factory, kwargs)
+        )
 
     @classmethod
     def create_from_symmetric_key_group(
@@ -512,7 +519,9 @@ class AbstractProvisioningDeviceClient(object):
         not kept). Keyword arguments as create_from_symmetric_key."""
         _validate_kwargs(**kwargs)
         factory = _symmetric_key_factory(group_key, group=True)
-        return cls(_new_native_client(provisioning_host, registration_id, id_scope, factory, kwargs))
+        return cls(
+            _new_native_client(provisioning_host, registration_id, id_scope, factory, kwargs)
+        )
 
     @classmethod
     def create_from_x509_certificate(

@@ -129,7 +129,8 @@ def test_libprov_keyword_checks():
         with pytest.raises(ValueError, match=name):
             create(**{name: bad})
     with pytest.raises(exceptions.CertificateError):
-        create(csr="-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n-----END CERTIFICATE REQUEST-----\n")
+        create(csr="-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n"
+                   "-----END CERTIFICATE REQUEST-----\n")
     create(csr_key_type="rsa", csr_api="2021-11-01-preview").shutdown()
     create(proxy_url="http://user:p%40ss@proxy.local:3128").shutdown()
     with pytest.raises(ValueError) as failure:

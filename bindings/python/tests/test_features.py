@@ -4,7 +4,6 @@ certificate issuance, progress and log callbacks, retries and cancellation --
 each against a real dps-emulator."""
 
 import asyncio
-import json
 import logging
 import os
 import shutil
