@@ -1,9 +1,9 @@
 """Draws bench.png from results.json (run with the bench venv's Python, which
 has matplotlib):  python chart.py results.json bench.png
 
-Three panels for the "assignment delay 0" scenario, log scales because the
-peers differ by orders of magnitude: registrations per second, CPU
-milliseconds per registration, and latency p50 with a bar to p99.
+Four panels for the "assignment delay 0" scenario (log scales where the peers
+differ by orders of magnitude): registrations per second, CPU milliseconds per
+registration, latency p50 with a whisker to p99, and peak RSS.
 """
 
 import json
@@ -31,13 +31,14 @@ def main():
     labels = ["%s\n(%s)" % (r["peer"], "seq" if r["concurrency"] == 1 else "x%d" % r["concurrency"])
               for r in rows]
     colours = [colour(r["peer"]) for r in rows]
-    fig, axes = plt.subplots(3, 1, figsize=(11, 12), constrained_layout=True)
+    fig, axes = plt.subplots(4, 1, figsize=(11, 15), constrained_layout=True)
 
     rate = axes[0]
     rate.bar(labels, [r["rate_per_s"] for r in rows], color=colours)
     rate.set_yscale("log")
     rate.set_ylabel("registrations / s (TLS rows: handshakes / s)")
-    rate.set_title("Throughput against the same dps-emulator, assignment delay 0 (%s)"
+    rate.set_title("Same dps-emulator, assignment delay 0 (%s)\n"
+                   "blue: libprov peers, red: official SDKs, grey: TLS handshake ceiling"
                    % results["date"])
     for i, r in enumerate(rows):
         rate.annotate("%.0f" % r["rate_per_s"] if r["rate_per_s"] >= 10 else "%.1f" % r["rate_per_s"],
@@ -60,11 +61,15 @@ def main():
     latency.set_yscale("log")
     latency.set_ylabel("latency ms (bar p50, whisker p99)")
     latency.legend(loc="upper left")
+    memory = axes[3]
+    memory.bar(labels, [r["peak_rss_kb"] / 1024.0 for r in rows], color=colours)
+    memory.set_ylabel("peak RSS of the peer process, MB")
+    for i, r in enumerate(rows):
+        memory.annotate("%.0f" % (r["peak_rss_kb"] / 1024.0), (i, r["peak_rss_kb"] / 1024.0),
+                        ha="center", va="bottom", fontsize=8)
     for axis in axes:
         axis.tick_params(axis="x", labelsize=8)
         axis.grid(axis="y", which="both", alpha=0.3)
-    fig.text(0.99, 0.005, "blue: libprov peers, red: official SDKs, grey: TLS handshake ceiling",
-             ha="right", fontsize=8)
     fig.savefig(target, dpi=100)
 
 

@@ -55,13 +55,13 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Registrations per peer. A peer's count only changes how long it runs, not
 # its rate; slow peers get fewer so a full run stays around ten minutes.
 FULL_COUNTS = {
-    "c-seq": 1500, "c-threads": 3000, "cli-proc": 300, "cli-batch": 1500,
+    "c-seq": 1500, "c-threads": 3000, "c-async": 3000, "cli-proc": 300, "cli-batch": 1500,
     "py-libprov": 600, "py-sdk": 300, "node-sdk": 300, "node-sdk-conc": 600,
     "tls-seq": 3000, "tls-conc": 6000, "tls-fresh": 1500,
     "real": 10, "real-conc": 200, "scale": 1000,
 }
 SMOKE_COUNTS = {
-    "c-seq": 20, "c-threads": 40, "cli-proc": 5, "cli-batch": 20, "py-libprov": 20,
+    "c-seq": 20, "c-threads": 40, "c-async": 40, "cli-proc": 5, "cli-batch": 20, "py-libprov": 20,
     "py-sdk": 0, "node-sdk": 0, "node-sdk-conc": 0,
     "tls-seq": 20, "tls-conc": 40, "tls-fresh": 20,
     "real": 2, "real-conc": 10, "scale": 20,
@@ -354,12 +354,17 @@ class Runner:
 
     # --- peers -------------------------------------------------------------
 
-    def c_run(self, peer, scenario, count, threads):
+    def c_run(self, peer, scenario, count, threads, use_async=False):
         devices = write_devices(self.workdir, self.groups, scenario, peer, count)
         cmd = [self.bench_bin("prov-bench-inproc"), "run", "--devices", devices, "--host",
                self.host, "--id-scope", ID_SCOPE, "--ca", self.emulator.ca_path, "--threads",
                str(threads)]
-        what = "libprov C in-process, " + ("sequential" if threads == 1 else "%d threads" % threads)
+        if use_async:
+            cmd.append("--async")
+            what = "libprov C, prov_client_register_async, %d in flight" % threads
+        else:
+            what = "libprov C in-process, " + (
+                "sequential" if threads == 1 else "%d threads" % threads)
         return self.run_json_peer(peer, scenario, what, count, cmd, concurrency=threads)
 
     def c_scale(self, count, stack_kb=None, variant=None):
@@ -374,6 +379,9 @@ class Runner:
             cmd += ["--stack-kb", str(stack_kb)]
         env = dict(os.environ)
         notes = []
+        if variant == "async":
+            cmd.append("--async")
+            notes.append("prov_client_register_async")
         if variant in ("arena1", "both"):
             env["MALLOC_ARENA_MAX"] = "1"
             notes.append("MALLOC_ARENA_MAX=1")
@@ -382,8 +390,9 @@ class Runner:
             notes.append("SSL_MODE_RELEASE_BUFFERS shim")
         if stack_kb:
             notes.append("%d kB stacks" % stack_kb)
-        what = "libprov C, %d in flight (thread each%s)" % (
-            count, "".join(", " + n for n in notes))
+        what = "libprov C, %d in flight (%s)" % (
+            count, ", ".join(notes) if variant == "async" else
+            "thread each" + "".join(", " + n for n in notes))
         return self.run_json_peer(peer, "scale", what, count, cmd, env=env, concurrency=count)
 
     def tls(self, peer, count, threads, fresh):
@@ -503,6 +512,20 @@ def callgrind_totals(path):
     raise BenchError("no totals in %s" % path)
 
 
+# Functions whose inclusive instruction counts explain where a registration's
+# CPU goes (the TLS handshake itself, per-connection TLS setup, libprov's own work).
+KEY_FUNCTIONS = (
+    "PROGRAM TOTALS", ":SSL_connect ", ":SSL_CTX_new ", ":PEM_X509_INFO_read_bio ",
+    ":X509_verify_cert ", ":d2i_X509 ", ":OSSL_DECODER_CTX_new_for_pkey ", ":ECDSA_verify ",
+    ":EVP_PKEY_keygen ", ":EVP_PKEY_derive ", ":curl_multi_init ", ":curl_easy_init ",
+    ":curl_easy_cleanup ", ":curl_multi_cleanup ", ":SSL_CTX_free ", ":SSL_new ", ":SSL_read ",
+    ":SSL_write ", "prov::core::Client::register_device", "prov::transport::CurlConnection::open",
+    "prov::transport::MqttTransport::connect", "prov::transport::MqttTransport::request(",
+    "prov::transport::MqttTransport::close", "prov::json::parse_service_answer",
+    "prov::auth::make_sas_token", "prov::core::Client::create_symkey", ":cJSON_Parse",
+    "prov_client_free", "prov_result_free")
+
+
 def profile(runner, out_dir, small=10, large=40):
     """Instruction counts (valgrind callgrind) per registration and per TLS
     handshake: marginal cost = (Ir(large) - Ir(small)) / (large - small), so
@@ -539,8 +562,16 @@ def profile(runner, out_dir, small=10, large=40):
                 exclusive = subprocess.run(
                     ["callgrind_annotate", "--threshold=95", out],
                     capture_output=True, text=True, check=True).stdout
+                everything = subprocess.run(
+                    ["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
+                    capture_output=True, text=True, check=True).stdout
+                key = [line for line in everything.splitlines() if any(
+                    name in line for name in KEY_FUNCTIONS)]
                 with open(os.path.join(out_dir, "callgrind-%s.txt" % kind), "w",
                           encoding="utf-8") as f:
+                    f.write("# ---- key functions, inclusive (divide by %d for one %s) ----\n"
+                            % (n, "registration" if kind == "inproc" else "handshake"))
+                    f.write("\n".join(key) + "\n")
                     f.write("# valgrind --tool=callgrind, %s, %d %s\n" % (
                         " ".join(os.path.basename(c) for c in cmd[:2]), n,
                         "registrations" if kind == "inproc" else "handshakes"))
@@ -656,10 +687,13 @@ def targets(rows):
         out.append(("sequential libprov >= 5x Node SDK rate",
                     "%.1fx (%.1f/s vs %.2f/s)" % (ratio, c_seq["rate_per_s"], node["rate_per_s"]),
                     ratio >= 5))
-    c_conc, tls_conc = find(rows, "c-threads"), find(rows, "tls-conc")
-    if c_conc and tls_conc:
+    tls_conc = find(rows, "tls-conc")
+    for c_conc in (find(rows, "c-threads"), find(rows, "c-async")):
+        if not (c_conc and tls_conc):
+            continue
         frac = c_conc["rate_per_s"] / tls_conc["rate_per_s"]
-        out.append(("concurrent libprov >= 50% of the TLS handshake ceiling",
+        out.append(("concurrent libprov (%s) >= 50%% of the TLS handshake ceiling"
+                    % c_conc["description"],
                     "%.0f%% (%.1f/s vs %.1f handshakes/s)" % (100 * frac, c_conc["rate_per_s"],
                                                              tls_conc["rate_per_s"]), frac >= 0.5))
     tls_seq = find(rows, "tls-seq")
@@ -732,8 +766,10 @@ def markdown(results):
                 r["cpu_per_reg_ms"] / c_seq["cpu_per_reg_ms"]))
         add("")
     ceiling = [(find(rows, "c-seq"), find(rows, "tls-seq")),
-               (find(rows, "c-threads"), find(rows, "tls-conc"))]
-    if all(a and b for a, b in ceiling):
+               (find(rows, "c-threads"), find(rows, "tls-conc")),
+               (find(rows, "c-async"), find(rows, "tls-conc"))]
+    ceiling = [(a, b) for a, b in ceiling if a and b]
+    if ceiling:
         add("### libprov against the TLS handshake ceiling (same emulator, same OpenSSL)")
         add("")
         add("| libprov | its rate | handshakes/s | fraction | CPU per registration / CPU per handshake |")
@@ -746,7 +782,8 @@ def markdown(results):
         add("")
     scale_rows = [r for r in rows if r["peer"].startswith("c-scale")]
     if scale_rows:
-        add("### Cost of in-flight registrations (threads: the API is blocking)")
+        add("### Cost of in-flight registrations (caller threads, or the library's threads "
+            "behind prov_client_register_async)")
         add("")
         add("| run | in flight (peak) | threads started | baseline RSS kB | RSS at peak kB "
             "| RSS per in-flight kB | of which thread stack kB | threads per in-flight "
@@ -905,6 +942,7 @@ def main(argv):
         add_run("tls-conc", True, lambda n: runner.tls("tls-conc", n, threads, False))
         add_run("c-seq", True, lambda n: runner.c_run("c-seq", "fast", n, 1))
         add_run("c-threads", True, lambda n: runner.c_run("c-threads", "fast", n, threads))
+        add_run("c-async", True, lambda n: runner.c_run("c-async", "fast", n, threads, True))
         add_run("cli-proc", have_cli, lambda n: runner.cli_proc("fast", n))
         add_run("cli-batch", have_cli, lambda n: runner.cli_batch("fast", n, threads))
         add_run("py-libprov", have_pybind, lambda n: runner.python_peer("libprov", "fast", n))
@@ -932,6 +970,7 @@ def main(argv):
         # -- scale --
         if wanted("scale"):
             runner.c_scale(counts["scale"])
+            runner.c_scale(counts["scale"], variant="async")
             if args.scale_variants:
                 for variant in ("arena1", "release-buffers", "both"):
                     runner.c_scale(counts["scale"], variant=variant)

@@ -8,6 +8,9 @@
  *        (create, set CA, register, free — what an application does).
  *        --threads 1 runs on the main thread (sequential); N > 1 starts N
  *        worker threads that take the next device until the list is done.
+ * --async uses prov_client_register_async (the library runs each registration
+ *        and calls back) instead of the caller's threads; with run, --threads
+ *        is then the number kept in flight.
  * scale: holds every device but the first in flight at once, one thread per
  *        registration (the public API is blocking and starts no thread, so a
  *        thread per in-flight registration is the only way to get
@@ -38,9 +41,10 @@ typedef struct bench_config {
   long threads;
   long stack_kb;
   long timeout_ms;
+  int use_async;
 } bench_config;
 
-static bench_config config = {NULL, NULL, NULL, NULL, 1, 0, 120000};
+static bench_config config = {NULL, NULL, NULL, NULL, 1, 0, 120000, 0};
 static bench_device *devices;
 static size_t device_count;
 static char *ca_pem;
@@ -108,6 +112,70 @@ static void *scale_worker(void *arg) {
   return NULL;
 }
 
+/* --- prov_client_register_async: completion callbacks instead of threads --- */
+
+typedef struct async_slot {
+  size_t index;
+  prov_client *client;
+  double started;
+} async_slot;
+
+static pthread_mutex_t flight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flight_changed = PTHREAD_COND_INITIALIZER;
+
+static void finish_device(async_slot *slot, int status, prov_result *result, const char *error) {
+  if (status == PROV_OK &&
+      (!prov_result_assigned_hub(result) || strcmp(prov_result_status(result), "assigned") != 0)) {
+    status = PROV_E_PROTOCOL;
+  }
+  latencies_ms[slot->index] = (bench_now_s() - slot->started) * 1000.0;
+  status_of[slot->index] = status;
+  succeeded[slot->index] = status == PROV_OK;
+  if (status != PROV_OK) remember_error(devices[slot->index].registration_id, status, error);
+  prov_result_free(result);
+  pthread_mutex_lock(&flight_lock);
+  atomic_fetch_sub(&in_flight, 1);
+  atomic_fetch_add(&finished, 1);
+  pthread_cond_broadcast(&flight_changed);
+  pthread_mutex_unlock(&flight_lock);
+}
+
+/* Runs on the library's thread. Freeing the client here is allowed (prov.h). */
+static void on_registered(int status, prov_result *result, void *user_data) {
+  async_slot *slot = user_data;
+  prov_client *client = slot->client;
+  finish_device(slot, status, result, prov_last_error_message());
+  prov_client_free(client);
+  free(slot);
+}
+
+/* Starts device `index` with prov_client_register_async; 1 if started. */
+static int start_device_async(size_t index) {
+  async_slot *slot = bench_xcalloc(1, sizeof *slot);
+  const bench_device *device = &devices[index];
+  slot->index = index;
+  slot->started = bench_now_s();
+  atomic_fetch_add(&in_flight, 1);
+  int status = prov_client_create_symkey(&slot->client, config.host, device->registration_id,
+                                         config.id_scope, device->key);
+  if (status == PROV_OK) status = prov_client_set_server_verification_cert(slot->client, ca_pem);
+  if (status == PROV_OK)
+    status = prov_client_set_register_timeout(slot->client, (uint32_t)config.timeout_ms);
+  if (status == PROV_OK) status = prov_client_register_async(slot->client, on_registered, slot);
+  if (status == PROV_OK) return 1;
+  prov_client *client = slot->client;
+  finish_device(slot, status, NULL, prov_last_error_message());
+  prov_client_free(client);
+  free(slot);
+  return 0;
+}
+
+static void wait_until_in_flight_below(long limit) {
+  pthread_mutex_lock(&flight_lock);
+  while (atomic_load(&in_flight) >= limit) pthread_cond_wait(&flight_changed, &flight_lock);
+  pthread_mutex_unlock(&flight_lock);
+}
+
 static void print_failures(FILE *out, size_t first, size_t last) {
   int kinds[MAX_FAILURE_KINDS] = {0};
   long counts[MAX_FAILURE_KINDS] = {0};
@@ -149,7 +217,14 @@ static void print_summary(const char *mode, size_t first, double elapsed_s, benc
 static int run_mode(void) {
   bench_cpu cpu_before = bench_cpu_now();
   double started = bench_now_s();
-  if (config.threads == 1) {
+  if (config.use_async) {
+    /* At most --threads registrations in flight, each on the library's thread. */
+    for (size_t i = 0; i < device_count; i++) {
+      wait_until_in_flight_below(config.threads);
+      start_device_async(i);
+    }
+    wait_until_in_flight_below(1);
+  } else if (config.threads == 1) {
     run_worker(NULL);
   } else {
     pthread_t *workers = bench_xcalloc((size_t)config.threads, sizeof *workers);
@@ -163,7 +238,7 @@ static int run_mode(void) {
     free(workers);
   }
   double elapsed = bench_now_s() - started;
-  print_summary("run", 0, elapsed, cpu_before, bench_cpu_now());
+  print_summary(config.use_async ? "run-async" : "run", 0, elapsed, cpu_before, bench_cpu_now());
   puts("}");
   return 0;
 }
@@ -231,7 +306,10 @@ static int scale_mode(void) {
   double started = bench_now_s();
   size_t started_threads = 0;
   char thread_error[128] = "";
-  for (size_t i = 0; i < concurrent; i++) {
+  for (size_t i = 0; i < concurrent && config.use_async; i++) {
+    if (start_device_async(i + 1)) started_threads++;
+  }
+  for (size_t i = 0; i < concurrent && !config.use_async; i++) {
     int rc = pthread_create(&workers[i], &attr, scale_worker, (void *)(uintptr_t)(i + 1));
     if (rc != 0) {
       snprintf(thread_error, sizeof thread_error, "pthread_create failed after %zu threads: %s",
@@ -259,7 +337,9 @@ static int scale_mode(void) {
     struct timespec pause = {0, 10 * 1000 * 1000};
     nanosleep(&pause, NULL);
   }
-  for (size_t i = 0; i < started_threads; i++) pthread_join(workers[i], NULL);
+  if (!config.use_async) {
+    for (size_t i = 0; i < started_threads; i++) pthread_join(workers[i], NULL);
+  }
   double elapsed = bench_now_s() - started;
   bench_cpu cpu_after = bench_cpu_now();
   proc_sample after = sample_proc();
@@ -270,7 +350,7 @@ static int scale_mode(void) {
   struct rlimit fd_limit;
   getrlimit(RLIMIT_NOFILE, &fd_limit);
   config.threads = (long)started_threads;
-  print_summary("scale", 1, elapsed, cpu_before, cpu_after);
+  print_summary(config.use_async ? "scale-async" : "scale", 1, elapsed, cpu_before, cpu_after);
   printf(",\"thread_stack_kb\":%zu,\"fd_limit\":%ld,\"threads_started\":%zu,", default_stack / 1024,
          (long)fd_limit.rlim_cur, started_threads);
   printf("\"thread_error\":");
@@ -291,7 +371,7 @@ static int scale_mode(void) {
 static void usage(void) {
   fputs(
       "usage: prov-bench-inproc run|scale --devices CSV --host H[:P] --id-scope S --ca PEM_FILE\n"
-      "                         [--threads N] [--stack-kb K] [--timeout-ms MS]\n",
+      "                         [--threads N] [--stack-kb K] [--timeout-ms MS] [--async]\n",
       stderr);
   exit(2);
 }
@@ -304,6 +384,10 @@ int main(int argc, char **argv) {
     bench_die("unknown mode '%s' (run or scale)", mode);
   for (int i = 2; i < argc; i++) {
     const char *option = argv[i];
+    if (strcmp(option, "--async") == 0) {
+      config.use_async = 1;
+      continue;
+    }
     if (i + 1 >= argc) bench_die("option %s needs a value", option);
     const char *value = argv[++i];
     if (strcmp(option, "--devices") == 0)
