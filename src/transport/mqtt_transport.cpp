@@ -85,7 +85,8 @@ std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
     try {
       got = stream_->receive(buffer.data(), buffer.size(), wake);
     } catch (const Error &failure) {
-      connected_ = false;
+      // After a cancel the connection still works: close() says DISCONNECT.
+      if (failure.status() != PROV_E_CANCELLED) connected_ = false;
       throw Error(failure.status(),
                   std::string(failure.what()) + " while waiting for " + waiting_for);
     }
