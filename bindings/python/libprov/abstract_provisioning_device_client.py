@@ -567,12 +567,16 @@ class AbstractProvisioningDeviceClient(object):
             raise TypeError("on_registration_progress must be callable or None")
         self._on_registration_progress = handler
 
-    def _register_blocking(self, deliver_progress=None):
+    def _register_blocking(self, deliver_progress=None, cancelled=None):
         """One native registration on the calling thread. deliver_progress(p)
-        passes each RegistrationProgress on (None: no progress callback)."""
+        passes each RegistrationProgress on (None: no progress callback);
+        cancelled, a threading.Event, set before the native call starts,
+        means the caller has given up already."""
         native_client = self._native_client
         if native_client is None:
             raise _errors.exceptions.ClientError("Client has already been shut down")
+        if cancelled is not None and cancelled.is_set():
+            raise _errors.exceptions.OperationCancelled("registration cancelled before it began")
         _call_native(
             native_client.set_provisioning_payload, _payload_json(self._provisioning_payload)
         )
@@ -587,6 +591,8 @@ class AbstractProvisioningDeviceClient(object):
             _native.PROV_LOG_ERROR if log_level is None else log_level,
             None if log_level is None else log_sink,
         )
+        if cancelled is not None and cancelled.is_set():
+            raise _errors.exceptions.OperationCancelled("registration cancelled before it began")
         # The GIL is released inside (prov.i), so other threads and the
         # asyncio loop keep running while this waits for the service.
         native_result = _call_native(native_client.register)

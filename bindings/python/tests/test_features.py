@@ -529,3 +529,25 @@ def test_async_progress_handlers_run_on_the_loop(emulator):
     assert seen and all(on_loop for _, on_loop in seen)
     assert seen[-1][0] == "assigned"
 
+
+
+def test_asyncio_cancel_before_the_native_registration_began(emulator):
+    """A cancel that arrives before the executor has started the native call
+    (libprov does not remember it) still stops the registration promptly."""
+    async def scenario():
+        client = symkey_client(emulator, "py-silent", register_timeout=30,
+                               client_class=libprov.aio.ProvisioningDeviceClient)
+        durations = []
+        for delay in (0, 0.001, 0.01, 0.05):
+            task = asyncio.ensure_future(client.register())
+            await asyncio.sleep(delay)
+            cancelled_at = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            durations.append(time.monotonic() - cancelled_at)
+        await client.shutdown()  # nothing in flight
+        return durations
+
+    durations = asyncio.run(scenario())
+    assert max(durations) < 1.0, durations

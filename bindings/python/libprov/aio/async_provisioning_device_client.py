@@ -10,10 +10,14 @@ register again or be shut down at once.
 
 import asyncio
 import logging
+import threading
 
 from ..abstract_provisioning_device_client import AbstractProvisioningDeviceClient
 
 logger = logging.getLogger(__name__)
+
+# How often a cancelled task repeats the native cancel while it waits.
+_CANCEL_REPEAT_SECONDS = 0.05
 
 
 class ProvisioningDeviceClient(AbstractProvisioningDeviceClient):
@@ -38,10 +42,14 @@ class ProvisioningDeviceClient(AbstractProvisioningDeviceClient):
             def deliver_progress(progress):
                 loop.call_soon_threadsafe(run_handler, progress)
 
-        registration = loop.run_in_executor(None, self._register_blocking, deliver_progress)
+        cancelled = threading.Event()
+        registration = loop.run_in_executor(
+            None, self._register_blocking, deliver_progress, cancelled
+        )
         try:
             result = await asyncio.shield(registration)
         except asyncio.CancelledError:
+            cancelled.set()
             await self._stop_native_registration(registration)
             raise
         logger.info("Successfully registered with Provisioning Service")
@@ -50,15 +58,17 @@ class ProvisioningDeviceClient(AbstractProvisioningDeviceClient):
     async def _stop_native_registration(self, registration):
         """The awaiting task was cancelled: cancel the native registration and
         wait for it to end (libprov promises within ~100 ms), so nothing keeps
-        running on the network after the task is gone."""
+        running on the network after the task is gone. libprov does not
+        remember a cancel that comes before its registration has begun (the
+        executor may not have started it yet, and the `cancelled` event only
+        covers the time before the native call), so the cancel is repeated
+        until the registration has ended."""
         while not registration.done():
             self._cancel_native()
             try:
-                await asyncio.shield(registration)
+                await asyncio.wait({registration}, timeout=_CANCEL_REPEAT_SECONDS)
             except asyncio.CancelledError:
                 continue  # cancelled again while waiting: keep waiting
-            except Exception:
-                pass  # OperationCancelled (or whatever ended it): reported below
         if not registration.cancelled():
             registration.exception()  # retrieved: no "never retrieved" warning
 
