@@ -250,7 +250,10 @@ def _symmetric_key_factory(symmetric_key, group=False):
 
 
 def _x509_factory(x509):
-    if not isinstance(x509, X509):
+    # libprov's X509, or any object with its properties (e.g. the SDK's own).
+    if not isinstance(x509, X509) and not all(
+        hasattr(x509, name) for name in ("certificate_file", "key_file", "pass_phrase")
+    ):
         raise TypeError("'x509' must be an X509 object")
 
     def path(name, value):
@@ -605,8 +608,14 @@ class AbstractProvisioningDeviceClient(object):
         """Stops the native registration in flight (it then fails with
         OperationCancelled within ~100 ms); nothing happens without one."""
         native_client = self._native_client
-        if native_client is not None and not native_client.is_closed():
+        if native_client is None:
+            return
+        try:
             _call_native(native_client.cancel)
+        except ValueError:
+            if not native_client.is_closed():
+                raise
+            # shut down meanwhile (on another thread): nothing to cancel
 
     def _shutdown_native(self):
         native_client, self._native_client = self._native_client, None
