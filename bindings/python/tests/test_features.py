@@ -269,24 +269,28 @@ def free_port():
         return probe.getsockname()[1]
 
 
-class Microsocks(object):
+class ProxyProcess(object):
+    """A real proxy on a free loopback port (retried if the port is taken
+    meanwhile); its log tells which destinations it connected to."""
+
+    name = None
+
     def __init__(self, username=None, password=None):
-        binary = shutil.which("microsocks")
+        binary = shutil.which(self.name)
         if binary is None:
-            pytest.fail("microsocks is not installed (scripts/install-deps.sh installs it)")
-        self.dir = tempfile.mkdtemp(prefix="prov-py-socks-")
-        self.log_path = os.path.join(self.dir, "microsocks.log")
+            pytest.fail("%s is not installed (scripts/install-deps.sh installs it)" % self.name)
+        self.dir = tempfile.mkdtemp(prefix="prov-py-%s-" % self.name)
+        os.chmod(self.dir, 0o777)  # tinyproxy drops to another user and writes its log here
+        self.log_path = os.path.join(self.dir, "proxy.log")
         for _ in range(5):
             self.port = free_port()
-            command = [binary, "-i", "127.0.0.1", "-p", str(self.port)]
-            if username:
-                command += ["-u", username, "-P", password]
             self._log = open(self.log_path, "ab")
-            self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.command(binary, username, password),
+                                            stdout=self._log, stderr=subprocess.STDOUT)
             if self._wait_ready():
                 return
             self.stop(keep_dir=True)
-        pytest.fail("microsocks did not start")
+        pytest.fail("%s did not start; log:\n%s" % (self.name, self.log()))
 
     def _wait_ready(self):
         deadline = time.monotonic() + 10
@@ -317,6 +321,30 @@ class Microsocks(object):
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class Microsocks(ProxyProcess):
+    name = "microsocks"
+
+    def command(self, binary, username, password):
+        command = [binary, "-i", "127.0.0.1", "-p", str(self.port)]
+        if username:
+            command += ["-u", username, "-P", password]
+        return command
+
+
+class Tinyproxy(ProxyProcess):
+    name = "tinyproxy"
+
+    def command(self, binary, username, password):
+        config_path = os.path.join(self.dir, "tinyproxy.conf")
+        with open(config_path, "w") as config:
+            config.write("Port %d\nListen 127.0.0.1\nTimeout 30\nLogFile \"%s\"\n"
+                         "LogLevel Connect\nMaxClients 50\nAllow 127.0.0.1\n"
+                         % (self.port, self.log_path))
+            if username:
+                config.write("BasicAuth %s %s\n" % (username, password))
+        return [binary, "-d", "-c", config_path]
+
+
 @pytest.fixture
 def socks_proxy():
     proxy = Microsocks(username="py-user", password="py-secret")
@@ -335,6 +363,27 @@ def test_registration_through_a_socks5_proxy(emulator, socks_proxy, transport):
     # SOCKS5 as the SDK (PySocks' rdns): the proxy resolved "localhost".
     assert ("localhost:%d" % target_port) in socks_proxy.log() or \
         ("127.0.0.1:%d" % target_port) in socks_proxy.log(), socks_proxy.log()
+
+
+def test_websockets_through_an_http_proxy_with_credentials(emulator):
+    """The SDK's usual proxy set-up (websockets=True + an HTTP proxy). libprov
+    also sends the HTTP proxy's credentials (the SDK drops them): tinyproxy
+    with BasicAuth only lets the registration through with them."""
+    proxy = Tinyproxy(username="py-user", password="py-secret")
+    try:
+        options = ProxyOptions("HTTP", "127.0.0.1", proxy.port, "py-user", "py-secret")
+        with symkey_client(emulator, "py-feat", listener="https", websockets=True,
+                           proxy_options=options) as client:
+            assert client.register().status == "assigned"
+        assert "CONNECT" in proxy.log() and str(emulator.ports["https"]) in proxy.log(), \
+            proxy.log()
+        without = ProxyOptions("HTTP", "127.0.0.1", proxy.port)
+        with symkey_client(emulator, "py-feat", listener="https", websockets=True,
+                           proxy_options=without, register_timeout=5, max_retries=0) as client:
+            with pytest.raises(exceptions.ConnectionFailedError, match="(?i)proxy"):
+                client.register()
+    finally:
+        proxy.stop()
 
 
 def test_proxy_with_wrong_credentials_is_connection_failed(emulator, socks_proxy):
