@@ -110,8 +110,8 @@ local CSR_KEY_TYPES = { ec = native.PROV_KEY_EC_P256, rsa = native.PROV_KEY_RSA_
 local CSR_APIS = { ["2025-07-01-preview"] = native.PROV_CSR_API_2025_07_01_PREVIEW,
   ["2021-11-01-preview"] = native.PROV_CSR_API_2021_11_01_PREVIEW }
 
--- Option name -> {Lua type, native setter, conversion}. A conversion may
--- return several values (the setter's arguments).
+-- Option name -> {Lua type, native setter, conversion, arguments for nil}.
+-- A conversion may return several values (the setter's arguments).
 local OPTIONS = {
   server_verification_cert = { "string", "set_server_verification_cert" },
   gateway_hostname = { "string", "set_gateway_hostname" },
@@ -123,7 +123,8 @@ local OPTIONS = {
   response_timeout = { "number", "set_response_timeout", milliseconds }, -- seconds
   -- "mqtt" (default), "mqtt-ws" (MQTT over WebSockets, port 443) or "https"
   transport = { "string", "set_transport",
-    function(value) return choice("prov.Client:set", "transport", value, TRANSPORTS) end },
+    function(value) return choice("prov.Client:set", "transport", value, TRANSPORTS) end,
+    { native.PROV_TRANSPORT_MQTT } },
   -- { type = "http"|"https"|"socks4"|"socks4a"|"socks5"|"socks5h", address =,
   --   port =, username = (optional), password = (optional) }
   proxy = { "table", "set_proxy", function(value)
@@ -133,16 +134,18 @@ local OPTIONS = {
     end
     return choice("prov.Client:set", "proxy.type", value.type, PROXY_TYPES), value.address, port,
       value.username, value.password
-  end },
+  end, { native.PROV_PROXY_NONE, nil, 0, nil, nil, n = 5 } },
   proxy_url = { "string", "set_proxy_url" }, -- "socks5h://user:pass@host:port"
   proxy_ca_cert = { "string", "set_proxy_ca_cert" }, -- PEM roots of an https proxy
   -- certificate issuance: "ec" or "rsa" (libprov makes the key and the CSR) ...
   csr_key_type = { "string", "set_csr_auto",
-    function(value) return choice("prov.Client:set", "csr_key_type", value, CSR_KEY_TYPES) end },
+    function(value) return choice("prov.Client:set", "csr_key_type", value, CSR_KEY_TYPES) end,
+    { native.PROV_KEY_NONE } },
   -- ... or a CSR of your own, PEM text or DER bytes
   csr = { "string", "set_csr_pem" },
   csr_api = { "string", "set_csr_api",
-    function(value) return choice("prov.Client:set", "csr_api", value, CSR_APIS) end },
+    function(value) return choice("prov.Client:set", "csr_api", value, CSR_APIS) end,
+    { native.PROV_CSR_API_2025_07_01_PREVIEW } },
   -- { max_retries = n, initial_backoff = s, max_backoff = s } (defaults 10, 1, 30)
   retry = { "table", "set_retry_policy", function(value)
     local max_retries = math.tointeger(value.max_retries or 10)
@@ -151,7 +154,7 @@ local OPTIONS = {
     end
     return max_retries, milliseconds(value.initial_backoff or 1),
       milliseconds(value.max_backoff or 30)
-  end },
+  end, { 10, 1000, 30000 } },
 }
 -- What each create function takes besides OPTIONS (all strings).
 local IDENTITIES = {
@@ -241,7 +244,10 @@ function Client:set(name, value)
   end
   check_type("prov.Client:set", name, value, option[1])
   local setter, arguments = option[2], table.pack(value)
-  if value ~= nil and option[3] then
+  if value == nil and option[4] then
+    -- the setter's "none" or default values
+    arguments = table.pack(table.unpack(option[4], 1, option[4].n or #option[4]))
+  elseif value ~= nil and option[3] then
     arguments = table.pack(option[3](value))
     if arguments[1] == nil then
       error("prov.Client:set: option '" .. name .. "' must be an integer", 2)

@@ -190,6 +190,13 @@ test("registration through a SOCKS5 proxy (microsocks), table and URL forms", fu
       transport = "https",
       proxy_url = "socks5://lua-user:lua-secret@127.0.0.1:" .. proxy.port })
     assert(assert(https:register()).status == "assigned")
+    -- nil removes the proxy (and resets transport, issuance and retries)
+    for _, name in ipairs({ "proxy", "transport", "csr_key_type", "csr_api", "retry" }) do
+      assert(client:set(name, nil))
+    end
+    local before = #read_file(proxy.log)
+    assert(assert(client:register()).issued_certificates[1] == nil)
+    assert(#read_file(proxy.log) == before, "still proxied after proxy = nil")
     local wrong <close> = symkey_client("lua-feat", { register_timeout = 5,
       retry = { max_retries = 0 },
       proxy_url = "socks5://lua-user:not-it@127.0.0.1:" .. proxy.port })
