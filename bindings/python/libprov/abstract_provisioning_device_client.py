@@ -547,6 +547,29 @@ class AbstractProvisioningDeviceClient(object):
                                x509=True)
         )
 
+    @classmethod
+    def create_from_x509_pem(
+        cls, provisioning_host, registration_id, id_scope, cert_pem, key_pem, pass_phrase=None,
+        **kwargs
+    ):
+        """libprov addition: create_from_x509_certificate with the certificate
+        chain and the private key as PEM text (str or bytes) instead of files,
+        e.g. a certificate issued by a previous registration
+        (RegistrationState.issued_certificate_chain / generated_private_key)."""
+        _validate_kwargs(exclude=("sastoken_ttl",), **kwargs)
+        cert_pem = _text("cert_pem", cert_pem)
+        key_pem = _text("key_pem", key_pem)
+        pass_phrase = _text("pass_phrase", pass_phrase, optional=True)
+
+        def factory(provisioning_host, registration_id, id_scope):
+            return _call_native(_native.create_x509_pem_client, provisioning_host,
+                                registration_id, id_scope, cert_pem, key_pem, pass_phrase)
+
+        return cls(
+            _new_native_client(provisioning_host, registration_id, id_scope, factory, kwargs,
+                               x509=True)
+        )
+
     @property
     def provisioning_payload(self):
         return self._provisioning_payload

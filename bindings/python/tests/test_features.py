@@ -144,6 +144,21 @@ def test_x509_thumbprint_registration_on_every_transport(emulator, credentials, 
     assert info is None or isinstance(info, dict)
 
 
+def test_x509_from_pem_text(emulator, credentials):
+    with open(credentials.path("thumb.pem")) as cert, open(credentials.path("thumb.key")) as key:
+        cert_pem, key_pem = cert.read(), key.read()
+    with ProvisioningDeviceClient.create_from_x509_pem(
+            host_for(emulator), "py-thumb", ID_SCOPE, cert_pem, key_pem.encode("ascii"),
+            **common(emulator)) as client:
+        assert client.register().registration_state.device_id == "py-thumb-device"
+    with pytest.raises(exceptions.CertificateError, match="key_pem"):
+        ProvisioningDeviceClient.create_from_x509_pem(host_for(emulator), "py-thumb", ID_SCOPE,
+                                                      cert_pem, "not a key")
+    with pytest.raises(TypeError, match="sastoken_ttl"):
+        ProvisioningDeviceClient.create_from_x509_pem(host_for(emulator), "py-thumb", ID_SCOPE,
+                                                      cert_pem, key_pem, sastoken_ttl=60)
+
+
 def test_x509_encrypted_key_with_pass_phrase(emulator, credentials):
     with x509_client(emulator, credentials, "py-x509-enc", "enc.pem", "enc.key",
                      pass_phrase=PASS_PHRASE) as client:
@@ -434,6 +449,11 @@ def test_certificate_issuance_with_a_generated_key(emulator, csr_api):
     assert "py-csr" in subject_of(state.issued_certificates[0])
     assert "PRIVATE KEY-----" in state.generated_private_key
     assert state.generated_private_key not in str(state)
+    # The issued chain and the generated key form an X.509 credential that
+    # libprov accepts (it checks that the key matches, the CN, the order).
+    ProvisioningDeviceClient.create_from_x509_pem(
+        host_for(emulator), "py-csr", ID_SCOPE, chain, state.generated_private_key,
+        **common(emulator)).shutdown()
     if csr_api == "2021-11-01-preview":
         assert state.trust_bundle and "BEGIN CERTIFICATE" in state.trust_bundle
 
