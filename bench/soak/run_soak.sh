@@ -2,12 +2,14 @@
 # Soak run (by hand, not in CI): builds bench/soak/soak.c against an existing
 # libprov build tree and runs it against that tree's dps-emulator.
 #
-#   bench/soak/run_soak.sh [BUILD_DIR] [REGISTRATIONS] [CONCURRENCY]
+#   bench/soak/run_soak.sh [BUILD_DIR] [REGISTRATIONS] [CONCURRENCY] [DURATION_S]
 #     BUILD_DIR      default build (needs src/libprov.so and emulator/dps-emulator)
 #     REGISTRATIONS  default 10000 (the full soak); 2000 for the short version
 #     CONCURRENCY    default 32
+#     DURATION_S     spread the registrations over this many seconds (default 0 =
+#                    back to back); 1800 = the 30-minute soak of issue 7
 #
-# Writes bench/soak/out/samples-<n>.csv (seconds, completed, RSS KiB, open fds)
+# Writes bench/soak/out/samples-<n>-<duration>.csv (seconds, completed, RSS KiB, open fds)
 # and prints the accounting; exits non-zero when a registration is missing,
 # counted twice, ended unclearly, or file descriptors leaked.
 set -euo pipefail
@@ -15,6 +17,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 registrations=${2:-10000}
 concurrency=${3:-32}
+duration=${4:-0}
 out="$root/bench/soak/out"
 mkdir -p "$out"
 for needed in "$build/src/libprov.so" "$build/emulator/dps-emulator"; do
@@ -27,4 +30,4 @@ cc -O2 -g -std=c11 -Wall -Wextra -o "$out/soak" "$root/bench/soak/soak.c" \
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PROV_TEST_EMULATOR="$build/emulator/dps-emulator" \
   "$out/soak" --registrations "$registrations" --concurrency "$concurrency" \
-  --csv "$out/samples-$registrations.csv"
+  --duration "$duration" --csv "$out/samples-$registrations-$duration.csv"

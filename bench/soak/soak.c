@@ -5,7 +5,10 @@
  * (its final status is recorded exactly once), and the process's resident
  * memory and open file descriptors are sampled once a second.
  *
- *   soak --registrations N --concurrency C --csv samples.csv [--seed S]
+ *   soak --registrations N --concurrency C [--duration S] --csv samples.csv [--seed S]
+ *
+ * --duration spreads the registrations evenly over S seconds (a long soak at
+ * a low rate); without it they run back to back.
  *
  * PROV_TEST_EMULATOR names the dps-emulator binary (see run_soak.sh).
  * Exit status 0 only when every registration ended with a clear status,
@@ -60,6 +63,8 @@ struct registration {
 
 static struct registration *g_regs;
 static int g_total, g_concurrency;
+static double g_duration_s; /* > 0: registration i starts no earlier than i * duration / total */
+static double g_start;
 static atomic_int g_next, g_done, g_stop_sampling;
 static emu_fixture *g_emu;
 static FILE *g_csv;
@@ -178,6 +183,11 @@ static void *worker(void *arg) {
   for (;;) {
     int index = atomic_fetch_add(&g_next, 1);
     if (index >= g_total) return NULL;
+    if (g_duration_s > 0) {
+      const double due = g_start + index * g_duration_s / g_total;
+      const double wait = due - now_s();
+      if (wait > 0) sleep_ms((long)(wait * 1000));
+    }
     run_one(index);
   }
 }
@@ -219,9 +229,12 @@ int main(int argc, char **argv) {
       csv_path = argv[i + 1];
     else if (!strcmp(argv[i], "--seed"))
       g_seed = (unsigned)strtoul(argv[i + 1], NULL, 10);
+    else if (!strcmp(argv[i], "--duration"))
+      g_duration_s = atof(argv[i + 1]);
     else {
       fprintf(stderr,
-              "usage: soak [--registrations N] [--concurrency C] [--csv FILE] [--seed S]\n");
+              "usage: soak [--registrations N] [--concurrency C] [--duration S] [--csv FILE] "
+              "[--seed S]\n");
       return 2;
     }
   }
@@ -255,6 +268,7 @@ int main(int argc, char **argv) {
   const int fds_before = open_fds();
   const long rss_before = rss_kib();
   double start = now_s();
+  g_start = start;
   pthread_t sampler_thread, chaos_thread;
   pthread_create(&sampler_thread, NULL, sampler, &start);
   pthread_create(&chaos_thread, NULL, chaos, NULL);
@@ -293,6 +307,12 @@ int main(int argc, char **argv) {
   printf("soak: missing %d, counted twice %d, unclear %d\n", missing, twice, unclear);
   printf("soak: RSS %ld KiB before, %ld KiB after; open fds %d before, %d after\n", rss_before,
          rss_after, fds_before, fds_after);
+  /* What the emulator saw: requests, replies and the faults it injected. */
+  char *stats = NULL;
+  if (emu_admin_request(g_emu, "GET", "/stats", NULL, &stats) == 200 && stats) {
+    printf("soak: emulator /stats %s\n", stats);
+  }
+  free(stats);
   emu_stop(g_emu);
   fclose(g_csv);
   free(workers);
