@@ -529,9 +529,10 @@ typedef struct ProvClient {} ProvClient;
 /* More of prov.h: group and X.509 clients, transports, proxies,            */
 /* certificate issuance, X.509 and issuance result fields. Additive (first  */
 /* used by the Go, Java and C# layers); the same error mapping as above.    */
-/* Not wrapped yet: prov_client_set_csr_der and                             */
-/* prov_result_issued_certificate_der (binary buffers need per-language     */
-/* typemaps; the PEM forms carry the same data).                            */
+/* prov_client_set_csr_der and prov_result_issued_certificate_der need     */
+/* per-language byte-buffer typemaps, so they are not here: prov_python.i   */
+/* and prov_lua.i wrap them (set_csr_der, issued_certificate_der); other    */
+/* languages use the PEM forms, which carry the same data.                  */
 /* ------------------------------------------------------------------------ */
 
 %constant int PROV_E_CERTIFICATE = PROV_E_CERTIFICATE;
@@ -675,9 +676,11 @@ ProvClient *create_x509_pem_client(const char *provisioning_host, const char *re
 /* ------------------------------------------------------------------------ */
 /* Retries and cancellation (prov_client_set_retry_policy,                  */
 /* prov_client_cancel). The asynchronous registration and the progress and  */
-/* log callbacks are not wrapped: SWIG cannot pass a target-language        */
+/* log callbacks are not wrapped here: SWIG cannot pass a target-language   */
 /* function as a C callback; each language runs register on its own thread */
-/* (goroutine, executor, Task) and cancels it with cancel().                */
+/* (goroutine, executor, Task) and cancels it with cancel(). Python and Lua */
+/* have C trampolines for the progress and log callbacks in prov_python.i  */
+/* and prov_lua.i.                                                          */
 /* ------------------------------------------------------------------------ */
 
 %extend ProvClient {
