@@ -55,4 +55,16 @@ if [ "${PROV_TEST_QUICK:-0}" != 1 ]; then
     -L 'concurrency|faults' -LE valgrind
 fi
 
+# A short coverage-guided fuzz run of every parser that reads network bytes
+# (libprov's MQTT, WebSocket and DPS response parsers; the emulator's MQTT and
+# request parsers), with clang's libFuzzer + ASan/UBSan. The committed corpora
+# are also replayed by the plain regression tests above, with any compiler.
+step "short fuzz run (libFuzzer)"
+tests/fuzz/run-fuzz.sh "${PROV_FUZZ_SECONDS:-20}"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz-emulator -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DPROV_BUILD_CLI=OFF -DPROV_BUILD_BINDINGS=OFF >/dev/null
+cmake --build build-fuzz-emulator -j "$jobs" --target emulator_fuzz_mqtt_libfuzzer \
+  emulator_fuzz_request_libfuzzer
+ctest --test-dir build-fuzz-emulator --output-on-failure -R '^emulator[.]fuzz_short[.]'
+
 step "all tests passed"
