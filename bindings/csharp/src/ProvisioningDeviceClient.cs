@@ -136,6 +136,7 @@ namespace Libprov
         private int registrationsInFlight; // guarded by gate
         private bool disposeRequested; // guarded by gate
         private bool disposed; // guarded by gate
+        private long registrationSequence; // guarded by gate; identifies the registration in flight
 
         private ProvisioningDeviceClient(ProvClient handle)
         {
@@ -323,12 +324,23 @@ namespace Libprov
         /// <exception cref="ProvisioningException">any other failure (protocol, internal)</exception>
         public RegistrationResult Register()
         {
+            return RegisterUnlessCancelled(CancellationToken.None);
+        }
+
+        /// <summary>
+        /// Registers unless the token is cancelled once this registration counts as in flight: a
+        /// cancel that comes after that check finds the registration in flight and stops it.
+        /// </summary>
+        private RegistrationResult RegisterUnlessCancelled(CancellationToken cancellationToken)
+        {
             lock (gate)
             {
                 ThrowIfDisposed("register");
                 if (registrationsInFlight > 0)
                     throw new InvalidOperationException("register: another registration on this client is in flight");
+                cancellationToken.ThrowIfCancellationRequested();
                 registrationsInFlight++;
+                registrationSequence++;
             }
             try
             {
@@ -362,7 +374,7 @@ namespace Libprov
                 {
                     try
                     {
-                        return Register();
+                        return RegisterUnlessCancelled(cancellationToken);
                     }
                     catch (OperationCancelledException e) when (cancellationToken.IsCancellationRequested)
                     {
@@ -379,11 +391,38 @@ namespace Libprov
         /// </summary>
         public void Cancel()
         {
+            long target;
             lock (gate)
             {
-                if (disposed) return;
+                if (disposed || registrationsInFlight == 0) return;
+                target = registrationSequence;
                 handle.cancel();
                 NativeError.ThrowIfPending("cancel");
+            }
+            // libprov does not remember a cancel that comes before the registration is under way
+            // (it counts as in flight here a moment earlier): repeat it until that one has returned.
+            Timer repeat = null;
+            var repeatGate = new object();
+            lock (repeatGate)
+            {
+                repeat = new Timer(_ =>
+                {
+                    lock (repeatGate)
+                    {
+                        if (!CancelAgain(target)) repeat.Dispose();
+                    }
+                }, null, 50, 50);
+            }
+        }
+
+        /// <summary>Cancels again while registration target is in flight; false once it has returned.</summary>
+        private bool CancelAgain(long target)
+        {
+            lock (gate)
+            {
+                if (disposed || registrationsInFlight == 0 || registrationSequence != target) return false;
+                handle.cancel();
+                return true;
             }
         }
 

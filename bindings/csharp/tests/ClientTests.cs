@@ -248,6 +248,27 @@ namespace Libprov.Tests
             }
         }
 
+        /// <summary>Tokens cancelled right away, whichever step the cancel meets, end the task at once.</summary>
+        [Test]
+        public void EarlyTokenCancellation()
+        {
+            using (var client = Client("cs-silent", TestEmulator.DeviceKey))
+            {
+                for (int attempt = 0; attempt < 20; attempt++)
+                {
+                    using (var cancellation = new CancellationTokenSource())
+                    {
+                        var watch = Stopwatch.StartNew();
+                        Task<RegistrationResult> task = client.RegisterAsync(cancellation.Token);
+                        cancellation.Cancel();
+                        Assert.Throws<AggregateException>(() => task.Wait(10000));
+                        Assert.True(task.IsCanceled, "attempt " + attempt + ": task status " + task.Status);
+                        Assert.True(watch.ElapsedMilliseconds < 3000, "attempt " + attempt + ": ended after " + watch.ElapsedMilliseconds + " ms");
+                    }
+                }
+            }
+        }
+
         [Test]
         public void CancelStopsBlockingRegister()
         {

@@ -467,6 +467,10 @@ func (c *Client) Register(ctx context.Context) (*Result, error) {
 	return resultFrom(raw), nil
 }
 
+// cancelRepeatInterval is how often a cancel is repeated until the
+// registration it targets has returned.
+const cancelRepeatInterval = 50 * time.Millisecond
+
 // watchCancellation cancels the native registration when ctx is cancelled
 // (a deadline is left to the register timeout, which was set to it). The
 // returned function ends the watch once the registration has returned and
@@ -481,12 +485,23 @@ func watchCancellation(ctx context.Context, handle native.ProvClient) (stop func
 	go func() {
 		select {
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.Canceled) {
-				_ = callNative("cancel", func() { handle.Cancel() })
-				cancelled <- true
+			if !errors.Is(ctx.Err(), context.Canceled) {
+				cancelled <- false
 				return
 			}
-			cancelled <- false
+			// libprov does not remember a cancel that comes before the
+			// registration has started: repeat it until the call returns.
+			ticker := time.NewTicker(cancelRepeatInterval)
+			defer ticker.Stop()
+			for {
+				_ = callNative("cancel", func() { handle.Cancel() })
+				select {
+				case <-finished:
+					cancelled <- true
+					return
+				case <-ticker.C:
+				}
+			}
 		case <-finished:
 			cancelled <- false
 		}

@@ -351,6 +351,26 @@ func TestContextCancellationStopsRegistration(t *testing.T) {
 	}
 }
 
+// Contexts cancelled while Register starts end it at once, whichever step
+// the cancel meets. (The repeated cancel in watchCancellation also covers
+// the instant before the native registration is under way, a window too
+// small for this test to hit reliably.)
+func TestEarlyContextCancellation(t *testing.T) {
+	client := newClient(t, "go-silent", prov.WithRegisterTimeout(20*time.Second))
+	for attempt := 0; attempt < 20; attempt++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		go cancel()
+		started := time.Now()
+		_, err := client.Register(ctx)
+		if !errors.Is(err, prov.ErrCancelled) && !errors.Is(err, context.Canceled) {
+			t.Fatalf("attempt %d: %v; want a cancellation", attempt, err)
+		}
+		if elapsed := time.Since(started); elapsed > 3*time.Second {
+			t.Fatalf("attempt %d: cancelled after %v", attempt, elapsed)
+		}
+	}
+}
+
 func TestRetryPolicyOption(t *testing.T) {
 	client := newClient(t, "go-dev-1", prov.WithRetryPolicy(3, 100*time.Millisecond, time.Second))
 	if _, err := registerWithin(t, client, 20*time.Second); err != nil {

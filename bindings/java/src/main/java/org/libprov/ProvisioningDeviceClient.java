@@ -6,6 +6,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.libprov.internal.ProvClient;
 import org.libprov.internal.ProvNative;
@@ -58,6 +62,16 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
   private int registrationsInFlight; // guarded by lock
   private boolean closeRequested; // guarded by lock
   private boolean closed; // guarded by lock
+  private long registrationSequence; // guarded by lock; identifies the registration in flight
+
+  /** Repeats cancels until the registration they target has returned (see {@link #cancel()}). */
+  private static final ScheduledExecutorService CANCEL_REPEATER =
+      Executors.newSingleThreadScheduledExecutor(
+          task -> {
+            Thread thread = new Thread(task, "libprov-cancel");
+            thread.setDaemon(true);
+            return thread;
+          });
 
   private ProvisioningDeviceClient(ProvClient handle) {
     this.handle = handle;
@@ -269,12 +283,25 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
    * @throws IllegalStateException the client is closed or already registering
    */
   public RegistrationResult register() throws ProvisioningException {
+    return register(() -> false);
+  }
+
+  /**
+   * Registers unless {@code cancelled} says so once this registration counts as in flight: a
+   * cancel that comes after that check finds the registration in flight and stops it.
+   */
+  private RegistrationResult register(BooleanSupplier cancelled) throws ProvisioningException {
     synchronized (lock) {
       requireOpen("register");
       if (registrationsInFlight > 0) {
         throw new IllegalStateException("register: another registration on this client is in flight");
       }
       registrationsInFlight++;
+      registrationSequence++;
+      if (cancelled.getAsBoolean()) {
+        registrationsInFlight--; // never started: the caller's future is already cancelled
+        return null;
+      }
     }
     try {
       ProvResult raw = handle.register();
@@ -317,12 +344,42 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
    * without a registration in flight, or once the client is closed.
    */
   public void cancel() {
+    long target;
     synchronized (lock) {
-      if (closed) {
+      if (closed || registrationsInFlight == 0) {
         return;
       }
+      target = registrationSequence;
       handle.cancel();
       NativeError.throwIfPendingUnchecked("cancel");
+    }
+    // libprov does not remember a cancel that comes before the registration is under way (it
+    // counts as in flight here a moment earlier): repeat it until that registration has returned.
+    ScheduledFuture<?>[] repeat = new ScheduledFuture<?>[1];
+    synchronized (repeat) {
+      repeat[0] =
+          CANCEL_REPEATER.scheduleWithFixedDelay(
+              () -> {
+                synchronized (repeat) {
+                  if (!cancelAgain(target)) {
+                    repeat[0].cancel(false);
+                  }
+                }
+              },
+              50,
+              50,
+              TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** Cancels again while registration {@code target} is in flight; false once it has returned. */
+  private boolean cancelAgain(long target) {
+    synchronized (lock) {
+      if (closed || registrationsInFlight == 0 || registrationSequence != target) {
+        return false;
+      }
+      handle.cancel();
+      return true;
     }
   }
 
@@ -358,11 +415,11 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
     CompletableFuture<RegistrationResult> future = new RegistrationFuture(this);
     executor.execute(
         () -> {
-          if (future.isCancelled()) {
-            return;
-          }
           try {
-            future.complete(register());
+            RegistrationResult result = register(future::isCancelled);
+            if (result != null) {
+              future.complete(result);
+            }
           } catch (ProvisioningException | RuntimeException failure) {
             future.completeExceptionally(failure);
           }

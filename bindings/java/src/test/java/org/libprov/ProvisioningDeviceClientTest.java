@@ -239,6 +239,27 @@ class ProvisioningDeviceClientTest {
     }
   }
 
+  /** Futures cancelled right away, whichever step the cancel meets, free the client at once. */
+  @Test
+  void earlyFutureCancellation() throws Exception {
+    try (ProvisioningDeviceClient client = client("java-silent", TestEmulator.DEVICE_KEY)) {
+      for (int attempt = 0; attempt < 20; attempt++) {
+        long started = System.nanoTime();
+        assertTrue(client.registerAsync().cancel(true));
+        while (true) {
+          try {
+            client.setRegisterTimeout(Duration.ofSeconds(20)); // refused while registering
+            break;
+          } catch (IllegalStateException stillRunning) {
+            long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+            assertTrue(elapsedMs < 3000, "attempt " + attempt + ": still registering after " + elapsedMs + " ms");
+            Thread.sleep(5);
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void retryPolicyOption() throws Exception {
     try (ProvisioningDeviceClient client =
