@@ -204,6 +204,24 @@ std::string CurlConnection::connect_step_name() const {
          (settings_.proxy.enabled() ? " through proxy " + settings_.proxy.describe() : "");
 }
 
+int CurlConnection::on_tls_context(void *, void *, void *self) {
+  static_cast<CurlConnection *>(self)->tls_started_ = true;
+  return CURLE_OK;
+}
+
+std::string CurlConnection::pending_connect_phase() const {
+  // Through a proxy the phases interleave (proxy TCP, proxy TLS, CONNECT,
+  // then the tunnel's TLS): name the whole connection.
+  if (settings_.proxy.enabled() || easy_ == nullptr) return connect_step_name();
+  curl_off_t resolved_us = 0;
+  curl_easy_getinfo(as_easy(easy_), CURLINFO_NAMELOOKUP_TIME_T, &resolved_us);
+  if (resolved_us == 0) return "the DNS resolution of \"" + settings_.host + "\"";
+  // libcurl records its connect time only once TLS is up too; the TLS
+  // context callback marks the moment the TCP connection stood.
+  if (!tls_started_) return "the TCP connection to " + peer_;
+  return "the TLS handshake with " + peer_;
+}
+
 int CurlConnection::socket_fd() const {
   curl_socket_t fd = CURL_SOCKET_BAD;
   if (easy_ == nullptr ||
@@ -223,6 +241,9 @@ void CurlConnection::open(const core::WaitBudget &budget) {
   const core::Deadline step = budget.step();
   const std::string url = "https://" + peer_ + "/";
   cancel_ = budget.cancel();
+  tls_started_ = false;
+  curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, &CurlConnection::on_tls_context);
+  curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, this);
 
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_CONNECT_ONLY, 1L);
@@ -257,7 +278,7 @@ void CurlConnection::open(const core::WaitBudget &budget) {
     if (done) break;
     if (cancel_ != nullptr) cancel_->throw_if_cancelled("while opening " + connect_step_name());
     if (step.expired()) {
-      throw Error(PROV_E_TIMEOUT, budget.timeout_message(connect_step_name()));
+      throw Error(PROV_E_TIMEOUT, budget.timeout_message(pending_connect_phase()));
     }
     // The cancel descriptor wakes the poll as soon as prov_client_cancel is called.
     curl_waitfd cancel_wait{};
@@ -273,7 +294,7 @@ void CurlConnection::open(const core::WaitBudget &budget) {
   if (outcome == CURLE_OK) return;
   const std::string detail = std::string(curl_easy_strerror(outcome)) +
                              (error_buffer_[0] ? std::string(": ") + error_buffer_ : std::string());
-  throw_connect_failure(easy, settings_, peer_, outcome, detail, budget, connect_step_name());
+  throw_connect_failure(easy, settings_, peer_, outcome, detail, budget, pending_connect_phase());
 }
 
 void CurlConnection::wait_socket(short events, const core::Deadline &until) {

@@ -101,6 +101,11 @@ class CurlConnection final : public ByteStream {
   int socket_fd() const;
   // "the TLS connection to host:port[ through proxy scheme://proxy:port]".
   std::string connect_step_name() const;
+  // The phase of open() still pending, for a timeout: "the DNS resolution
+  // of ...", "the TCP connection to ...", "the TLS handshake with ...".
+  std::string pending_connect_phase() const;
+  // CURLOPT_SSL_CTX_FUNCTION: the TLS handshake is starting (TCP is up).
+  static int on_tls_context(void *curl, void *ssl_ctx, void *self);
 
   ConnectionSettings settings_;
   std::string peer_;
@@ -111,6 +116,7 @@ class CurlConnection final : public ByteStream {
   // Of the registration that opened the connection (set by open()); its
   // descriptor is polled next to the socket so a cancel wakes every wait.
   const core::CancelSignal *cancel_ = nullptr;
+  bool tls_started_ = false;  // for naming the pending phase of open()
 };
 
 // Checks an OpenSSL cipher list; returns why it is unusable, or nullopt.

@@ -668,6 +668,32 @@ static void cancel_while_connecting(void **state) {
   relay_stop(relay);
 }
 
+/* A TLS handshake that never completes: the timeout names that step. */
+static void handshake_timeout_names_step(void **state) {
+  (void)state;
+  struct relay *relay = relay_start(emu_mqtt_port(g_emu));
+  atomic_store(&relay->black_hole, 1);
+  char host[64];
+  snprintf(host, sizeof host, "localhost:%d", relay->port);
+  prov_client *client = make_client_at(host, "dev-ok", 10000);
+  assert_int_equal(prov_client_set_response_timeout(client, 1000), PROV_OK);
+  assert_int_equal(prov_client_set_retry_policy(client, 0, 100, 100), PROV_OK);
+  prov_result *result = NULL;
+  double elapsed;
+  expect_status(register_timed(client, &result, &elapsed), PROV_E_TIMEOUT);
+  assert_between(elapsed, 0.9, 1.0 + scaled(1.0), "TLS handshake timeout (1 s)");
+  assert_contains(prov_last_error_message(),
+                  "timed out after 1000 ms waiting for the TLS handshake");
+  /* Retried (default policy) until the registration deadline. */
+  assert_int_equal(prov_client_set_register_timeout(client, 3500), PROV_OK);
+  assert_int_equal(prov_client_set_retry_policy(client, 10, 100, 100), PROV_OK);
+  expect_status(register_timed(client, &result, &elapsed), PROV_E_TIMEOUT);
+  assert_between(elapsed, 3.0, 3.5 + scaled(1.0), "TLS handshake timeouts until the deadline");
+  assert_true(atomic_load(&relay->accepted) >= 4);
+  prov_client_free(client);
+  relay_stop(relay);
+}
+
 static void cancel_while_registering_cell(int transport, int port) {
   char host[64];
   snprintf(host, sizeof host, "localhost:%d", port);
@@ -982,6 +1008,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(malformed_body_is_protocol_error),
       cmocka_unit_test(wrong_rid_ignored_then_timeout),
       cmocka_unit_test(wrong_rid_ignored_then_success),
+      cmocka_unit_test(handshake_timeout_names_step),
       cmocka_unit_test(cancel_while_connecting),
       cmocka_unit_test(cancel_while_registering),
       cmocka_unit_test(cancel_while_registering_https),
