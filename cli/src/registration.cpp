@@ -112,25 +112,36 @@ void fail(Outcome &outcome, int status, const std::string &step) {
   if (outcome.message.empty()) outcome.message = prov_status_str(status);
 }
 
+// What the --verbose log callback needs: whose line it is, and the secrets
+// to scrub from it.
+struct LogContext {
+  const std::string *registration_id;
+  const std::vector<const std::string *> *secrets;
+};
+
 // --verbose: libprov's log lines on stderr, one per line even when a batch
 // runs many registrations at once. libprov redacts keys, tokens and proxy
-// passwords from them itself.
+// passwords from them itself; the CLI scrubs them again, as everything else
+// it prints.
 void log_to_stderr(int level, const char *message, void *user_data) {
   static std::mutex stderr_lock;
   static const char *const kLevels[] = {"debug", "info", "warning", "error"};
   const char *name = level >= PROV_LOG_DEBUG && level <= PROV_LOG_ERROR ? kLevels[level] : "?";
-  const auto *registration_id = static_cast<const std::string *>(user_data);
+  const auto *context = static_cast<const LogContext *>(user_data);
+  std::string line = std::string("prov: ") + name + ": " + *context->registration_id + ": " +
+                     (message != nullptr ? message : "") + "\n";
+  redact(line, *context->secrets);
   std::lock_guard<std::mutex> lock(stderr_lock);
-  std::fprintf(stderr, "prov: %s: %s: %s\n", name, registration_id->c_str(), message);
+  std::fputs(line.c_str(), stderr);
 }
 
 // Applies the options; returns false (with the outcome filled in) when the
 // library rejects one, naming the command-line option it came from.
-bool apply_settings(prov_client *client, const RegistrationSettings &settings, Outcome &outcome) {
+bool apply_settings(prov_client *client, const RegistrationSettings &settings, Outcome &outcome,
+                    LogContext &log_context) {
   int status = PROV_OK;
-  if (settings.verbose &&
-      (status = prov_client_set_log_callback(client, PROV_LOG_DEBUG, log_to_stderr,
-                                             &outcome.registration_id)) != PROV_OK) {
+  if (settings.verbose && (status = prov_client_set_log_callback(
+                               client, PROV_LOG_DEBUG, log_to_stderr, &log_context)) != PROV_OK) {
     fail(outcome, status, "--verbose");
     return false;
   }
@@ -235,6 +246,8 @@ void run_registration(const RegistrationSettings &settings, const std::string &r
     device_key = derived_key.c_str();
   }
 
+  // Declared before the client: the client may log until it is freed.
+  LogContext log_context{&outcome.registration_id, &secrets};
   prov_client *raw_client = nullptr;
   int status = PROV_OK;
   if (credential.kind == KeyKind::kX509) {
@@ -252,7 +265,7 @@ void run_registration(const RegistrationSettings &settings, const std::string &r
     fail(outcome, status, "create client");
     return;
   }
-  if (!apply_settings(client.get(), settings, outcome)) return;
+  if (!apply_settings(client.get(), settings, outcome, log_context)) return;
 
   prov_result *raw_result = nullptr;
   status = prov_client_register(client.get(), &raw_result);

@@ -250,6 +250,16 @@ def test_socks5_proxy_with_credentials(prov, emulator, socks_proxy):
     assert f"127.0.0.1:{socks_proxy}" in wrong.stderr
 
 
+def test_verbose_logs_to_stderr_without_secrets(prov, emulator):
+    result = register(prov, emulator, "cli-verbose-1", "--group-key", GROUP_KEY, "--verbose")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("assigned: device cli-verbose-1 ")
+    log_lines = result.stderr.splitlines()
+    assert log_lines, "--verbose printed nothing"
+    assert all(re.match(r"prov: (debug|info|warning|error): cli-verbose-1: ", line)
+               for line in log_lines), log_lines[:5]
+
+
 def test_wrong_key_exits_3(prov, emulator):
     human = register(prov, emulator, "cli-device-1", "--key", WRONG_KEY)
     assert human.returncode == 3, (human.stdout, human.stderr)
