@@ -161,12 +161,15 @@ core::ServiceResponse MqttTransport::request(const std::string &topic_base,
   const std::string rid = std::to_string(++rid_);
   std::string topic = topic_base;
   topic.insert(topic.find("$rid=") + 5, rid);
-  send_packet(mqtt::encode_publish(topic, payload, 1, next_packet_id()),
-              (step_name + " request").c_str(), budget);
+  const uint16_t publish_id = next_packet_id();
+  send_packet(mqtt::encode_publish(topic, payload, 1, publish_id), (step_name + " request").c_str(),
+              budget);
 
   const std::string waiting_for = "the " + step_name + " response";
   std::optional<ResponseTopic> matched;
+  bool acknowledged = false;  // PUBACK seen: a timeout then lies with the answer, not the request
   auto response = pump(budget.step(), waiting_for, [&](const mqtt::Packet &p) {
+    if (p.type == mqtt::PacketType::PubAck && p.packet_id == publish_id) acknowledged = true;
     if (p.type != mqtt::PacketType::Publish) return false;
     TopicParse parsed = parse_response_topic(p.topic);
     if (!parsed.is_response) return false;
@@ -179,7 +182,12 @@ core::ServiceResponse MqttTransport::request(const std::string &topic_base,
     matched = std::move(parsed.topic);
     return true;
   });
-  if (!response) throw Error(PROV_E_TIMEOUT, budget.timeout_message(waiting_for));
+  if (!response) {
+    throw Error(PROV_E_TIMEOUT,
+                budget.timeout_message(acknowledged ? waiting_for
+                                                    : "the MQTT PUBACK of the " + step_name +
+                                                          " request (and its response)"));
+  }
   core::ServiceResponse out;
   out.status = matched->status;
   out.retry_after_s = matched->retry_after_s;
