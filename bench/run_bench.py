@@ -171,6 +171,9 @@ class Groups:
             "fast": {"assignmentDelayMs": 0, "retryAfterSeconds": 1},
             "real": {"assignmentDelayMs": 1000, "retryAfterSeconds": 1},
             "scale": {"assignmentDelayMs": scale_delay, "retryAfterSeconds": 2},
+            # --stretch: thousands of handshakes take tens of seconds to start,
+            # so the delay must outlast them for all to be in flight at once.
+            "stretch": {"assignmentDelayMs": 60000, "retryAfterSeconds": 20},
         }
         self.keys = {name: base64.b64encode(secrets.token_bytes(32)).decode("ascii")
                      for name in self.settings}
@@ -367,12 +370,14 @@ class Runner:
                 "sequential" if threads == 1 else "%d threads" % threads)
         return self.run_json_peer(peer, scenario, what, count, cmd, concurrency=threads)
 
-    def c_scale(self, count, stack_kb=None, variant=None):
+    def c_scale(self, count, stack_kb=None, variant=None, group="scale"):
         """variant: None, "arena1" (glibc MALLOC_ARENA_MAX=1), "release-buffers"
         (LD_PRELOAD shim: SSL_MODE_RELEASE_BUFFERS) or "both" — experiments that
         show where the memory per in-flight registration goes."""
         peer = "c-scale" + ("-%dk" % stack_kb if stack_kb else "") + ("-" + variant if variant else "")
-        devices = write_devices(self.workdir, self.groups, "scale", peer, count + 1)
+        if group != "scale":
+            peer += "-" + group
+        devices = write_devices(self.workdir, self.groups, group, peer, count + 1)
         cmd = [self.bench_bin("prov-bench-inproc"), "scale", "--devices", devices, "--host",
                self.host, "--id-scope", ID_SCOPE, "--ca", self.emulator.ca_path]
         if stack_kb:
@@ -393,7 +398,10 @@ class Runner:
         what = "libprov C, %d in flight (%s)" % (
             count, ", ".join(notes) if variant == "async" else
             "thread each" + "".join(", " + n for n in notes))
-        return self.run_json_peer(peer, "scale", what, count, cmd, env=env, concurrency=count)
+        if group != "scale":
+            what += ", %d s assignment delay" % (self.groups.settings[group]["assignmentDelayMs"] // 1000)
+        return self.run_json_peer(peer, "scale", what, count, cmd, env=env, concurrency=count,
+                                  timeout=900)
 
     def tls(self, peer, count, threads, fresh):
         cmd = [self.bench_bin("prov-bench-tls"), "--port", str(self.emulator.ports["mqtt"]),
@@ -845,7 +853,8 @@ def parse_args(argv):
                    help="do not enter a private network namespace (official SDK peers need one)")
     p.add_argument("--scale", type=int, help="registrations held in flight in the scale run")
     p.add_argument("--stretch", type=int, default=0,
-                   help="also a scale run with this many in flight (e.g. 10000)")
+                   help="also a scale run with this many in flight (60 s assignment delay; "
+                        "needs 4 fds each within the hard fd limit)")
     p.add_argument("--scale-variants", action="store_true",
                    help="repeat the scale run with MALLOC_ARENA_MAX=1 and/or an "
                         "SSL_MODE_RELEASE_BUFFERS LD_PRELOAD shim (memory diagnosis)")
@@ -974,8 +983,9 @@ def main(argv):
             if args.scale_variants:
                 for variant in ("arena1", "release-buffers", "both"):
                     runner.c_scale(counts["scale"], variant=variant)
-            if args.stretch:
-                runner.c_scale(args.stretch, stack_kb=64)
+
+        if args.stretch:
+            runner.c_scale(args.stretch, group="stretch")
     except BenchError as error:
         log("emulator log tail:\n" + emulator.log_tail())
         raise error
