@@ -2,6 +2,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/coding.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/memory.h>
 #include <wolfssl/wolfcrypt/random.h>
@@ -125,6 +126,22 @@ void random_bytes(uint8_t *out, size_t len) {
     throw core::Error(PROV_E_INTERNAL,
                       "wolfCrypt: random number generation failed (" + std::to_string(rc) + ")");
   }
+}
+
+namespace {
+struct EccCacheReleaser {
+  ~EccCacheReleaser() {
+#ifdef FP_ECC
+    wc_ecc_fp_free();
+#endif
+  }
+};
+}  // namespace
+
+void release_ecc_cache_at_thread_exit() noexcept {
+  // The first use on a thread constructs the guard; its destructor runs at thread exit.
+  thread_local EccCacheReleaser releaser;
+  (void)releaser;
 }
 
 }  // namespace prov::auth

@@ -34,6 +34,14 @@ void url_encode_append(std::string &out, std::string_view text);
 // when the generator cannot be seeded.
 void random_bytes(uint8_t *out, size_t len);
 
+// Call on any thread before it does ECC work with wolfCrypt (X.509 checks,
+// CSR keys). Debian's wolfSSL is built with FP_ECC, which keeps a per-thread
+// cache of precomputed points that lives until wc_ecc_fp_free() is called on
+// that same thread; without it every caller thread that registered with an
+// EC credential leaks that cache. This arms a thread_local guard that frees
+// it when the thread exits. Cheap after the first call on a thread.
+void release_ecc_cache_at_thread_exit() noexcept;
+
 }  // namespace prov::auth
 
 #endif  // PROV_AUTH_CRYPTO_H

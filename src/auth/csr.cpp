@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 
+#include "auth/crypto.h"
 #include "auth/x509_identity.h"
 #include "core/error.h"
 
@@ -47,6 +48,7 @@ struct Rng {
 struct EccKey {
   ecc_key key{};
   EccKey() {
+    release_ecc_cache_at_thread_exit();
     int rc = wc_ecc_init(&key);
     if (rc != 0) wolf_failure("ECC key initialisation", rc);
   }

@@ -41,6 +41,7 @@ using PkeyPtr = std::unique_ptr<WOLFSSL_EVP_PKEY, PkeyFree>;
 void ensure_wolfssl_initialized() {
   static std::once_flag once;
   std::call_once(once, [] { wolfSSL_Init(); });
+  release_ecc_cache_at_thread_exit();
 }
 
 [[noreturn]] void fail(const std::string &message) {
