@@ -16,6 +16,7 @@
  * started. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -90,6 +91,13 @@ static long rss_kib(void) {
   }
   if (f) fclose(f);
   return kib;
+}
+
+/* Heap bytes in use (all malloc arenas): unlike RSS, free memory kept by
+ * the allocator does not count, so a leak shows here as a steady climb. */
+static long heap_in_use_kib(void) {
+  struct mallinfo2 info = mallinfo2();
+  return (long)(info.uordblks / 1024);
 }
 
 static int open_fds(void) {
@@ -207,8 +215,8 @@ static void *chaos(void *arg) {
 static void *sampler(void *arg) {
   double start = *(double *)arg;
   while (!atomic_load(&g_stop_sampling)) {
-    fprintf(g_csv, "%.1f,%d,%ld,%d\n", now_s() - start, atomic_load(&g_done), rss_kib(),
-            open_fds());
+    fprintf(g_csv, "%.1f,%d,%ld,%d,%ld\n", now_s() - start, atomic_load(&g_done), rss_kib(),
+            open_fds(), heap_in_use_kib());
     fflush(g_csv);
     sleep_ms(1000);
   }
@@ -247,7 +255,7 @@ int main(int argc, char **argv) {
     perror(csv_path);
     return 2;
   }
-  fprintf(g_csv, "seconds,completed,rss_kib,open_fds\n");
+  fprintf(g_csv, "seconds,completed,rss_kib,open_fds,heap_kib\n");
   g_emu = emu_start(kConfig);
   if (!g_emu) return 2;
 
@@ -267,6 +275,7 @@ int main(int argc, char **argv) {
 
   const int fds_before = open_fds();
   const long rss_before = rss_kib();
+  const long heap_before = heap_in_use_kib();
   double start = now_s();
   g_start = start;
   pthread_t sampler_thread, chaos_thread;
@@ -277,6 +286,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < g_concurrency; ++i) pthread_join(workers[i], NULL);
   const double elapsed = now_s() - start;
   const long rss_after = rss_kib();
+  const long heap_after = heap_in_use_kib();
   atomic_store(&g_stop_sampling, 1);
   pthread_join(sampler_thread, NULL);
   pthread_join(chaos_thread, NULL);
@@ -305,8 +315,10 @@ int main(int argc, char **argv) {
     if (by_status[s]) printf("soak:   %-26s %6d\n", prov_status_str(s), by_status[s]);
   }
   printf("soak: missing %d, counted twice %d, unclear %d\n", missing, twice, unclear);
-  printf("soak: RSS %ld KiB before, %ld KiB after; open fds %d before, %d after\n", rss_before,
-         rss_after, fds_before, fds_after);
+  printf(
+      "soak: RSS %ld KiB before, %ld KiB after; heap in use %ld KiB before, %ld KiB after; "
+      "open fds %d before, %d after\n",
+      rss_before, rss_after, heap_before, heap_after, fds_before, fds_after);
   /* What the emulator saw: requests, replies and the faults it injected. */
   char *stats = NULL;
   if (emu_admin_request(g_emu, "GET", "/stats", NULL, &stats) == 200 && stats) {

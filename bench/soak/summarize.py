@@ -15,14 +15,19 @@ def main(path):
     if not rows:
         sys.exit(f"{path}: no samples")
     print(f"{path}: {len(rows)} samples over {rows[-1]['seconds']:.0f} s")
-    print("  elapsed s | completed | RSS KiB | open fds")
+    heap = "heap_kib" in rows[0]
+    print("  elapsed s | completed | RSS KiB | open fds" + (" | heap in use KiB" if heap else ""))
     for tenth in range(11):
         row = rows[min(len(rows) - 1, tenth * (len(rows) - 1) // 10)]
         print(f"  {row['seconds']:9.0f} | {row['completed']:9.0f} | {row['rss_kib']:7.0f} |"
-              f" {row['open_fds']:8.0f}")
+              f" {row['open_fds']:8.0f}" + (f" | {row['heap_kib']:8.0f}" if heap else ""))
     half = rows[len(rows) // 2:]
     rss = [r["rss_kib"] for r in half]
     fds = [r["open_fds"] for r in rows]
+    if heap:
+        used = [r["heap_kib"] for r in half]
+        print(f"  second half: heap in use min {min(used):.0f} KiB, max {max(used):.0f} KiB,"
+              f" first {used[0]:.0f} -> last {used[-1]:.0f} KiB ({used[-1] - used[0]:+.0f} KiB)")
     print(f"  second half: RSS min {min(rss):.0f} KiB, max {max(rss):.0f} KiB,"
           f" first {rss[0]:.0f} -> last {rss[-1]:.0f} KiB ({rss[-1] - rss[0]:+.0f} KiB)")
     print(f"  open fds: min {min(fds):.0f}, max {max(fds):.0f}, last {fds[-1]:.0f}")
