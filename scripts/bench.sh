@@ -26,13 +26,8 @@ die() {
 
 [[ $(id -u) -eq 0 ]] || die "run as root (the official SDKs need port 8883 in a private network namespace)"
 
-bench_include=(-DCMAKE_PROJECT_INCLUDE=)
-if ! grep -Eq '^[^#]*add_subdirectory\(bench' "$root/CMakeLists.txt"; then
-    # The top-level CMakeLists does not add bench/ (yet): include it from outside.
-    bench_include=(-DCMAKE_PROJECT_INCLUDE="$root/bench/cmake/include-bench.cmake")
-fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPROV_BUILD_BINDINGS=ON \
-    -DPROV_BINDINGS_LUA=OFF "${bench_include[@]}" >/dev/null
+    -DPROV_BINDINGS_LUA=OFF >/dev/null
 cmake --build "$build" --target prov dps-emulator prov-cli prov_python prov-bench-inproc \
     prov-bench-tls prov-bench-spawn prov-bench-release-buffers -j2
 
