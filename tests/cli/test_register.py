@@ -445,3 +445,39 @@ def test_batch_certificate_issuance_into_a_directory(prov, emulator, tmp_path):
         assert oct((issued / f"{rid}.key").stat().st_mode & 0o777) == "0o600"
     assert sorted(path.name for path in issued.iterdir()) == sorted(
         [f"{rid}.pem" for rid in ids] + [f"{rid}.key" for rid in ids])
+
+
+def test_verbose_logs_each_step_without_secrets(prov, start_emulator):
+    # A throttled first answer: the log shows the retry with its reason and delay.
+    faulty = start_emulator(dict(CONFIG, faults=[
+        {"type": "throttle", "every": 1, "retryAfterSeconds": 1, "count": 1}]))
+    result = prov("register", *faulty.common_args(), "--registration-id", "cli-device-1",
+                  "--key", DEVICE_KEY, "--timeout", "20", "--verbose", secrets=ALL_SECRETS)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("prov: ")]
+    assert any(": info: cli-device-1: connecting to " in line for line in lines), lines
+    assert any(": warning: cli-device-1: retry 1 in 1.0 s: service answered 429" in line
+               for line in lines), lines
+    assert any("assigned to " in line for line in lines), lines
+    # The SAS token's signature never appears, redacted or not.
+    assert "SharedAccessSignature" not in result.stderr
+    assert all("sig=" not in line or "sig=<redacted>" in line for line in lines)
+    # Without --verbose nothing is logged.
+    quiet = prov("register", *faulty.common_args(), "--registration-id", "cli-device-1",
+                 "--key", DEVICE_KEY, "--timeout", "20", secrets=ALL_SECRETS)
+    assert quiet.returncode == 0
+    assert "prov: info" not in quiet.stderr
+
+
+def test_retries_zero_reports_the_first_failure(prov, start_emulator):
+    faulty = start_emulator(dict(CONFIG, faults=[{"type": "drop", "after": "connect"}]))
+    started = time.monotonic()
+    result = prov("register", *faulty.common_args(), "--registration-id", "cli-device-1",
+                  "--key", DEVICE_KEY, "--timeout", "20", "--retries", "0", "--json",
+                  secrets=ALL_SECRETS)
+    assert result.returncode == 4, (result.stdout, result.stderr)
+    assert json.loads(result.stdout)["error"]["status"] == "PROV_E_CONNECTION_DROPPED"
+    assert time.monotonic() - started < 5
+    bad = prov("register", *faulty.common_args(), "--registration-id", "cli-device-1",
+               "--key", DEVICE_KEY, "--retries", "many", secrets=ALL_SECRETS)
+    assert bad.returncode != 0 and "--retries" in bad.stderr
