@@ -84,12 +84,50 @@ std::string common_name(WOLFSSL_X509_NAME *name) {
   return len > 0 ? std::string(buffer, static_cast<size_t>(len)) : std::string();
 }
 
+// Days from 1970-01-01 to the civil date (proleptic Gregorian; H. Hinnant's algorithm).
+int64_t days_from_civil(int64_t year, int64_t month, int64_t day) {
+  year -= month <= 2 ? 1 : 0;
+  const int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const int64_t year_of_era = year - era * 400;
+  const int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + day_of_era - 719468;
+}
+
+// Reads an X.509 time (UTCTime "YYMMDDHHMMSSZ" or GeneralizedTime
+// "YYYYMMDDHHMMSSZ") as Unix seconds. Parsed here rather than with
+// wolfSSL_ASN1_TIME_to_tm, whose time conversion is not thread-safe in
+// Debian's build (clients are created concurrently from many threads).
 std::optional<int64_t> asn1_time_to_unix(const WOLFSSL_ASN1_TIME *time) {
-  struct tm parts {};
-  if (time == nullptr || wolfSSL_ASN1_TIME_to_tm(time, &parts) != WOLFSSL_SUCCESS) {
+  if (time == nullptr) return std::nullopt;
+  auto *mutable_time = const_cast<WOLFSSL_ASN1_TIME *>(time);  // the getters are not const-correct
+  const unsigned char *data = wolfSSL_ASN1_TIME_get_data(mutable_time);
+  const int length = wolfSSL_ASN1_TIME_get_length(mutable_time);
+  if (data == nullptr || (length != 13 && length != 15) || data[length - 1] != 'Z') {
     return std::nullopt;
   }
-  return static_cast<int64_t>(timegm(&parts));
+  int64_t digits[14] = {};
+  for (int i = 0; i < length - 1; ++i) {
+    if (data[i] < '0' || data[i] > '9') return std::nullopt;
+    digits[i] = data[i] - '0';
+  }
+  auto two = [&](int at) { return digits[at] * 10 + digits[at + 1]; };
+  int at = 0;
+  int64_t year;
+  if (length == 13) {  // RFC 5280 4.1.2.5.1: YY >= 50 means 19YY, else 20YY
+    year = two(0);
+    year += year >= 50 ? 1900 : 2000;
+    at = 2;
+  } else {
+    year = two(0) * 100 + two(2);
+    at = 4;
+  }
+  const int64_t month = two(at), day = two(at + 2), hour = two(at + 4), minute = two(at + 6),
+                second = two(at + 8);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
 }
 
 bool iequals(const std::string &a, const std::string &b) {

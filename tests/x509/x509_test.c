@@ -41,6 +41,7 @@ static char g_config[16384];
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* A path in g_dir; the result lives in a small ring of buffers (main thread only). */
 static const char *path_of(const char *name) {
   static char paths[16][512];
   static int next;
@@ -345,19 +346,30 @@ struct concurrent_job {
   int status;
   char group[64];
   size_t issued;
+  char message[512]; /* prov_last_error_message() of the failing call (thread-local) */
 };
 
 static void *run_job(void *arg) {
   struct concurrent_job *job = arg;
   prov_client *client = NULL;
-  job->status = prov_client_create_x509(&client, emu_host(), job->id, SCOPE, path_of(job->cert),
-                                        path_of(job->key), job->pass);
-  if (job->status != PROV_OK) return NULL;
+  /* Paths in this thread's own buffers: path_of()'s shared ring is not for threads. */
+  char cert_path[512], key_path[512];
+  snprintf(cert_path, sizeof cert_path, "%s/%s", g_dir, job->cert);
+  snprintf(key_path, sizeof key_path, "%s/%s", g_dir, job->key);
+  job->status = prov_client_create_x509(&client, emu_host(), job->id, SCOPE, cert_path, key_path,
+                                        job->pass);
+  if (job->status != PROV_OK) {
+    snprintf(job->message, sizeof job->message, "%s", prov_last_error_message());
+    return NULL;
+  }
   prov_client_set_server_verification_cert(client, emu_ca_pem(g_emu));
   prov_client_set_transport(client, g_transport);
   if (job->csr) prov_client_set_csr_auto(client, PROV_KEY_EC_P256);
   prov_result *result = NULL;
   job->status = prov_client_register(client, &result);
+  if (job->status != PROV_OK) {
+    snprintf(job->message, sizeof job->message, "%s", prov_last_error_message());
+  }
   const char *group = prov_result_enrollment_group_id(result);
   snprintf(job->group, sizeof job->group, "%s", group ? group : "");
   job->issued = prov_result_issued_certificate_count(result);
@@ -383,7 +395,8 @@ static void concurrent_x509_clients(void **state) {
   for (int i = 0; i < 12; ++i) pthread_join(threads[i], NULL);
   for (int i = 0; i < 12; ++i) {
     if (jobs[i].status != PROV_OK) {
-      fail_msg("%s (job %d): %s", jobs[i].id, i, prov_status_str(jobs[i].status));
+      fail_msg("%s (job %d): %s: %s", jobs[i].id, i, prov_status_str(jobs[i].status),
+               jobs[i].message);
     }
     assert_string_equal(jobs[i].group, i % 4 == 2 ? "" : "group-x509");
     assert_int_equal(jobs[i].issued, jobs[i].csr ? 3 : 0);
