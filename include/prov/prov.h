@@ -54,6 +54,15 @@
 #define PROV_API
 #endif
 
+/* Every function is noexcept for C++ callers: the library's exception
+ * firewall turns every failure into a status, so nothing ever unwinds out of
+ * a libprov call. (Empty in C; no effect on the ABI.) */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define PROV_NOEXCEPT noexcept
+#else
+#define PROV_NOEXCEPT
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Versions                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -134,21 +143,21 @@ typedef enum prov_status {
 /* The name of a status code, e.g. "PROV_E_TIMEOUT". Static storage, never
  * NULL ("PROV_E_UNKNOWN" for values this version does not know).
  * Thread-safe. */
-PROV_API const char *prov_status_str(int status);
+PROV_API const char *prov_status_str(int status) PROV_NOEXCEPT;
 
 /* A human-readable description of the last failure on the calling thread,
  * naming the step and the cause. Never NULL; "" when there is none. The
  * string is valid until the next libprov call on the same thread.
  * Thread-safe (thread-local). */
-PROV_API const char *prov_last_error_message(void);
+PROV_API const char *prov_last_error_message(void) PROV_NOEXCEPT;
 
 /* Clears the calling thread's last error message. Thread-safe. */
-PROV_API void prov_last_error_clear(void);
+PROV_API void prov_last_error_clear(void) PROV_NOEXCEPT;
 
 /* The library's version, as PROV_VERSION_NUMBER and PROV_VERSION_STRING of
  * the header it was built with. Thread-safe. */
-PROV_API uint32_t prov_version_number(void);
-PROV_API const char *prov_version_string(void);
+PROV_API uint32_t prov_version_number(void) PROV_NOEXCEPT;
+PROV_API const char *prov_version_string(void) PROV_NOEXCEPT;
 
 /* ------------------------------------------------------------------------ */
 /* Strings owned by the caller                                               */
@@ -157,7 +166,7 @@ PROV_API const char *prov_version_string(void);
 /* Frees a string that libprov returned through a `char **out` parameter.
  * The memory is wiped first (such strings may hold keys or tokens).
  * NULL is a no-op. Thread-safe. */
-PROV_API void prov_string_free(char *s);
+PROV_API void prov_string_free(char *s) PROV_NOEXCEPT;
 
 /* ------------------------------------------------------------------------ */
 /* Symmetric-key helpers                                                     */
@@ -169,7 +178,7 @@ PROV_API void prov_string_free(char *s);
  * Returns PROV_OK, PROV_E_INVALID_ARG (NULL/empty arguments, group_key not
  * valid Base64, invalid registration id) or PROV_E_NOMEM. Thread-safe. */
 PROV_API int prov_derive_device_key(const char *group_key, const char *registration_id,
-                                    char **out_device_key);
+                                    char **out_device_key) PROV_NOEXCEPT;
 
 /* Builds the SAS token a device presents for registration_id in id_scope,
  * valid until `expiry` (Unix seconds):
@@ -180,7 +189,7 @@ PROV_API int prov_derive_device_key(const char *group_key, const char *registrat
  * PROV_E_NOMEM. Thread-safe. */
 PROV_API int prov_generate_sas_token(const char *id_scope, const char *registration_id,
                                      const char *symmetric_key, int64_t expiry,
-                                     char **out_token);
+                                     char **out_token) PROV_NOEXCEPT;
 
 /* ------------------------------------------------------------------------ */
 /* Client                                                                    */
@@ -204,7 +213,7 @@ PROV_API int prov_generate_sas_token(const char *id_scope, const char *registrat
  * PROV_E_NOMEM. On failure *out is set to NULL. Thread-safe. */
 PROV_API int prov_client_create_symkey(prov_client **out, const char *provisioning_host,
                                        const char *registration_id, const char *id_scope,
-                                       const char *symmetric_key);
+                                       const char *symmetric_key) PROV_NOEXCEPT;
 
 /* Creates a client for a device of a symmetric-key GROUP enrollment: derives
  * the device key from group_key and registration_id (as
@@ -214,7 +223,7 @@ PROV_API int prov_client_create_symkey(prov_client **out, const char *provisioni
  * to NULL. Thread-safe. */
 PROV_API int prov_client_create_symkey_group(prov_client **out, const char *provisioning_host,
                                              const char *registration_id, const char *id_scope,
-                                             const char *group_key);
+                                             const char *group_key) PROV_NOEXCEPT;
 
 /* Creates a client that registers with an X.509 certificate (TLS client
  * authentication), for an individual enrollment (thumbprint or CA-signed) or
@@ -251,7 +260,7 @@ PROV_API int prov_client_create_symkey_group(prov_client **out, const char *prov
 PROV_API int prov_client_create_x509(prov_client **out, const char *provisioning_host,
                                      const char *registration_id, const char *id_scope,
                                      const char *cert_file, const char *key_file,
-                                     const char *pass_phrase);
+                                     const char *pass_phrase) PROV_NOEXCEPT;
 
 /* The same as prov_client_create_x509 with the certificate chain and the key
  * given as PEM text in memory (cert_pem: device certificate first, then any
@@ -260,11 +269,11 @@ PROV_API int prov_client_create_x509(prov_client **out, const char *provisioning
 PROV_API int prov_client_create_x509_pem(prov_client **out, const char *provisioning_host,
                                          const char *registration_id, const char *id_scope,
                                          const char *cert_pem, const char *key_pem,
-                                         const char *pass_phrase);
+                                         const char *pass_phrase) PROV_NOEXCEPT;
 
 /* Frees a client and wipes its credential. NULL is a no-op. Must not be
  * called while a registration on this client is in flight. */
-PROV_API void prov_client_free(prov_client *client);
+PROV_API void prov_client_free(prov_client *client) PROV_NOEXCEPT;
 
 /* Options. Each setter may be called any number of times, in any order,
  * before prov_client_register; the last value wins. Each returns PROV_OK,
@@ -274,41 +283,46 @@ PROV_API void prov_client_free(prov_client *client);
 /* Trusted root certificate(s) for the server, as PEM text (not a file
  * path), as the Python SDK's server_verification_cert. NULL restores the
  * system trust store. The host name is always verified. */
-PROV_API int prov_client_set_server_verification_cert(prov_client *client, const char *pem);
+PROV_API int prov_client_set_server_verification_cert(prov_client *client,
+                                                      const char *pem) PROV_NOEXCEPT;
 
 /* Connect to this host (optionally host:port) instead of provisioning_host,
  * e.g. a protocol gateway; TLS host-name verification is done against it.
  * Authentication still names the DPS id scope. NULL clears. */
-PROV_API int prov_client_set_gateway_hostname(prov_client *client, const char *hostname);
+PROV_API int prov_client_set_gateway_hostname(prov_client *client,
+                                              const char *hostname) PROV_NOEXCEPT;
 
 /* OpenSSL cipher list for TLS 1.2 (e.g. "ECDHE-RSA-AES128-GCM-SHA256"),
  * as the Python SDK's cipher. Validated when set. NULL or "" = defaults. */
-PROV_API int prov_client_set_cipher(prov_client *client, const char *cipher_list);
+PROV_API int prov_client_set_cipher(prov_client *client, const char *cipher_list) PROV_NOEXCEPT;
 
 /* MQTT keep-alive in seconds, 1..1740 (the service maximum). Default 60.
  * Applies to PROV_TRANSPORT_MQTT and PROV_TRANSPORT_MQTT_WS only; see
  * prov_client_set_transport for what happens with HTTPS. */
-PROV_API int prov_client_set_keep_alive(prov_client *client, int32_t seconds);
+PROV_API int prov_client_set_keep_alive(prov_client *client, int32_t seconds) PROV_NOEXCEPT;
 
 /* Lifetime of the SAS tokens the client creates, in seconds, 60..31536000.
  * Default 3600. Symmetric-key clients only: PROV_E_INVALID_ARG for an X.509
  * client (as the Python SDK). */
-PROV_API int prov_client_set_sastoken_ttl(prov_client *client, int32_t seconds);
+PROV_API int prov_client_set_sastoken_ttl(prov_client *client, int32_t seconds) PROV_NOEXCEPT;
 
 /* Custom data sent to the service with the registration request
  * ("payload" in the request body), as JSON text, e.g. {"modelId":"dtmi:x;1"}.
  * Validated as JSON when set. NULL clears it. */
-PROV_API int prov_client_set_provisioning_payload(prov_client *client, const char *json);
+PROV_API int prov_client_set_provisioning_payload(prov_client *client,
+                                                  const char *json) PROV_NOEXCEPT;
 
 /* Overall deadline of one prov_client_register call, in milliseconds,
  * covering connect, register, every poll and every wait between polls.
  * 1..86400000. Default 90000 (90 s). */
-PROV_API int prov_client_set_register_timeout(prov_client *client, uint32_t milliseconds);
+PROV_API int prov_client_set_register_timeout(prov_client *client,
+                                              uint32_t milliseconds) PROV_NOEXCEPT;
 
 /* How long to wait for each single network step (connect, each
  * acknowledgement, each response) before giving up, in milliseconds,
  * 1..3600000. Default 30000 (30 s, as the Python SDK). */
-PROV_API int prov_client_set_response_timeout(prov_client *client, uint32_t milliseconds);
+PROV_API int prov_client_set_response_timeout(prov_client *client,
+                                              uint32_t milliseconds) PROV_NOEXCEPT;
 
 /* ------------------------------------------------------------------------ */
 /* Transports and proxies                                                    */
@@ -345,7 +359,7 @@ typedef enum prov_transport {
  *
  * Returns PROV_OK, PROV_E_INVALID_ARG (not a prov_transport value) or
  * PROV_E_BUSY. */
-PROV_API int prov_client_set_transport(prov_client *client, int transport);
+PROV_API int prov_client_set_transport(prov_client *client, int transport) PROV_NOEXCEPT;
 
 /* Proxy kinds; the same values as the schemes of prov_client_set_proxy_url. */
 typedef enum prov_proxy_type {
@@ -390,7 +404,8 @@ typedef enum prov_proxy_type {
  * Returns PROV_OK, PROV_E_INVALID_ARG (the message names the argument),
  * PROV_E_NOMEM or PROV_E_BUSY. */
 PROV_API int prov_client_set_proxy(prov_client *client, int proxy_type, const char *address,
-                                   int32_t port, const char *username, const char *password);
+                                   int32_t port, const char *username,
+                                   const char *password) PROV_NOEXCEPT;
 
 /* The same from a URL: "scheme://[user[:password]@]host[:port]" with
  * scheme http, https, socks4, socks4a, socks5 or socks5h (no scheme means
@@ -399,14 +414,14 @@ PROV_API int prov_client_set_proxy(prov_client *client, int proxy_type, const ch
  * SOCKS. NULL or "" removes the proxy. Error messages show the URL with its
  * credentials replaced by "***".
  * Returns PROV_OK, PROV_E_INVALID_ARG, PROV_E_NOMEM or PROV_E_BUSY. */
-PROV_API int prov_client_set_proxy_url(prov_client *client, const char *url);
+PROV_API int prov_client_set_proxy_url(prov_client *client, const char *url) PROV_NOEXCEPT;
 
 /* Trusted root certificate(s) for an HTTPS proxy's own certificate, as PEM
  * text. NULL restores the system trust store. Independent of
  * prov_client_set_server_verification_cert (which is for the service). The
  * proxy's host name is always verified.
  * Returns PROV_OK, PROV_E_INVALID_ARG, PROV_E_NOMEM or PROV_E_BUSY. */
-PROV_API int prov_client_set_proxy_ca_cert(prov_client *client, const char *pem);
+PROV_API int prov_client_set_proxy_ca_cert(prov_client *client, const char *pem) PROV_NOEXCEPT;
 
 /* Certificate issuance (DPS "certificate management"): the registration
  * request carries a PKCS#10 CSR, and the service returns a certificate it
@@ -432,7 +447,7 @@ PROV_API int prov_client_set_proxy_ca_cert(prov_client *client, const char *pem)
  * PROV_KEY_NONE clears the CSR option. Replaces a CSR set by
  * prov_client_set_csr_pem/_der. Returns PROV_OK, PROV_E_INVALID_ARG
  * (unknown key_type) or PROV_E_BUSY. */
-PROV_API int prov_client_set_csr_auto(prov_client *client, int key_type);
+PROV_API int prov_client_set_csr_auto(prov_client *client, int key_type) PROV_NOEXCEPT;
 
 /* A CSR the caller made (e.g. in a secure element), as PEM text
  * ("-----BEGIN CERTIFICATE REQUEST-----") or DER bytes. It is parsed and its
@@ -441,14 +456,15 @@ PROV_API int prov_client_set_csr_auto(prov_client *client, int key_type);
  * prov_client_register checks before connecting (PROV_E_CERTIFICATE).
  * NULL (or der_len 0) clears the CSR option. Replaces
  * prov_client_set_csr_auto. */
-PROV_API int prov_client_set_csr_pem(prov_client *client, const char *csr_pem);
-PROV_API int prov_client_set_csr_der(prov_client *client, const uint8_t *der, size_t der_len);
+PROV_API int prov_client_set_csr_pem(prov_client *client, const char *csr_pem) PROV_NOEXCEPT;
+PROV_API int prov_client_set_csr_der(prov_client *client, const uint8_t *der,
+                                     size_t der_len) PROV_NOEXCEPT;
 
 /* Which request shape to use: PROV_CSR_API_2025_07_01_PREVIEW (default) or
  * PROV_CSR_API_2021_11_01_PREVIEW. When a CSR is sent, the api-version in
  * the MQTT user name is that preview version. Returns PROV_OK,
  * PROV_E_INVALID_ARG (unknown value) or PROV_E_BUSY. */
-PROV_API int prov_client_set_csr_api(prov_client *client, int csr_api);
+PROV_API int prov_client_set_csr_api(prov_client *client, int csr_api) PROV_NOEXCEPT;
 
 /* Registers the device: connects, sends the registration request, polls
  * the operation until the service reaches a terminal status (honouring its
@@ -471,7 +487,7 @@ PROV_API int prov_client_set_csr_api(prov_client *client, int csr_api);
  * PROV_E_CANCELLED (prov_client_cancel), PROV_E_SERVICE, PROV_E_PROTOCOL,
  * PROV_E_BUSY (another registration on this client is in flight; returned
  * at once) or PROV_E_NOMEM. */
-PROV_API int prov_client_register(prov_client *client, prov_result **out);
+PROV_API int prov_client_register(prov_client *client, prov_result **out) PROV_NOEXCEPT;
 
 /* ------------------------------------------------------------------------ */
 /* Retries, cancellation, asynchronous registration, progress and logging    */
@@ -500,7 +516,8 @@ PROV_API int prov_client_register(prov_client *client, prov_result **out);
  * Returns PROV_OK, PROV_E_INVALID_ARG (the message names the value) or
  * PROV_E_BUSY. */
 PROV_API int prov_client_set_retry_policy(prov_client *client, uint32_t max_retries,
-                                          uint32_t initial_backoff_ms, uint32_t max_backoff_ms);
+                                          uint32_t initial_backoff_ms,
+                                          uint32_t max_backoff_ms) PROV_NOEXCEPT;
 
 /* Cancels the registration in flight on this client (blocking or
  * asynchronous), from any thread, including a progress or log callback.
@@ -510,7 +527,7 @@ PROV_API int prov_client_set_retry_policy(prov_client *client, uint32_t max_retr
  * ms). The client can register again afterwards. Without a registration in
  * flight it does nothing (a cancel is not remembered for the next one).
  * Returns PROV_OK or PROV_E_INVALID_ARG (client NULL). */
-PROV_API int prov_client_cancel(prov_client *client);
+PROV_API int prov_client_cancel(prov_client *client) PROV_NOEXCEPT;
 
 /* Completion of prov_client_register_async. status is what
  * prov_client_register would have returned; result is what it would have
@@ -541,7 +558,7 @@ typedef void (*prov_register_callback)(int status, prov_result *result, void *us
  * NULL), PROV_E_BUSY (a registration on this client is in flight; cb will
  * not be called) or PROV_E_NOMEM. */
 PROV_API int prov_client_register_async(prov_client *client, prov_register_callback cb,
-                                        void *user_data);
+                                        void *user_data) PROV_NOEXCEPT;
 
 /* The states a registration goes through, reported to the progress callback. */
 typedef enum prov_progress_state {
@@ -580,7 +597,7 @@ typedef void (*prov_progress_callback)(int state, const char *detail, uint32_t r
  * and must return promptly. Returns PROV_OK, PROV_E_INVALID_ARG or
  * PROV_E_BUSY. */
 PROV_API int prov_client_set_progress_callback(prov_client *client, prov_progress_callback cb,
-                                               void *user_data);
+                                               void *user_data) PROV_NOEXCEPT;
 
 typedef enum prov_log_level {
   PROV_LOG_DEBUG = 0,
@@ -598,70 +615,71 @@ typedef void (*prov_log_callback)(int level, const char *message, void *user_dat
  * symmetric key, SAS tokens and signatures, private keys, pass phrases and
  * proxy passwords are replaced by "<redacted>". Returns PROV_OK,
  * PROV_E_INVALID_ARG (min_level out of range) or PROV_E_BUSY. */
-PROV_API int prov_client_set_log_callback(prov_client *client, int min_level,
-                                          prov_log_callback cb, void *user_data);
+PROV_API int prov_client_set_log_callback(prov_client *client, int min_level, prov_log_callback cb,
+                                          void *user_data) PROV_NOEXCEPT;
 
 /* ------------------------------------------------------------------------ */
 /* Result                                                                    */
 /* ------------------------------------------------------------------------ */
 
 /* Frees a result. NULL is a no-op. Strings borrowed from it become invalid. */
-PROV_API void prov_result_free(prov_result *result);
+PROV_API void prov_result_free(prov_result *result) PROV_NOEXCEPT;
 
 /* Getters. Each returns a string borrowed from the result, or NULL when the
  * service did not send that field (or when result is NULL). Thread-safe for
  * concurrent reads. */
 
 /* The operation id of the registration ("operationId"). */
-PROV_API const char *prov_result_operation_id(const prov_result *result);
+PROV_API const char *prov_result_operation_id(const prov_result *result) PROV_NOEXCEPT;
 /* Registration status: "assigned", "failed", "disabled", "assigning",
  * "unassigned". */
-PROV_API const char *prov_result_status(const prov_result *result);
-PROV_API const char *prov_result_registration_id(const prov_result *result);
-PROV_API const char *prov_result_device_id(const prov_result *result);
+PROV_API const char *prov_result_status(const prov_result *result) PROV_NOEXCEPT;
+PROV_API const char *prov_result_registration_id(const prov_result *result) PROV_NOEXCEPT;
+PROV_API const char *prov_result_device_id(const prov_result *result) PROV_NOEXCEPT;
 /* Host name of the IoT hub the device was assigned to. */
-PROV_API const char *prov_result_assigned_hub(const prov_result *result);
+PROV_API const char *prov_result_assigned_hub(const prov_result *result) PROV_NOEXCEPT;
 /* "initialAssignment", "deviceDataMigrated", "deviceDataReset" or
  * "reprovisionedToInitialAssignment". */
-PROV_API const char *prov_result_substatus(const prov_result *result);
+PROV_API const char *prov_result_substatus(const prov_result *result) PROV_NOEXCEPT;
 /* ISO-8601 times as the service sent them ("createdDateTimeUtc",
  * "lastUpdatedDateTimeUtc"). */
-PROV_API const char *prov_result_created_date_time(const prov_result *result);
-PROV_API const char *prov_result_last_update_date_time(const prov_result *result);
-PROV_API const char *prov_result_etag(const prov_result *result);
+PROV_API const char *prov_result_created_date_time(const prov_result *result) PROV_NOEXCEPT;
+PROV_API const char *prov_result_last_update_date_time(const prov_result *result) PROV_NOEXCEPT;
+PROV_API const char *prov_result_etag(const prov_result *result) PROV_NOEXCEPT;
 /* Data returned to the device ("registrationState.payload") as JSON text. */
-PROV_API const char *prov_result_payload(const prov_result *result);
+PROV_API const char *prov_result_payload(const prov_result *result) PROV_NOEXCEPT;
 /* The whole "registrationState" object as JSON text. */
-PROV_API const char *prov_result_registration_state_json(const prov_result *result);
+PROV_API const char *prov_result_registration_state_json(const prov_result *result) PROV_NOEXCEPT;
 
 /* Service error details, present when the service reported an error, either
  * as a request error (e.g. 401 with errorCode 401002) or as a terminal
  * status "failed"/"disabled" with registrationState.errorCode. */
 
 /* The 6-digit DPS error code (e.g. 401002), or 0 when there is none. */
-PROV_API int32_t prov_result_error_code(const prov_result *result);
+PROV_API int32_t prov_result_error_code(const prov_result *result) PROV_NOEXCEPT;
 /* The HTTP-like status of the last service response (e.g. 200, 401, 429),
  * or 0 when there was none. */
-PROV_API int32_t prov_result_http_status(const prov_result *result);
+PROV_API int32_t prov_result_http_status(const prov_result *result) PROV_NOEXCEPT;
 /* The service's tracking id for support cases, or NULL. */
-PROV_API const char *prov_result_tracking_id(const prov_result *result);
+PROV_API const char *prov_result_tracking_id(const prov_result *result) PROV_NOEXCEPT;
 /* The service's error message ("message" or "errorMessage"), or NULL. */
-PROV_API const char *prov_result_error_message(const prov_result *result);
+PROV_API const char *prov_result_error_message(const prov_result *result) PROV_NOEXCEPT;
 
 /* X.509 and group details the service returned. */
 
 /* The enrollment group the device registered through
  * (registrationState.x509.enrollmentGroupId or
  * registrationState.symmetricKey.enrollmentGroupId), or NULL. */
-PROV_API const char *prov_result_enrollment_group_id(const prov_result *result);
+PROV_API const char *prov_result_enrollment_group_id(const prov_result *result) PROV_NOEXCEPT;
 /* registrationState.x509 as JSON text (certificateInfo,
  * signingCertificateInfo, enrollmentGroupId as the service sent them), or
  * NULL for a non-X.509 registration. */
-PROV_API const char *prov_result_x509_json(const prov_result *result);
+PROV_API const char *prov_result_x509_json(const prov_result *result) PROV_NOEXCEPT;
 /* registrationState.x509.certificateInfo as JSON text (subjectName,
  * sha1Thumbprint, sha256Thumbprint, issuerName, notBeforeUtc, notAfterUtc,
  * serialNumber, version), or NULL when not sent. */
-PROV_API const char *prov_result_x509_certificate_info_json(const prov_result *result);
+PROV_API const char *prov_result_x509_certificate_info_json(const prov_result *result)
+    PROV_NOEXCEPT;
 
 /* Certificate issuance results (present when a CSR was sent and the device
  * was assigned). */
@@ -670,22 +688,23 @@ PROV_API const char *prov_result_x509_certificate_info_json(const prov_result *r
  * certificate) first, then the issuing CAs. With
  * PROV_CSR_API_2021_11_01_PREVIEW it is "issuedClientCertificate". NULL when
  * nothing was issued. */
-PROV_API const char *prov_result_issued_certificate_chain_pem(const prov_result *result);
+PROV_API const char *prov_result_issued_certificate_chain_pem(const prov_result *result)
+    PROV_NOEXCEPT;
 /* The number of certificates in the issued chain (0 when none). */
-PROV_API size_t prov_result_issued_certificate_count(const prov_result *result);
+PROV_API size_t prov_result_issued_certificate_count(const prov_result *result) PROV_NOEXCEPT;
 /* Certificate `index` (0 = leaf) of the issued chain as DER bytes, borrowed
  * from the result; *out_len receives its length. NULL (and *out_len 0) when
  * index is out of range. out_len may not be NULL. */
 PROV_API const uint8_t *prov_result_issued_certificate_der(const prov_result *result, size_t index,
-                                                           size_t *out_len);
+                                                           size_t *out_len) PROV_NOEXCEPT;
 /* The PEM private key the client generated for the CSR
  * (prov_client_set_csr_auto), matching the issued leaf certificate; NULL
  * when the caller supplied the CSR. It is secret: it is wiped when the
  * result is freed; store it safely. */
-PROV_API const char *prov_result_generated_private_key_pem(const prov_result *result);
+PROV_API const char *prov_result_generated_private_key_pem(const prov_result *result) PROV_NOEXCEPT;
 /* The trust bundle (PROV_CSR_API_2021_11_01_PREVIEW:
  * trustBundle.certificates[].certificate) as PEM text, or NULL. */
-PROV_API const char *prov_result_trust_bundle_pem(const prov_result *result);
+PROV_API const char *prov_result_trust_bundle_pem(const prov_result *result) PROV_NOEXCEPT;
 
 PROV_END_DECL
 
