@@ -46,7 +46,8 @@ void ensure_curl_initialized() {
   });
 }
 
-void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings, bool tunnel) {
+void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings, bool tunnel,
+                             TlsContextHook &hook) {
   CURL *easy = as_easy(curl_easy);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -58,7 +59,20 @@ void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings
     curl_easy_setopt(easy, CURLOPT_SSL_CIPHER_LIST, settings.cipher_list.c_str());
   }
   curl_easy_setopt(easy, CURLOPT_SSLVERSION, tls_version);
-  if (settings.ca_pem) {
+  // The installed roots replace curl's CA file (no CAINFO/CAPATH below).
+  // An HTTPS proxy keeps the blob: curl runs the same TLS-context callback
+  // for the proxy's handshake, which must not trust the service's roots.
+  hook.anchors = nullptr;
+  if (settings.ca_pem && settings.proxy.type != ProxyType::Https) {
+    hook.anchors = trust_anchors_for(*settings.ca_pem);
+  }
+  curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, &on_tls_context);
+  curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, &hook);
+  if (hook.anchors != nullptr) {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, nullptr);
+    curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr);
+  } else if (settings.ca_pem) {
+    // Unparsable (or behind an HTTPS proxy): curl loads it and reports why not.
     curl_blob blob{};
     blob.data = const_cast<char *>(settings.ca_pem->data());
     blob.len = settings.ca_pem->size();
@@ -204,11 +218,6 @@ std::string CurlConnection::connect_step_name() const {
          (settings_.proxy.enabled() ? " through proxy " + settings_.proxy.describe() : "");
 }
 
-int CurlConnection::on_tls_context(void *, void *, void *self) {
-  static_cast<CurlConnection *>(self)->tls_started_ = true;
-  return CURLE_OK;
-}
-
 std::string CurlConnection::pending_connect_phase() const {
   // Through a proxy the phases interleave (proxy TCP, proxy TLS, CONNECT,
   // then the tunnel's TLS): name the whole connection.
@@ -218,7 +227,7 @@ std::string CurlConnection::pending_connect_phase() const {
   if (resolved_us == 0) return "the DNS resolution of \"" + settings_.host + "\"";
   // libcurl records its connect time only once TLS is up too; the TLS
   // context callback marks the moment the TCP connection stood.
-  if (!tls_started_) return "the TCP connection to " + peer_;
+  if (!tls_hook_.tls_started) return "the TCP connection to " + peer_;
   return "the TLS handshake with " + peer_;
 }
 
@@ -241,9 +250,7 @@ void CurlConnection::open(const core::WaitBudget &budget) {
   const core::Deadline step = budget.step();
   const std::string url = "https://" + peer_ + "/";
   cancel_ = budget.cancel();
-  tls_started_ = false;
-  curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, &CurlConnection::on_tls_context);
-  curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, this);
+  tls_hook_.tls_started = false;
 
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_CONNECT_ONLY, 1L);
@@ -252,7 +259,7 @@ void CurlConnection::open(const core::WaitBudget &budget) {
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(std::max<int64_t>(1, step.remaining().count())));
-  configure_tls_and_proxy(easy, settings_, /*tunnel=*/true);
+  configure_tls_and_proxy(easy, settings_, /*tunnel=*/true, tls_hook_);
 
   if (curl_multi_add_handle(as_multi(multi_), easy) != CURLM_OK) {
     throw Error(PROV_E_INTERNAL, "libcurl refused the connection handle");

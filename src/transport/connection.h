@@ -12,6 +12,7 @@
 #include "auth/secret.h"
 #include "core/deadline.h"
 #include "transport/proxy.h"
+#include "transport/trust_anchors.h"
 
 namespace prov::core {
 class CancelSignal;
@@ -38,7 +39,10 @@ struct ConnectionSettings {
 // CONNECT_ONLY byte streams and the HTTPS transport's transfers): TLS 1.2+,
 // peer and host-name verification, trusted roots, cipher list, client
 // credential, proxy. `curl_easy` is a CURL*; `tunnel` as in apply_proxy.
-void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings, bool tunnel);
+// `hook` (owned by the caller, alive as long as the handle) receives the
+// handle's TLS-context callback: it installs the parsed trusted roots.
+void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings, bool tunnel,
+                             TlsContextHook &hook);
 
 // Throws the core::Error for a failed libcurl connect or transfer to `peer`
 // (CURLcode `curl_code`, libcurl's error text `detail`): names the step
@@ -104,8 +108,6 @@ class CurlConnection final : public ByteStream {
   // The phase of open() still pending, for a timeout: "the DNS resolution
   // of ...", "the TCP connection to ...", "the TLS handshake with ...".
   std::string pending_connect_phase() const;
-  // CURLOPT_SSL_CTX_FUNCTION: the TLS handshake is starting (TCP is up).
-  static int on_tls_context(void *curl, void *ssl_ctx, void *self);
 
   ConnectionSettings settings_;
   std::string peer_;
@@ -116,7 +118,7 @@ class CurlConnection final : public ByteStream {
   // Of the registration that opened the connection (set by open()); its
   // descriptor is polled next to the socket so a cancel wakes every wait.
   const core::CancelSignal *cancel_ = nullptr;
-  bool tls_started_ = false;  // for naming the pending phase of open()
+  TlsContextHook tls_hook_;  // its tls_started names the pending phase of open()
 };
 
 // Checks an OpenSSL cipher list; returns why it is unusable, or nullopt.

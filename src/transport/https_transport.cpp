@@ -109,7 +109,7 @@ void HttpsTransport::connect(const core::WaitBudget &) {
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
   // Only the service's headers count (a proxy's CONNECT answer is not its).
   curl_easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-  configure_tls_and_proxy(easy, settings_.connection, /*tunnel=*/true);
+  configure_tls_and_proxy(easy, settings_.connection, /*tunnel=*/true, tls_hook_);
 }
 
 core::ServiceResponse HttpsTransport::perform(const char *method, const std::string &path,

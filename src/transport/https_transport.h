@@ -63,6 +63,7 @@ class HttpsTransport final : public core::RegistrationTransport {
   void *easy_ = nullptr;   // CURL*
   void *multi_ = nullptr;  // CURLM*: runs the transfers so a cancel wakes them
   char error_buffer_[256 + 1] = {};
+  TlsContextHook tls_hook_;       // trusted roots for each TLS context of easy_
   bool answered_before_ = false;  // a request on this handle got a response
 };
 
