@@ -1,7 +1,5 @@
 #include "transport/mqtt_transport.h"
 
-#include <array>
-
 #include "auth/crypto.h"
 #include "core/error.h"
 #include "core/result.h"
@@ -51,7 +49,8 @@ void MqttTransport::send_packet(const std::vector<uint8_t> &bytes, const char *w
 template <typename Predicate>
 std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
                                                 const std::string &waiting_for, Predicate wanted) {
-  std::array<uint8_t, 16384> buffer;
+  constexpr size_t receive_chunk = 16384;
+  if (receive_buffer_.size() != receive_chunk) receive_buffer_.resize(receive_chunk);
   const auto keep_alive = std::chrono::seconds(settings_.keep_alive_s);
   for (;;) {
     // Packets already buffered first.
@@ -83,7 +82,7 @@ std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
     }
     ByteStream::Received got{ByteStream::ReceiveStatus::Timeout, 0};
     try {
-      got = stream_->receive(buffer.data(), buffer.size(), wake);
+      got = stream_->receive(receive_buffer_.data(), receive_buffer_.size(), wake);
     } catch (const Error &failure) {
       // After a cancel the connection still works: close() says DISCONNECT.
       if (failure.status() != PROV_E_CANCELLED) connected_ = false;
@@ -95,7 +94,8 @@ std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
       throw Error(PROV_E_CONNECTION_DROPPED,
                   "connection closed by " + stream_->peer() + " while waiting for " + waiting_for);
     }
-    if (got.status == ByteStream::ReceiveStatus::Data) decoder_.feed(buffer.data(), got.size);
+    if (got.status == ByteStream::ReceiveStatus::Data)
+      decoder_.feed(receive_buffer_.data(), got.size);
   }
 }
 

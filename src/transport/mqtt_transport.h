@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "auth/secret.h"
 #include "core/transport.h"
@@ -63,6 +64,10 @@ class MqttTransport final : public core::RegistrationTransport {
   MqttSettings settings_;
   std::unique_ptr<ByteStream> stream_;
   mqtt::Decoder decoder_;
+  // Receive buffer, allocated on the first read and reused for the
+  // connection's life: 16 KB on the stack made every waiting thread touch
+  // 16 KB more stack (issue 9: memory per in-flight registration).
+  std::vector<uint8_t> receive_buffer_;
   const core::WaitBudget *budget_ = nullptr;  // of the registration in progress
   core::Clock::time_point last_sent_{};
   uint16_t packet_id_ = 0;
