@@ -49,8 +49,7 @@ void MqttTransport::send_packet(const std::vector<uint8_t> &bytes, const char *w
 template <typename Predicate>
 std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
                                                 const std::string &waiting_for, Predicate wanted) {
-  constexpr size_t receive_chunk = 16384;
-  if (receive_buffer_.size() != receive_chunk) receive_buffer_.resize(receive_chunk);
+  if (!receive_buffer_) receive_buffer_.reset(new uint8_t[kReceiveChunk]);
   const auto keep_alive = std::chrono::seconds(settings_.keep_alive_s);
   for (;;) {
     // Packets already buffered first.
@@ -82,7 +81,7 @@ std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
     }
     ByteStream::Received got{ByteStream::ReceiveStatus::Timeout, 0};
     try {
-      got = stream_->receive(receive_buffer_.data(), receive_buffer_.size(), wake);
+      got = stream_->receive(receive_buffer_.get(), kReceiveChunk, wake);
     } catch (const Error &failure) {
       // After a cancel the connection still works: close() says DISCONNECT.
       if (failure.status() != PROV_E_CANCELLED) connected_ = false;
@@ -95,7 +94,7 @@ std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
                   "connection closed by " + stream_->peer() + " while waiting for " + waiting_for);
     }
     if (got.status == ByteStream::ReceiveStatus::Data)
-      decoder_.feed(receive_buffer_.data(), got.size);
+      decoder_.feed(receive_buffer_.get(), got.size);
   }
 }
 

@@ -65,9 +65,12 @@ class MqttTransport final : public core::RegistrationTransport {
   std::unique_ptr<ByteStream> stream_;
   mqtt::Decoder decoder_;
   // Receive buffer, allocated on the first read and reused for the
-  // connection's life: 16 KB on the stack made every waiting thread touch
-  // 16 KB more stack (issue 9: memory per in-flight registration).
-  std::vector<uint8_t> receive_buffer_;
+  // connection's life (it was 16 KB on the stack of every waiting thread;
+  // issue 9: memory per in-flight registration). Left uninitialised so its
+  // pages are only touched as far as data arrives; 4 KB is plenty, DPS
+  // packets are small and the decoder joins reads.
+  static constexpr size_t kReceiveChunk = 4096;
+  std::unique_ptr<uint8_t[]> receive_buffer_;
   const core::WaitBudget *budget_ = nullptr;  // of the registration in progress
   core::Clock::time_point last_sent_{};
   uint16_t packet_id_ = 0;
