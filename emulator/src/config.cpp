@@ -205,6 +205,8 @@ std::string FaultSpec::type_name() const {
       return "malformed";
     case Type::kWrongRid:
       return "wrongRid";
+    case Type::kAllocationFailed:
+      return "allocationFailed";
   }
   return "?";
 }
@@ -216,6 +218,10 @@ json FaultSpec::to_json() const {
   if (type == Type::kThrottle || type == Type::kError) j["retryAfterSeconds"] = retry_after_seconds;
   if (type == Type::kError) j["status"] = status;
   if (type == Type::kDrop) j["after"] = drop_after;
+  if (type == Type::kAllocationFailed) {
+    j["errorCode"] = error_code;
+    j["errorMessage"] = error_message;
+  }
   if (count) j["count"] = *count;
   if (!registration_id.empty()) j["registrationId"] = registration_id;
   return j;
@@ -261,9 +267,19 @@ std::vector<FaultSpec> parse_faults(const json &array, const std::string &where)
       f.every = get_int(object, "every", at, 1, 1000000000).value_or(1);
     } else if (type == "wrongRid") {
       f.type = FaultSpec::Type::kWrongRid;
+    } else if (type == "allocationFailed") {
+      // The registration authenticates, then ends in the terminal status "failed" (200).
+      f.type = FaultSpec::Type::kAllocationFailed;
+      known.insert({"every", "errorCode", "errorMessage"});
+      f.every = get_int(object, "every", at, 1, 1000000000).value_or(0);
+      f.error_code = get_int(object, "errorCode", at, 100000, 999999).value_or(400207);
+      if (object.contains("errorMessage")) {
+        f.error_message = get_string(object, "errorMessage", at, true);
+      }
     } else {
-      fail(at + ".type", "unknown fault type '" + type +
-                             "' (throttle, error, drop, silent, malformed, wrongRid)");
+      fail(at + ".type",
+           "unknown fault type '" + type +
+               "' (throttle, error, drop, silent, malformed, wrongRid, allocationFailed)");
     }
     check_known_keys(object, at, known);
     f.count = get_int(object, "count", at, 0, 1000000000);

@@ -16,13 +16,15 @@ class ConfigError : public std::runtime_error {
 };
 
 struct FaultSpec {
-  enum class Type { kThrottle, kError, kDrop, kSilent, kMalformed, kWrongRid };
+  enum class Type { kThrottle, kError, kDrop, kSilent, kMalformed, kWrongRid, kAllocationFailed };
   Type type = Type::kThrottle;
   int every = 0;                // throttle/error/malformed: every Nth matching request (0 = unset)
   int per_minute = 0;           // throttle: quota per sliding minute (0 = unset)
   int retry_after_seconds = 1;  // throttle, error
   int status = 500;             // error: 500 or 503
   std::string drop_after;       // drop: "connect" or "register"
+  int error_code = 400207;      // allocationFailed: registrationState.errorCode
+  std::string error_message = "Custom allocation failed with status code: 400";  // allocationFailed
   std::optional<int> count;     // apply only the first K times
   std::string registration_id;  // apply only to this registration id (empty = all)
 

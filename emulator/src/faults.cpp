@@ -24,6 +24,8 @@ std::optional<FaultHit> FaultList::evaluate(FaultPhase phase, const std::string 
       if (!is_drop || f.drop_after != "connect") continue;
     } else {
       if (is_drop && (f.drop_after != "register" || !is_register)) continue;
+      // A failed allocation is the outcome of a register request; status queries pass by.
+      if (f.type == FaultSpec::Type::kAllocationFailed && !is_register) continue;
     }
     if (f.count && e.fired >= *f.count) continue;
     ++e.matched;
@@ -38,7 +40,7 @@ std::optional<FaultHit> FaultList::evaluate(FaultPhase phase, const std::string 
     } else if (f.every > 0) {
       fires = e.matched % f.every == 0;
     } else {
-      fires = true;  // drop, silent, wrongRid: every matching event
+      fires = true;  // drop, silent, wrongRid (and the rest without 'every'): every event
     }
     if (fires) {
       ++e.fired;

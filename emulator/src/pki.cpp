@@ -589,6 +589,16 @@ std::string describe_verify_error(X509_STORE_CTX *ctx) {
 // ---------------------------------------------------------------------------------------------
 // CSR issuance
 
+bool equals_ignoring_ascii_case(const std::string &a, const std::string &b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
 CsrIssue csr_failure(const std::string &error) {
   CsrIssue issue;
   issue.error = error;
@@ -615,7 +625,8 @@ CsrIssue issue_from_request(const PkiPaths &paths, X509_REQ *request,
   if (cn.empty())
     return csr_failure("CSR subject has no CN; it must be CN=" + expected_cn +
                        " (the registration id)");
-  if (cn != expected_cn)
+  // Registration ids are case-insensitive at the service, the CSR's CN included.
+  if (!equals_ignoring_ascii_case(cn, expected_cn))
     return csr_failure("CSR subject CN '" + cn + "' does not equal the registration id '" +
                        expected_cn + "'");
 
@@ -971,7 +982,10 @@ X509Check verify_device_chain_against_cas(const std::vector<std::string> &chain_
 
   STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(ctx.get());
   int length = built ? sk_X509_num(built) : 0;
-  if (length > 0) check.enrollment_ca_subject = subject_of(sk_X509_value(built, length - 1));
+  if (length > 0) {
+    check.enrollment_ca_subject = subject_of(sk_X509_value(built, length - 1));
+    check.enrollment_ca_pem = cert_to_pem(sk_X509_value(built, length - 1));
+  }
   check.ok = true;
   return check;
 }

@@ -34,6 +34,8 @@ struct X509Check {
   std::string leaf_cn, sha1_thumbprint_hex, sha256_thumbprint_hex;
   std::string
       enrollment_ca_subject;  // subject of the enrollment CA the chain verified to (CA checks)
+  // That enrollment CA certificate (PEM), for registrationState.x509.signingCertificateInfo.
+  std::string enrollment_ca_pem;
 };
 
 // chain_pem: the certificates the device presented in the TLS handshake, as PEM, leaf first.
@@ -56,6 +58,8 @@ struct CsrIssue {
   std::string trust_bundle_pem;               // the root CA (PEM)
 };
 
+// The CSR's subject CN must equal expected_cn, compared case-insensitively (ASCII) like every
+// registration id at the service.
 // 2025-07-01-preview "csr": base64 DER PKCS#10 (no PEM armour).
 CsrIssue issue_from_csr_der_base64(const PkiPaths &paths, const std::string &csr_b64,
                                    const std::string &expected_cn);

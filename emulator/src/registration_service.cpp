@@ -206,9 +206,14 @@ std::optional<ServiceReply> RegistrationService::apply_request_faults(
       return r;
     case FaultSpec::Type::kMalformed:
     case FaultSpec::Type::kWrongRid:
-      // These alter the reply the request would otherwise get; the caller proceeds normally.
+    case FaultSpec::Type::kAllocationFailed:
+      // These alter the reply the request would otherwise get; the caller proceeds normally
+      // (an allocation fails only once the device has authenticated).
       r.malformed_body = f.type == FaultSpec::Type::kMalformed;
       r.wrong_rid = f.type == FaultSpec::Type::kWrongRid;
+      if (f.type == FaultSpec::Type::kAllocationFailed) {
+        r.allocation_failure = std::make_pair(f.error_code, f.error_message);
+      }
       r.result = "modifier";
       return r;
   }
@@ -263,6 +268,7 @@ RegistrationService::AuthOutcome RegistrationService::authenticate(const Request
                      ? pki::verify_device_chain_against_thumbprint(ctx.peer_chain_pem, a.thumbprint)
                      : pki::verify_device_chain_against_cas(ctx.peer_chain_pem, a.ca_pems);
     if (auto problem = check_x509(check)) out.error = unauthorized(*problem);
+    out.x509_check = std::move(check);
     return out;
   }
 
@@ -292,6 +298,7 @@ RegistrationService::AuthOutcome RegistrationService::authenticate(const Request
       if (!problem) {
         out.enrollment = &g;
         out.attestation = "x509";
+        out.x509_check = std::move(check);
         return out;
       }
       last_problem = *problem;
@@ -333,7 +340,48 @@ json RegistrationService::registration_state(const RegistrationRecord &record,
   return state;
 }
 
+json RegistrationService::x509_state(const AuthOutcome &auth, const RequestContext &ctx) const {
+  json x509 = json::object();
+  if (auth.attestation != "x509" || ctx.peer_chain_pem.empty()) return x509;
+  auto leaf = pki::describe_certificate(ctx.peer_chain_pem.front());
+  auto to_json = [](const pki::CertificateInfo &info) {
+    return json{
+        {"subjectName", info.subject_name},           {"sha1Thumbprint", info.sha1_thumbprint},
+        {"sha256Thumbprint", info.sha256_thumbprint}, {"issuerName", info.issuer_name},
+        {"notBeforeUtc", info.not_before_utc},        {"notAfterUtc", info.not_after_utc},
+        {"serialNumber", info.serial_number},         {"version", info.version}};
+  };
+  if (leaf.ok) x509["certificateInfo"] = to_json(leaf);
+  if (auth.enrollment && auth.enrollment->is_group) {
+    x509["enrollmentGroupId"] = auth.enrollment->id;
+    if (!auth.x509_check.enrollment_ca_pem.empty()) {
+      auto signer = pki::describe_certificate(auth.x509_check.enrollment_ca_pem);
+      if (signer.ok) x509["signingCertificateInfo"] = to_json(signer);
+    }
+  }
+  return x509;
+}
+
 ServiceReply RegistrationService::assigned_reply(Operation &op) {
+  if (op.failure) {
+    // DPS keeps the failed state for the operation; nothing is assigned, so nothing is stored.
+    ServiceReply r;
+    r.status = 200;
+    r.tracking_id = random_uuid();
+    std::string now_text = utc_timestamp_now();
+    r.body = {{"operationId", op.operation_id},
+              {"status", "failed"},
+              {"registrationState",
+               {{"registrationId", op.record.registration_id},
+                {"createdDateTimeUtc", op.record.created_utc},
+                {"status", "failed"},
+                {"errorCode", op.failure->first},
+                {"errorMessage", op.failure->second},
+                {"lastUpdatedDateTimeUtc", now_text},
+                {"etag", op.record.etag}}}};
+    r.result = "failed";
+    return r;
+  }
   if (!op.completed) {
     store_->put(op.record);  // durable before the device hears "assigned"
     op.completed = true;
@@ -498,7 +546,9 @@ ServiceReply RegistrationService::register_device(const RequestContext &ctx,
       record.payload = enrollment.initial_payload;
     }
     op.record = std::move(record);
+    if (auth.attestation == "x509") extra["x509"] = x509_state(auth, ctx);
     op.extra_state = std::move(extra);
+    if (modifier && modifier->allocation_failure) op.failure = modifier->allocation_failure;
 
     int delay_ms = enrollment.assignment_delay_ms.value_or(config_.assignment_delay_ms);
     op.ready_at_ms = now_ms + delay_ms;
@@ -579,7 +629,9 @@ ServiceReply RegistrationService::status_lookup(const RequestContext &ctx,
     ServiceReply r;
     r.status = 200;
     r.tracking_id = random_uuid();
-    r.body = registration_state(*record, json::object());
+    json extra = json::object();
+    if (auth.attestation == "x509") extra["x509"] = x509_state(auth, ctx);
+    r.body = registration_state(*record, extra);
     r.result = record->status;
     if (modifier) r.malformed_body = modifier->malformed_body;
     return r;

@@ -44,6 +44,8 @@ struct ServiceReply {
   bool malformed_body = false;  // send invalid JSON instead of `body`
   bool wrong_rid = false;       // MQTT: answer on a different $rid
   std::string result;           // short outcome for the log line ("assigned", "401002", ...)
+  // allocationFailed fault: the registration ends "failed" with this errorCode/errorMessage.
+  std::optional<std::pair<int, std::string>> allocation_failure;
 
   // The body as sent on the wire (honours malformed_body).
   std::string wire_body() const;
@@ -79,6 +81,7 @@ class RegistrationService {
     const Enrollment *enrollment = nullptr;
     std::optional<ServiceReply> error;  // set when authentication failed
     std::string attestation;            // "symmetricKey" or "x509"
+    pki::X509Check x509_check;          // the passing check (x509 attestation only)
   };
   struct Operation {
     std::string operation_id;
@@ -89,6 +92,8 @@ class RegistrationService {
     RegistrationRecord record;   // what will be (or was) stored
     nlohmann::json extra_state;  // issued certificates, etc. (merged into registrationState)
     int retry_after_seconds = 1;
+    // Set by an allocationFailed fault: the operation ends "failed" instead of "assigned".
+    std::optional<std::pair<int, std::string>> failure;
   };
 
   AuthOutcome authenticate(const RequestContext &ctx);
@@ -102,6 +107,9 @@ class RegistrationService {
   std::string choose_hub(const Enrollment &enrollment, const std::string &registration_id) const;
   nlohmann::json registration_state(const RegistrationRecord &record,
                                     const nlohmann::json &extra) const;
+  // registrationState.x509 for a device that attested with this (passing) check.
+  nlohmann::json x509_state(const AuthOutcome &auth, const RequestContext &ctx) const;
+  // The terminal reply of an operation: "assigned" (stored first) or "failed".
   ServiceReply assigned_reply(Operation &op);
   void prune_operations(int64_t now_ms);
   void count_reply(const RequestContext &ctx, const ServiceReply &reply);

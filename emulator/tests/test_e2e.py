@@ -259,7 +259,13 @@ def test_x509_thumbprint_individual(emu, x509_creds):
     r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-x509", None,
                          cert=p("self.pem"), key=p("self.key"))
     state = assert_assigned(r, "dev-x509")
-    assert "x509" in state
+    info = state["x509"]["certificateInfo"]
+    assert info["subjectName"] == "CN=dev-x509"
+    assert info["sha256Thumbprint"].lower() == x509_creds["thumbprint"].lower()
+    assert len(info["sha1Thumbprint"]) == 40 and info["version"] == 3
+    assert info["notBeforeUtc"] < info["notAfterUtc"] and info["serialNumber"]
+    assert "enrollmentGroupId" not in state["x509"]
+    assert "signingCertificateInfo" not in state["x509"]
     r = dc.https_register(emu.ports["https"], emu.ca_path, SCOPE, "dev-x509",
                           cert=p("self.pem"), key=p("self.key"))
     assert_assigned(r, "dev-x509")
@@ -271,6 +277,10 @@ def test_x509_group_with_intermediate_over_websocket(emu, x509_creds):
                          cert=p("leaf.pem"), key=p("leaf.key"), websocket=True)
     state = assert_assigned(r, "x509-group-dev")
     assert state["x509"]["enrollmentGroupId"] == "group-x509"
+    assert state["x509"]["certificateInfo"]["subjectName"] == "CN=x509-group-dev"
+    assert state["x509"]["certificateInfo"]["issuerName"].startswith("CN=Test Intermediate,")
+    # The enrollment group's CA (the root here) signed the device's chain.
+    assert state["x509"]["signingCertificateInfo"]["subjectName"].startswith("CN=Test Root,")
 
 
 def test_x509_cn_mismatch_is_401(emu, x509_creds):
@@ -503,3 +513,76 @@ def test_list_subcommand_table_and_json(emu):
     table = subprocess.run([emu.binary, "list", "--data-dir", emu.data_dir], capture_output=True,
                            text=True, check=True).stdout
     assert "dev-1" in table and "registration(s)" in table
+
+
+def test_csr_common_name_is_case_insensitive(emu, tmp_path):
+    # The service compares registration ids case-insensitively, the CSR's CN included.
+    _, csr_b64 = _csr(tmp_path, "DEV-1")
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-1", token("dev-1"),
+                         body=json.dumps({"csr": csr_b64}))
+    state = assert_assigned(r, "dev-1", "device-one")
+    # Issued for the registration id.
+    assert "subject=CN = dev-1\n" in _subject_of_der_b64(state["issuedCertificateChain"][0])
+
+
+def _assert_failed(result, reg_id, code=400207,
+                   message="Custom allocation failed with status code: 400"):
+    assert result.status == 200, result
+    assert result.body["status"] == "failed"
+    state = result.body["registrationState"]
+    assert state["registrationId"] == reg_id and state["status"] == "failed"
+    assert state["errorCode"] == code and state["errorMessage"] == message
+    for field in ("createdDateTimeUtc", "lastUpdatedDateTimeUtc", "etag"):
+        assert state[field], field
+    assert "assignedHub" not in state
+
+
+def test_allocation_failed_fault_from_config(emulator_factory):
+    config = base_config()
+    config["enrollments"].append(
+        {"registrationId": "dev-fail", "assignmentDelayMs": 200,
+         "attestation": {"type": "symmetricKey", "primaryKey": KEY_1},
+         "faults": [{"type": "allocationFailed", "count": 1}]})
+    config["faults"] = [{"type": "allocationFailed", "registrationId": "DEV-1", "every": 2,
+                         "errorCode": 400209, "errorMessage": "Hub not reachable"}]
+    emu = emulator_factory(config)
+    # Enrollment fault with an assignment delay: 202 assigning, then failed when polled.
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-fail", token("dev-fail"))
+    assert r.trace[0][0] == 202
+    _assert_failed(r, "dev-fail")
+    r = dc.https_register(emu.ports["https"], emu.ca_path, SCOPE, "dev-fail", token("dev-fail"))
+    assert_assigned(r, "dev-fail")  # "count": 1 used up
+    # Global fault for dev-1 only, every 2nd register, custom code and message.
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-1", token("dev-1"))
+    assert_assigned(r, "dev-1", "device-one")
+    r = dc.https_register(emu.ports["https"], emu.ca_path, SCOPE, "dev-1", token("dev-1"))
+    _assert_failed(r, "dev-1", 400209, "Hub not reachable")
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-sticky", token("dev-sticky"))
+    assert_assigned(r, "dev-sticky")
+    log = emu.log_text()
+    assert log.count("type=allocationFailed") == 2, log
+    status, stats = emu.admin("GET", "/stats")
+    assert stats["faultsInjected"]["allocationFailed"] == 2
+
+
+def test_allocation_failed_fault_from_admin(emulator_factory):
+    emu = emulator_factory(base_config())
+    status, body = emu.admin("PUT", "/faults", {"faults": [
+        {"type": "allocationFailed", "count": 1}]})
+    assert status == 200
+    assert body["faults"] == [{"type": "allocationFailed", "count": 1, "errorCode": 400207,
+                               "errorMessage": "Custom allocation failed with status code: 400"}]
+    key = dc.derive_device_key(GROUP_KEY, "group-dev-f")
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "group-dev-f",
+                         token("group-dev-f", key), websocket=False)
+    _assert_failed(r, "group-dev-f")
+    status, regs = emu.admin("GET", "/registrations")
+    assert regs == []  # a failed allocation assigns nothing
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "group-dev-f",
+                         token("group-dev-f", key))
+    assert_assigned(r, "group-dev-f")
+    for bad, word in (({"type": "allocationFailed", "errorCode": "x"}, "errorCode"),
+                      ({"type": "allocationFailed", "errorMessage": 5}, "errorMessage"),
+                      ({"type": "allocationFailed", "status": 500}, "status")):
+        status, body = emu.admin("PUT", "/faults", {"faults": [bad]})
+        assert status == 400 and word in body["error"], body
