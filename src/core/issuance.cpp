@@ -1,5 +1,7 @@
 #include "core/issuance.h"
 
+#include <cctype>
+
 #include "auth/crypto.h"
 #include "auth/csr.h"
 #include "auth/x509_identity.h"
@@ -7,6 +9,20 @@
 #include "transport/mqtt_transport.h"
 
 namespace prov::core {
+namespace {
+
+bool equals_ignoring_ascii_case(const std::string &a, const std::string &b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 PreparedCsr prepare_csr(const Options &options, const std::string &registration_id) {
   PreparedCsr prepared;
@@ -23,9 +39,9 @@ PreparedCsr prepare_csr(const Options &options, const std::string &registration_
     der = std::move(generated.der);
     prepared.generated_key_pem = std::move(generated.private_key_pem);
   } else {
-    // Exact match: the service compares the CSR's CN with the registration
-    // id as sent (the emulator does too), unlike registration ids elsewhere.
-    if (options.csr_common_name != registration_id) {
+    // The service treats registration ids case-insensitively, the CSR's CN
+    // included (dps-protocol.md section 6), and so does the emulator.
+    if (!equals_ignoring_ascii_case(options.csr_common_name, registration_id)) {
       throw Error(PROV_E_CERTIFICATE,
                   "the CSR set with prov_client_set_csr_pem/_der has subject CN \"" +
                       options.csr_common_name + "\", but the registration id is \"" +

@@ -90,6 +90,9 @@ static const char *kConfig =
     "    {\"registrationId\": \"dev-wrongrid\", \"faults\": [{\"type\": \"wrongRid\"}],"
     " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_ASSIGNED
     "\"}},\n"
+    "    {\"registrationId\": \"dev-failed\", \"faults\": [{\"type\": \"allocationFailed\"}],"
+    " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_ASSIGNED
+    "\"}},\n"
     "    {\"registrationId\": \"dev-reprov\","
     " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_REPROV
     "\"}}\n"
@@ -261,6 +264,42 @@ static void disabled_enrollment(void **state) {
   assert_contains(prov_last_error_message(), "status \"disabled\"");
   prov_result_free(result);
   prov_client_free(client);
+}
+
+/* The terminal status "failed" (200 with registrationState.errorCode): the
+ * details reach the caller and the registration is not retried. */
+static void allocation_failed(void **state) {
+  (void)state;
+  prov_client *client = make_client("dev-failed", KEY_ASSIGNED);
+  prov_result *result = NULL;
+  register_expect(client, PROV_E_SERVICE, &result);
+  assert_non_null(result);
+  assert_string_equal(prov_result_status(result), "failed");
+  assert_int_equal(prov_result_http_status(result), 200);
+  assert_int_equal(prov_result_error_code(result), 400207);
+  assert_string_equal(prov_result_error_message(result),
+                      "Custom allocation failed with status code: 400");
+  assert_null(prov_result_assigned_hub(result));
+  assert_contains(prov_last_error_message(), "status \"failed\"");
+  assert_contains(prov_last_error_message(), "400207");
+  prov_result_free(result);
+  prov_client_free(client);
+
+  /* Exactly one register request reached the service: no retry, no poll. */
+  char *stats_text = NULL;
+  int status = emu_admin_request(g_emu, "GET", "/stats", NULL, &stats_text);
+  assert_int_equal(status, 200);
+  cJSON *stats = cJSON_Parse(stats_text);
+  assert_non_null(stats);
+  const cJSON *requests = cJSON_GetObjectItemCaseSensitive(stats, "requests");
+  const cJSON *faults = cJSON_GetObjectItemCaseSensitive(stats, "faultsInjected");
+  const cJSON *failed = cJSON_GetObjectItemCaseSensitive(faults, "allocationFailed");
+  if (!cJSON_IsNumber(requests) || requests->valueint != 1 || !cJSON_IsNumber(failed) ||
+      failed->valueint != 1) {
+    fail_msg("expected one request and one injected failure, emulator stats: %s", stats_text);
+  }
+  cJSON_Delete(stats);
+  free(stats_text);
 }
 
 static void throttled_then_assigned(void **state) {
@@ -651,6 +690,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(wrong_key_is_credential_error),
       cmocka_unit_test(unknown_registration),
       cmocka_unit_test(disabled_enrollment),
+      cmocka_unit_test(allocation_failed),
       cmocka_unit_test(throttled_then_assigned),
       cmocka_unit_test(throttled_via_admin_endpoint),
       cmocka_unit_test(silent_server_times_out),

@@ -98,6 +98,27 @@ static void thumbprint(const char *pem_path, char out[65]) {
   X509_free(cert);
 }
 
+/* The emulator's own `make-cert thumbprint` of a certificate file (hex, as it prints it). */
+static void emulator_thumbprint(const char *pem_path, char out[65]) {
+  const char *emulator = getenv("PROV_TEST_EMULATOR");
+  if (!emulator) fail_msg("PROV_TEST_EMULATOR is not set");
+  char command[2048];
+  snprintf(command, sizeof command, "'%s' make-cert thumbprint --cert '%s'", emulator, pem_path);
+  FILE *p = popen(command, "r");
+  if (!p) fail_msg("cannot run %s", command);
+  char line[256] = "";
+  if (!fgets(line, sizeof line, p)) line[0] = '\0';
+  int rc = pclose(p);
+  line[strcspn(line, "\r\n")] = '\0';
+  if (rc != 0 || strlen(line) != 64) fail_msg("%s printed \"%s\"", command, line);
+  memcpy(out, line, 65);
+}
+
+static void assert_contains_ignoring_case(const char *text, const char *part) {
+  if (!text || !strcasestr(text, part))
+    fail_msg("\"%s\" does not contain \"%s\" (ignoring case)", text ? text : "(null)", part);
+}
+
 /* The credentials every case uses, and the emulator configured for them:
  *   root CA -> intermediate CA; another root CA nobody enrolled;
  *   dev-thumb      self-signed, individual enrollment by thumbprint
@@ -277,6 +298,15 @@ static void individual_thumbprint(void **state) {
   assert_assigned(result, "dev-thumb");
   assert_non_null(prov_result_x509_json(result));
   assert_null(prov_result_enrollment_group_id(result));
+  /* registrationState.x509.certificateInfo describes the leaf the device presented. */
+  const char *info = prov_result_x509_certificate_info_json(result);
+  assert_non_null(info);
+  assert_contains(info, "\"subjectName\":\"CN=dev-thumb\"");
+  char thumb[65];
+  emulator_thumbprint(path_of("thumb.pem"), thumb);
+  char expected[96];
+  snprintf(expected, sizeof expected, "\"sha256Thumbprint\":\"%s\"", thumb);
+  assert_contains_ignoring_case(info, expected);
   prov_result_free(result);
   prov_client_free(client);
 }
@@ -301,6 +331,21 @@ static void group_intermediate_chain(void **state) {
   (void)state;
   prov_client *client = x509_client("dev-grp-int", "grp-int.pem", "grp-int.key", NULL);
   register_assigned(client, "dev-grp-int", "group-x509");
+
+  /* The X.509 details: the leaf (issued by the intermediate) and the group. */
+  prov_result *result = register_expect(client, PROV_OK);
+  const char *info = prov_result_x509_certificate_info_json(result);
+  assert_non_null(info);
+  assert_contains(info, "\"subjectName\":\"CN=dev-grp-int\"");
+  assert_contains(info, "\"issuerName\":\"CN=libprov test intermediate,");
+  char thumb[65];
+  emulator_thumbprint(path_of("grp-int.pem"), thumb);
+  char expected[96];
+  snprintf(expected, sizeof expected, "\"sha256Thumbprint\":\"%s\"", thumb);
+  assert_contains_ignoring_case(info, expected);
+  assert_contains(prov_result_x509_json(result), "\"enrollmentGroupId\":\"group-x509\"");
+  assert_contains(prov_result_x509_json(result), "\"signingCertificateInfo\"");
+  prov_result_free(result);
   prov_client_free(client);
 }
 
@@ -792,6 +837,21 @@ static void csr_wrong_cn(void **state) {
   assert_contains(prov_last_error_message(), "BEGIN CERTIFICATE REQUEST");
   assert_int_equal(prov_client_set_csr_auto(client, 99), PROV_E_INVALID_ARG);
   assert_int_equal(prov_client_set_csr_api(client, 0), PROV_E_INVALID_ARG);
+  /* The CN is compared ignoring case, as the service compares registration ids. */
+  EVP_PKEY *upper_key = NULL;
+  X509_REQ *upper = make_request("DEV-CSR", &upper_key);
+  unsigned char *upper_der = NULL;
+  int upper_len = i2d_X509_REQ(upper, &upper_der);
+  assert_int_equal(prov_client_set_csr_der(client, upper_der, (size_t)upper_len), PROV_OK);
+  result = register_expect(client, PROV_OK);
+  X509 *leaf = verify_issued_chain(result);
+  assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(leaf), upper_key), 1);
+  X509_free(leaf);
+  prov_result_free(result);
+  OPENSSL_free(upper_der);
+  X509_REQ_free(upper);
+  EVP_PKEY_free(upper_key);
+
   /* Clearing the CSR: the registration goes through without issuance. */
   assert_int_equal(prov_client_set_csr_pem(client, NULL), PROV_OK);
   result = register_expect(client, PROV_OK);

@@ -126,9 +126,9 @@ void issued_chain_decoding() {
   provided.csr_source = prov::core::Options::CsrSource::Provided;
   provided.csr_common_name = "other";
   CHECK_THROWS(prov::core::prepare_csr(provided, "dev"), PROV_E_CERTIFICATE, "\"other\"");
-  provided.csr_common_name = "DEV";  // the CN must be the registration id exactly
-  CHECK_THROWS(prov::core::prepare_csr(provided, "dev"), PROV_E_CERTIFICATE, "\"DEV\"");
-  provided.csr_common_name = "dev";
+  provided.csr_common_name = "de";  // a prefix is not the registration id
+  CHECK_THROWS(prov::core::prepare_csr(provided, "dev"), PROV_E_CERTIFICATE, "\"de\"");
+  provided.csr_common_name = "DEV";  // registration ids compare ignoring case, as at the service
   provided.csr_der = prepared.fields.csr_base64_der
                          ? prov::auth::base64_decode(*prepared.fields.csr_base64_der)
                          : std::vector<uint8_t>();
