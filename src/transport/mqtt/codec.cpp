@@ -2,6 +2,8 @@
 // MQTT 3.1.1 specification.
 #include "transport/mqtt/codec.h"
 
+#include "transport/utf8.h"
+
 namespace prov::mqtt {
 namespace {
 
@@ -22,52 +24,11 @@ uint8_t first_byte(PacketType type, uint8_t flags) {
   return static_cast<uint8_t>((static_cast<uint8_t>(type) << 4) | (flags & 0x0F));
 }
 
-// Well-formed UTF-8 without U+0000 and without surrogates (1.5.3).
-// Returns a description of the first problem, or nullptr when valid.
-const char *utf8_problem(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<uint8_t>(text[i]);
-    if (lead == 0) {
-      return "contains U+0000";
-    }
-    size_t extra;
-    uint32_t code_point;
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    } else if ((lead & 0xE0) == 0xC0) {
-      extra = 1;
-      code_point = lead & 0x1F;
-    } else if ((lead & 0xF0) == 0xE0) {
-      extra = 2;
-      code_point = lead & 0x0F;
-    } else if ((lead & 0xF8) == 0xF0) {
-      extra = 3;
-      code_point = lead & 0x07;
-    } else {
-      return "is not valid UTF-8";
-    }
-    if (text.size() - i <= extra) {
-      return "is not valid UTF-8 (truncated sequence)";
-    }
-    for (size_t k = 1; k <= extra; ++k) {
-      const auto next = static_cast<uint8_t>(text[i + k]);
-      if ((next & 0xC0) != 0x80) {
-        return "is not valid UTF-8";
-      }
-      code_point = (code_point << 6) | (next & 0x3F);
-    }
-    static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
-    if (code_point < kMinForLength[extra] || code_point > 0x10FFFF) {
-      return "is not valid UTF-8 (overlong or out of range)";
-    }
-    if (code_point >= 0xD800 && code_point <= 0xDFFF) {
-      return "is not valid UTF-8 (surrogate code point)";
-    }
-    i += extra + 1;
-  }
-  return nullptr;
+// Well-formed UTF-8 without U+0000 (1.5.3). Returns a description of the
+// first problem, or nullptr when valid.
+const char *mqtt_string_problem(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) return "contains U+0000";
+  return transport::utf8_problem(text);
 }
 
 void require_encodable_string(std::string_view value, const char *what) {
@@ -76,7 +37,7 @@ void require_encodable_string(std::string_view value, const char *what) {
                                 std::to_string(value.size()) +
                                 " bytes; MQTT strings are at most 65535 bytes");
   }
-  if (const char *problem = utf8_problem(value)) {
+  if (const char *problem = mqtt_string_problem(value)) {
     throw std::invalid_argument(std::string("MQTT ") + what + " " + problem);
   }
 }
@@ -297,7 +258,7 @@ Packet decode_body(uint8_t first, const uint8_t *body, size_t size) {
       if (packet.topic.empty()) {
         fail("malformed MQTT PUBLISH: empty topic name");
       }
-      if (const char *problem = utf8_problem(packet.topic)) {
+      if (const char *problem = mqtt_string_problem(packet.topic)) {
         fail(std::string("malformed MQTT PUBLISH: topic name ") + problem);
       }
       if (packet.topic.find_first_of("+#") != std::string::npos) {

@@ -5,6 +5,8 @@
 #include <wolfssl/wolfcrypt/coding.h>
 #include <wolfssl/wolfcrypt/sha.h>
 
+#include "transport/utf8.h"
+
 namespace prov::ws {
 namespace {
 
@@ -66,37 +68,8 @@ std::string printable(std::string_view text, size_t limit = 80) {
 }
 
 bool valid_utf8(const uint8_t *data, size_t size) {
-  size_t i = 0;
-  while (i < size) {
-    const uint8_t lead = data[i];
-    size_t extra;
-    uint32_t code_point;
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    } else if ((lead & 0xE0) == 0xC0) {
-      extra = 1;
-      code_point = lead & 0x1F;
-    } else if ((lead & 0xF0) == 0xE0) {
-      extra = 2;
-      code_point = lead & 0x0F;
-    } else if ((lead & 0xF8) == 0xF0) {
-      extra = 3;
-      code_point = lead & 0x07;
-    } else {
-      return false;
-    }
-    if (size - i <= extra) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      if ((data[i + k] & 0xC0) != 0x80) return false;
-      code_point = (code_point << 6) | (data[i + k] & 0x3F);
-    }
-    static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
-    if (code_point < kMinForLength[extra] || code_point > 0x10FFFF) return false;
-    if (code_point >= 0xD800 && code_point <= 0xDFFF) return false;
-    i += extra + 1;
-  }
-  return true;
+  return transport::utf8_problem(std::string_view(reinterpret_cast<const char *>(data), size)) ==
+         nullptr;
 }
 
 std::string base64(const uint8_t *data, size_t size) {
