@@ -50,6 +50,20 @@ const char *field(const prov_result *result,
   return value ? value->c_str() : nullptr;
 }
 
+// A constructor behind the firewall: *out is NULL on failure and the new
+// handle on success.
+template <typename Make>
+int create(const char *function, prov_client **out, Make &&make) noexcept {
+  if (out != nullptr) *out = nullptr;
+  return guarded(function, [&] {
+    require_out(out, "out");
+    auto client = std::make_unique<prov_client>();
+    client->impl = make();
+    *out = client.release();
+    return PROV_OK;
+  });
+}
+
 // A setter behind the firewall: NULL client checked, exceptions mapped.
 template <typename Setter>
 int configure(const char *function, prov_client *client, Setter &&setter) noexcept {
@@ -156,28 +170,18 @@ PROV_API int prov_generate_sas_token(const char *id_scope, const char *registrat
 PROV_API int prov_client_create_symkey(prov_client **out, const char *provisioning_host,
                                        const char *registration_id, const char *id_scope,
                                        const char *symmetric_key) noexcept {
-  if (out != nullptr) *out = nullptr;
-  return guarded(__func__, [&] {
-    require_out(out, "out");
-    auto client = std::make_unique<prov_client>();
-    client->impl = prov::core::Client::create_symkey(provisioning_host, registration_id, id_scope,
-                                                     symmetric_key);
-    *out = client.release();
-    return PROV_OK;
+  return create(__func__, out, [&] {
+    return prov::core::Client::create_symkey(provisioning_host, registration_id, id_scope,
+                                             symmetric_key);
   });
 }
 
 PROV_API int prov_client_create_symkey_group(prov_client **out, const char *provisioning_host,
                                              const char *registration_id, const char *id_scope,
                                              const char *group_key) noexcept {
-  if (out != nullptr) *out = nullptr;
-  return guarded(__func__, [&] {
-    require_out(out, "out");
-    auto client = std::make_unique<prov_client>();
-    client->impl = prov::core::Client::create_symkey_group(provisioning_host, registration_id,
-                                                           id_scope, group_key);
-    *out = client.release();
-    return PROV_OK;
+  return create(__func__, out, [&] {
+    return prov::core::Client::create_symkey_group(provisioning_host, registration_id, id_scope,
+                                                   group_key);
   });
 }
 
@@ -185,14 +189,9 @@ PROV_API int prov_client_create_x509(prov_client **out, const char *provisioning
                                      const char *registration_id, const char *id_scope,
                                      const char *cert_file, const char *key_file,
                                      const char *pass_phrase) noexcept {
-  if (out != nullptr) *out = nullptr;
-  return guarded(__func__, [&] {
-    require_out(out, "out");
-    auto client = std::make_unique<prov_client>();
-    client->impl = prov::core::Client::create_x509(provisioning_host, registration_id, id_scope,
-                                                   cert_file, key_file, pass_phrase, true);
-    *out = client.release();
-    return PROV_OK;
+  return create(__func__, out, [&] {
+    return prov::core::Client::create_x509(provisioning_host, registration_id, id_scope, cert_file,
+                                           key_file, pass_phrase, true);
   });
 }
 
@@ -200,14 +199,9 @@ PROV_API int prov_client_create_x509_pem(prov_client **out, const char *provisio
                                          const char *registration_id, const char *id_scope,
                                          const char *cert_pem, const char *key_pem,
                                          const char *pass_phrase) noexcept {
-  if (out != nullptr) *out = nullptr;
-  return guarded(__func__, [&] {
-    require_out(out, "out");
-    auto client = std::make_unique<prov_client>();
-    client->impl = prov::core::Client::create_x509(provisioning_host, registration_id, id_scope,
-                                                   cert_pem, key_pem, pass_phrase, false);
-    *out = client.release();
-    return PROV_OK;
+  return create(__func__, out, [&] {
+    return prov::core::Client::create_x509(provisioning_host, registration_id, id_scope, cert_pem,
+                                           key_pem, pass_phrase, false);
   });
 }
 
