@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <array>
 #include <list>
@@ -39,7 +40,15 @@ std::shared_ptr<const TrustAnchors> parse(const std::string &pem) {
   BIO *bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   if (bio == nullptr) return nullptr;
   auto anchors = std::make_shared<TrustAnchors>();
-  while (X509 *cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) anchors->add(cert);
+  while (X509 *cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    // OpenSSL fills an X509's extension cache (key identifiers, flags) on
+    // first use, under the certificate's lock but read back by its fast path
+    // without one: on a certificate shared by many connections that is a
+    // data race (ThreadSanitizer saw it in ASN1_STRING_cmp). Filling it here,
+    // before the certificate is published to other threads, leaves only reads.
+    X509_check_purpose(cert, -1, 0);
+    anchors->add(cert);
+  }
   BIO_free(bio);
   ERR_clear_error();  // the end of the PEM leaves a "no start line" on the queue
   if (anchors->certs().empty()) return nullptr;
