@@ -1,9 +1,6 @@
 #include "batch_runner.h"
 
 #include <prov/prov.h>
-#include <pthread.h>
-#include <signal.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +18,7 @@
 #include "batch_input.h"
 #include "errors.h"
 #include "exit_codes.h"
+#include "interrupts.h"
 #include "issued_files.h"
 #include "output.h"
 
@@ -73,6 +71,7 @@ struct SharedState {
   std::atomic<bool> worker_error{false};
   LineWriter *writer = nullptr;
   BatchStats *stats = nullptr;
+  InFlightClients *in_flight = nullptr;
 };
 
 void process_entry(SharedState &state, const BatchEntry &entry) {
@@ -88,7 +87,8 @@ void process_entry(SharedState &state, const BatchEntry &entry) {
   state.stats->registration_started();
   Outcome outcome;
   try {
-    outcome = register_device(*state.settings, entry.registration_id, *entry.credential);
+    outcome =
+        register_device(*state.settings, entry.registration_id, *entry.credential, state.in_flight);
   } catch (const std::exception &error) {
     // Only allocation failures can get here; the device still gets its line.
     outcome.registration_id = entry.registration_id;
@@ -122,16 +122,10 @@ void worker_loop(SharedState &state) {
   state.workers_running.fetch_sub(1);
 }
 
-// Signals the batch handles itself. They are blocked in every thread (the
-// workers inherit the mask) and collected by the main thread with
-// sigtimedwait, so no registration in flight is ever interrupted by one.
-sigset_t batch_signal_set() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  return set;
-}
+// Ctrl-C escalates: the first lets the registrations in flight finish, the
+// second cancels them (each still gets its line, PROV_E_CANCELLED), the
+// third quits at once.
+enum class InterruptStage { kNone, kDraining, kCancelling };
 
 }  // namespace
 
@@ -153,9 +147,11 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
     }
   }
 
-  sigset_t signals = batch_signal_set();
-  sigset_t previous_mask;
-  pthread_sigmask(SIG_BLOCK, &signals, &previous_mask);
+  // Blocked in every thread (the workers and libprov's threads inherit the
+  // mask) and collected below with sigtimedwait, so no registration is ever
+  // interrupted by a signal handler.
+  InterruptSignals signals;
+  InFlightClients in_flight;
 
   LineWriter writer(output);
   BatchStats stats(entries.size());
@@ -170,6 +166,7 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
   state.entries = &entries;
   state.writer = &writer;
   state.stats = &stats;
+  state.in_flight = &in_flight;
 
   size_t worker_count = std::min(entries.size(), static_cast<size_t>(options.concurrency));
   state.workers_running = static_cast<int>(worker_count);
@@ -191,18 +188,21 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
     }
   }
 
-  bool interrupted = false;
-  const timespec poll_interval{0, 50 * 1000 * 1000};
+  InterruptStage stage = InterruptStage::kNone;
   while (state.workers_running.load() > 0) {
-    int signal_number = sigtimedwait(&signals, nullptr, &poll_interval);
-    if (signal_number == SIGINT || signal_number == SIGTERM) {
-      if (!interrupted) {
-        interrupted = true;
+    if (signals.wait(kCancelRepeatInterval) != 0) {
+      if (stage == InterruptStage::kNone) {
+        stage = InterruptStage::kDraining;
         state.stop_requested = true;
         BatchSnapshot now = stats.snapshot();
         progress.message("prov: interrupted; starting no new registrations, waiting for " +
                          std::to_string(now.in_flight) +
-                         " in flight (interrupt again to quit at once)\n");
+                         " in flight (interrupt again to cancel them)\n");
+      } else if (stage == InterruptStage::kDraining) {
+        stage = InterruptStage::kCancelling;
+        BatchSnapshot now = stats.snapshot();
+        progress.message("prov: interrupted again; cancelling " + std::to_string(now.in_flight) +
+                         " in flight (interrupt a third time to quit at once)\n");
       } else {
         // Every finished line is already written and flushed. No lock is
         // taken here: a worker may be stuck writing to a full pipe.
@@ -212,8 +212,12 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
         std::_Exit(kExitInterrupted);
       }
     }
+    // Repeated while workers run: a cancel landing just before a
+    // registration is in flight is not remembered by libprov.
+    if (stage == InterruptStage::kCancelling) in_flight.cancel_all();
     progress.update(stats.snapshot());
   }
+  const bool interrupted = stage != InterruptStage::kNone;
   for (std::thread &worker : workers) worker.join();
   progress.finish(stats.snapshot());
 
@@ -222,12 +226,6 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
     if (std::fclose(output) != 0) write_failed = true;
   }
   std::fputs(stats.summary(interrupted).c_str(), stderr);
-  // A signal that arrived after the last worker finished is still pending;
-  // take it before unblocking, or it would kill the process now.
-  const timespec no_wait{0, 0};
-  while (sigtimedwait(&signals, nullptr, &no_wait) > 0) {
-  }
-  pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
 
   if (state.worker_error) {
     std::fputs("prov: error: out of memory; the batch was stopped\n", stderr);

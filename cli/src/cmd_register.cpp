@@ -11,6 +11,7 @@
 #include "credentials.h"
 #include "errors.h"
 #include "exit_codes.h"
+#include "interrupts.h"
 #include "issued_files.h"
 #include "output.h"
 #include "registration.h"
@@ -163,6 +164,29 @@ void check_settings_for_batch(const RegistrationSettings &settings) {
   prov_client_free(client);
 }
 
+// Ctrl-C or SIGTERM cancels the registration (prov_client_cancel; it ends
+// within about 100 ms with PROV_E_CANCELLED, exit code 8); a second one
+// quits at once, for the rare case where the cancel cannot land (a TLS
+// handshake computation, a stuck write to the terminal).
+Outcome register_with_interrupts(const RegistrationSettings &settings,
+                                 const std::string &registration_id, const Credential &credential) {
+  InterruptSignals signals;  // before any thread (the watcher's, libprov's) starts
+  InFlightClients in_flight;
+  InterruptWatcher watcher(
+      signals, in_flight,
+      [] {
+        std::fputs(
+            "prov: interrupted; cancelling the registration (interrupt again to quit at once)\n",
+            stderr);
+      },
+      [] {
+        std::fputs("prov: interrupted again; quitting\n", stderr);
+        std::fflush(stderr);
+        std::_Exit(kExitCancelled);
+      });
+  return register_device(settings, registration_id, credential, &in_flight);
+}
+
 int run_single(const ParsedArgs &args) {
   for (const char *batch_only : {"concurrency", "output", "progress"}) {
     if (args.has(batch_only)) {
@@ -188,7 +212,7 @@ int run_single(const ParsedArgs &args) {
   std::string registration_id = required(args, "registration-id");
   Credential credential = credential_from_args(args);
 
-  Outcome outcome = register_device(settings, registration_id, credential);
+  Outcome outcome = register_with_interrupts(settings, registration_id, credential);
   if (outcome.status == PROV_OK) save_issued_files(outcome, issued_paths);
   bool files_failed = outcome.issued_files && !outcome.issued_files->error.empty();
   if (args.has("json")) {

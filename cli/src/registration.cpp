@@ -8,6 +8,8 @@
 #include <mutex>
 #include <vector>
 
+#include "interrupts.h"
+
 namespace prov_cli {
 namespace {
 
@@ -229,8 +231,30 @@ bool apply_settings(prov_client *client, const RegistrationSettings &settings, O
   return true;
 }
 
+// Keeps a client in an InFlightClients list for the guard's lifetime.
+class InFlightEntry {
+ public:
+  InFlightEntry(InFlightClients *list, prov_client *client) : list_(list), client_(client) {
+    if (list_ != nullptr && !list_->add(client_)) {
+      refused_ = true;
+      list_ = nullptr;
+    }
+  }
+  ~InFlightEntry() {
+    if (list_ != nullptr) list_->remove(client_);
+  }
+  InFlightEntry(const InFlightEntry &) = delete;
+  InFlightEntry &operator=(const InFlightEntry &) = delete;
+  bool refused() const { return refused_; }
+
+ private:
+  InFlightClients *list_;
+  prov_client *client_;
+  bool refused_ = false;
+};
+
 void run_registration(const RegistrationSettings &settings, const std::string &registration_id,
-                      const Credential &credential, Outcome &outcome,
+                      const Credential &credential, InFlightClients *in_flight, Outcome &outcome,
                       std::vector<const std::string *> &secrets, SecretString &derived_key) {
   const char *device_key = credential.key.c_str();
   if (credential.kind == KeyKind::kGroup) {
@@ -267,6 +291,13 @@ void run_registration(const RegistrationSettings &settings, const std::string &r
   }
   if (!apply_settings(client.get(), settings, outcome, log_context)) return;
 
+  InFlightEntry in_flight_entry(in_flight, client.get());
+  if (in_flight_entry.refused()) {
+    outcome.status = PROV_E_CANCELLED;
+    outcome.step = "register";
+    outcome.message = "interrupted before the registration started";
+    return;
+  }
   prov_result *raw_result = nullptr;
   status = prov_client_register(client.get(), &raw_result);
   ResultPtr result(raw_result);
@@ -277,7 +308,7 @@ void run_registration(const RegistrationSettings &settings, const std::string &r
 }  // namespace
 
 Outcome register_device(const RegistrationSettings &settings, const std::string &registration_id,
-                        const Credential &credential) {
+                        const Credential &credential, InFlightClients *in_flight) {
   auto started = std::chrono::steady_clock::now();
   Outcome outcome;
   outcome.registration_id = registration_id;
@@ -286,7 +317,7 @@ Outcome register_device(const RegistrationSettings &settings, const std::string 
   secrets.push_back(&proxy_password);
   SecretString derived_key;
   prov_last_error_clear();
-  run_registration(settings, registration_id, credential, outcome, secrets, derived_key);
+  run_registration(settings, registration_id, credential, in_flight, outcome, secrets, derived_key);
   redact_outcome(outcome, secrets);
   outcome.latency_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();

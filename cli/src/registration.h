@@ -13,6 +13,8 @@
 
 namespace prov_cli {
 
+class InFlightClients;
+
 // Options shared by every device of a run (single or batch).
 struct RegistrationSettings {
   std::string host;  // provisioning host, optionally host:port
@@ -79,8 +81,10 @@ struct Outcome {
 // Creates a client for `registration_id`, applies `settings`, registers, and
 // frees everything. Never throws for a failed registration: the failure is
 // in the Outcome. Safe to call from many threads at once (one client each).
+// With `in_flight`, the client is recorded there while it registers, so an
+// interrupt can cancel it (the outcome is then PROV_E_CANCELLED).
 Outcome register_device(const RegistrationSettings &settings, const std::string &registration_id,
-                        const Credential &credential);
+                        const Credential &credential, InFlightClients *in_flight = nullptr);
 
 }  // namespace prov_cli
 

@@ -12,7 +12,7 @@ namespace prov_cli {
   "  5    timeout\n"                                                                 \
   "  6    service error (status failed or disabled, other service errors)\n"         \
   "  7    protocol error (the service sent something unparseable)\n"                 \
-  "  8    cancelled\n"                                                               \
+  "  8    cancelled (Ctrl-C or SIGTERM during a single registration)\n"              \
   "  130  batch interrupted by SIGINT/SIGTERM (finished lines are written)\n"
 
 const char *const kMainUsage =
@@ -109,7 +109,8 @@ const char *const kRegisterUsage =
     "  \"latencyMs\"; unusable input lines give an error line with their line number).\n"
     "  A summary (counts, failures by reason, throughput, latency percentiles) goes to stderr.\n"
     "  Ctrl-C stops starting new devices and waits for those in flight; a second Ctrl-C\n"
-    "  quits at once. Every finished line is written either way.\n"
+    "  cancels those in flight (each gets its line, PROV_E_CANCELLED); a third quits at\n"
+    "  once. Every finished line is written either way; the exit code is 130.\n"
     "\n"
     "Human output: 'assigned: device D on hub H (substatus S, operation O)'; errors go to\n"
     "stderr and name the step, the status and the service's error code and tracking id.\n"

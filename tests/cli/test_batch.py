@@ -229,6 +229,80 @@ def test_sigint_stops_new_work_and_keeps_finished_lines(prov_bin, emulator_bin, 
     assert "\x1b[K" not in stderr
 
 
+def test_second_sigint_cancels_those_in_flight(prov_bin, emulator_bin, tmp_path_factory,
+                                              tmp_path):
+    """Ctrl-C once: no new devices; twice: those in flight are cancelled, each with its line."""
+    fast_key, slow_key = make_key("batch-fast"), make_key("batch-slow")
+
+    def enrollment(registration_id, key, delay_ms):
+        return {"registrationId": registration_id, "assignmentDelayMs": delay_ms,
+                "attestation": {"type": "symmetricKey", "primaryKey": key, "secondaryKey": key}}
+
+    fast = [f"fast-{n}" for n in range(3)]
+    slow = [f"slow-{n}" for n in range(4)]  # "assigning" for a minute
+    later = [f"later-{n}" for n in range(10)]
+    config = {"idScope": ID_SCOPE, "iotHubs": HUBS, "retryAfterSeconds": 1, "enrollments":
+              [enrollment(rid, fast_key, 0) for rid in fast + later] +
+              [enrollment(rid, slow_key, 60000) for rid in slow]}
+    emulator = Emulator(emulator_bin, tmp_path_factory.mktemp("cancel-emulator"), config).start()
+    batch = tmp_path / "devices.csv"
+    batch.write_text("registration_id,key\n" +
+                     "".join(f"{rid},{fast_key}\n" for rid in fast) +
+                     "".join(f"{rid},{slow_key}\n" for rid in slow) +
+                     "".join(f"{rid},{fast_key}\n" for rid in later))
+    output = tmp_path / "out.jsonl"
+    stderr_path = tmp_path / "stderr.txt"
+
+    def wait_until(condition, what):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            assert process.poll() is None, f"prov ended while waiting for {what}"
+            time.sleep(0.02)
+        pytest.fail(f"timed out waiting for {what}")
+
+    try:
+        with open(stderr_path, "w") as stderr_file:
+            process = subprocess.Popen(
+                [prov_bin, "register", "--batch", str(batch), *emulator.common_args(),
+                 "--concurrency", "4", "--output", str(output), "--progress", "never",
+                 "--timeout", "120"], stdout=subprocess.DEVNULL, stderr=stderr_file)
+            # Every worker is waiting on a slow device, the fast ones are written.
+            wait_until(lambda: output.exists() and output.read_text().count("\n") == 3,
+                       "the fast devices' lines")
+            wait_until(lambda: emulator.log_path.read_text().count("op=register") == 7,
+                       "the slow devices' register requests")
+            process.send_signal(signal.SIGINT)
+            wait_until(lambda: "interrupt again to cancel them" in stderr_path.read_text(),
+                       "the first interrupt's message")
+            time.sleep(0.3)
+            assert process.poll() is None, "the first Ctrl-C must wait for those in flight"
+            interrupted = time.monotonic()
+            process.send_signal(signal.SIGINT)
+            returncode = process.wait(timeout=30)
+            elapsed = time.monotonic() - interrupted
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        emulator.stop()
+    stderr = stderr_path.read_text()
+    assert fast_key not in stderr and slow_key not in stderr
+    assert returncode == 130, stderr
+    assert elapsed < 2.0, elapsed
+    assert "cancelling 4 in flight" in stderr
+    lines = {line["registrationId"]: line for line in parse_lines(output.read_text())}
+    assert sorted(lines) == sorted(fast + slow)
+    for rid in fast:
+        assert lines[rid]["status"] == "assigned", lines[rid]
+    for rid in slow:
+        assert lines[rid]["status"] == "error", lines[rid]
+        assert lines[rid]["error"]["status"] == "PROV_E_CANCELLED", lines[rid]
+    assert summary_counts(stderr) == (17, 3, 4, 10)
+    assert "batch summary (interrupted)" in stderr
+
+
 @pytest.mark.parametrize("stdout_on_terminal", [False, True])
 def test_live_progress_bar_on_a_terminal(prov_bin, emulator_bin, tmp_path_factory, tmp_path,
                                          stdout_on_terminal):

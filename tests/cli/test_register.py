@@ -2,6 +2,7 @@
 
 import json
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -16,7 +17,8 @@ ECHO_KEY = make_key("register-echo")
 DISABLED_KEY = make_key("register-disabled")
 GROUP_KEY = make_key("register-group")
 WRONG_KEY = make_key("register-wrong")
-ALL_SECRETS = [DEVICE_KEY, SECOND_KEY, ECHO_KEY, DISABLED_KEY, GROUP_KEY, WRONG_KEY]
+SLOW_KEY = make_key("register-slow")
+ALL_SECRETS = [DEVICE_KEY, SECOND_KEY, ECHO_KEY, DISABLED_KEY, GROUP_KEY, WRONG_KEY, SLOW_KEY]
 INITIAL_PAYLOAD = {"greeting": "hello", "n": 3}
 PROXY_PASSWORD = "proxy-secret-0815"
 WRONG_PROXY_PASSWORD = "proxy-wrong-4711"
@@ -37,6 +39,9 @@ CONFIG = {
         {"registrationId": "cli-echo", "attestation": symmetric(ECHO_KEY), "echoPayload": True},
         {"registrationId": "cli-disabled", "attestation": symmetric(DISABLED_KEY),
          "enabled": False},
+        # Stays "assigning" for a minute: a registration that is in flight when interrupted.
+        {"registrationId": "cli-slow", "attestation": symmetric(SLOW_KEY),
+         "assignmentDelayMs": 60000, "retryAfterSeconds": 1},
     ],
     "enrollmentGroups": [
         {"enrollmentGroupId": "cli-group", "attestation": symmetric(GROUP_KEY)},
@@ -485,3 +490,59 @@ def test_retries_zero_reports_the_first_failure(prov, start_emulator):
     bad = prov("register", *faulty.common_args(), "--registration-id", "cli-device-1",
                "--key", DEVICE_KEY, "--retries", "many", secrets=ALL_SECRETS)
     assert bad.returncode != 0 and "--retries" in bad.stderr
+
+
+def wait_for_register_request(emulator, registration_id, process, count=1):
+    """Waits until the emulator has logged `count` register requests of the device."""
+    needle = f"registrationId={registration_id} op=register"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if emulator.log_path.read_text(errors="replace").count(needle) >= count:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    pytest.fail(f"no register request from {registration_id} reached the emulator")
+
+
+@pytest.mark.parametrize("signals", [[signal.SIGINT], [signal.SIGTERM],
+                                     [signal.SIGINT, signal.SIGINT]],
+                         ids=["sigint", "sigterm", "sigint-twice"])
+@pytest.mark.parametrize("transport, port_name", [
+    ("mqtt", "mqtt"), ("mqtt-ws", "https"), ("https", "https")])
+def test_interrupt_cancels_the_registration_in_flight(prov_bin, emulator, signals, transport,
+                                                      port_name):
+    process = subprocess.Popen(
+        [prov_bin, "register", "--host", f"localhost:{emulator.ports[port_name]}", "--id-scope",
+         ID_SCOPE, "--ca-file", emulator.ca_file, "--transport", transport,
+         "--registration-id", "cli-slow", "--key", SLOW_KEY, "--timeout", "120", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The service answered "assigning" and will not assign for a minute.
+        wait_for_register_request(emulator, "cli-slow", process)
+        time.sleep(0.2)
+        assert process.poll() is None
+        interrupted = time.monotonic()
+        for signal_number in signals:
+            process.send_signal(signal_number)
+        stdout, stderr = process.communicate(timeout=30)
+        elapsed = time.monotonic() - interrupted
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert SLOW_KEY not in stdout and SLOW_KEY not in stderr
+    assert process.returncode == 8, (stdout, stderr)
+    assert elapsed < 2.0, elapsed
+    assert "interrupted" in stderr
+    if len(signals) == 1:
+        # Cancelled through libprov: the usual JSON object with the error.
+        out = json.loads(stdout)
+        assert out["registrationId"] == "cli-slow"
+        assert out["status"] == "error"
+        assert out["error"]["status"] == "PROV_E_CANCELLED"
+        assert out["error"]["step"] == "register"
+    else:
+        # The second interrupt may quit before the cancelled result is printed;
+        # whatever was printed is one complete JSON object.
+        if stdout:
+            assert json.loads(stdout)["error"]["status"] == "PROV_E_CANCELLED"
