@@ -31,6 +31,11 @@
  *  - PROV_SWIG_NO_EXCEPTIONS: no %exception at all (e.g. Go, whose
  *    hand-written layer reads the pending error through
  *    prov_binding_last_status() and friends right after each call).
+ *  - PROV_SWIG_ASYNC: wrap prov_client_register_async with progress
+ *    (ProvClient::register_async); the per-language file then defines
+ *    prov_binding_deliver_progress/_completion (see the end of this file).
+ *  - Byte buffers: typemaps for `prov_binding_bytes` (out) and
+ *    `(const uint8_t *der, size_t der_len)` (in), before including this file.
  */
 
 %{
@@ -38,7 +43,18 @@
 #include <string.h>
 
 #include <prov/prov.h>
+
+/* Bytes borrowed from a result (a DER certificate), or data NULL for none.
+ * Each per-language file maps it (typemap out) to its byte-string type;
+ * defined here because SWIG emits the %extend bodies that return it where
+ * ProvResult is declared. */
+typedef struct prov_binding_bytes {
+  const uint8_t *data;
+  size_t length;
+} prov_binding_bytes;
 %}
+
+typedef struct prov_binding_bytes prov_binding_bytes;
 
 %include <stdint.i>
 %include <exception.i>
@@ -83,10 +99,10 @@ static void prov_binding_copy(char *destination, size_t capacity, const char *so
 
 static void prov_binding_clear(void) { prov_binding_pending.status = PROV_OK; }
 
-/* Records a failure whose explanation is libprov's last error message, plus
- * the service's details when a result came back with the failure. */
-static void prov_binding_fail(int status, const prov_result *details) {
-  prov_binding_error *pending = &prov_binding_pending;
+/* Records into `pending` a failure whose explanation is libprov's last error
+ * message, plus the service's details when a result came back with it. */
+static void prov_binding_record(prov_binding_error *pending, int status,
+                                const prov_result *details) {
   const char *message = prov_last_error_message();
   prov_binding_copy(pending->message, sizeof pending->message,
                     (message && message[0]) ? message : prov_status_str(status));
@@ -99,6 +115,11 @@ static void prov_binding_fail(int status, const prov_result *details) {
                     details ? prov_result_error_message(details) : NULL);
   prov_binding_copy(pending->registration_status, sizeof pending->registration_status,
                     details ? prov_result_status(details) : NULL);
+}
+
+/* The same into this thread's pending error. */
+static void prov_binding_fail(int status, const prov_result *details) {
+  prov_binding_record(&prov_binding_pending, status, details);
 }
 
 /* Records a failure detected by the binding itself (not by libprov). */
@@ -131,6 +152,10 @@ int32_t prov_binding_last_error_code(void) { return prov_binding_pending.error_c
 int32_t prov_binding_last_http_status(void) { return prov_binding_pending.http_status; }
 const char *prov_binding_last_tracking_id(void) { return prov_binding_pending.tracking_id; }
 const char *prov_binding_last_service_message(void) { return prov_binding_pending.service_message; }
+/* The registration status that came with the failure ("failed", "disabled"). */
+const char *prov_binding_last_registration_status(void) {
+  return prov_binding_pending.registration_status;
+}
 %}
 
 /* ------------------------------------------------------------------------ */
@@ -264,6 +289,7 @@ static void prov_binding_push_lua_error(lua_State *L) {
 %exception prov_binding_last_http_status "$action"
 %exception prov_binding_last_tracking_id "$action"
 %exception prov_binding_last_service_message "$action"
+%exception prov_binding_last_registration_status "$action"
 
 /* ------------------------------------------------------------------------ */
 /* Owned strings                                                            */
@@ -327,6 +353,25 @@ typedef struct ProvResult {
   prov_result *handle; /* NULL once closed */
 } ProvResult;
 
+/* The end of an asynchronous registration (see register_async below). */
+typedef struct ProvCompletion {
+  int status;
+  prov_binding_error error; /* meaningful when status != PROV_OK */
+  prov_result *result;      /* owned; NULL once taken, or on failure */
+} ProvCompletion;
+
+struct ProvClient;
+
+/* A wrapper's asynchronous registration, allocated by its first
+ * register_async and reached by libprov's callbacks through user_data. One
+ * registration at a time (registrations_in_flight guards it). */
+typedef struct prov_binding_async_state {
+  int active;                 /* 1 while a registration started here is in flight */
+  int64_t context;            /* the language's token for it */
+  struct ProvClient *client;  /* the wrapper */
+  ProvCompletion *completion; /* allocated at the start, handed over at the end */
+} prov_binding_async_state;
+
 typedef struct ProvClient {
   prov_client *handle; /* NULL once closed */
   /* close() racing a registration on another thread (the GIL is released
@@ -337,6 +382,7 @@ typedef struct ProvClient {
    * off: register fails with "client is closed", or close with PROV_E_BUSY. */
   int registrations_in_flight;
   int closing;
+  prov_binding_async_state *async; /* NULL until the first register_async */
 } ProvClient;
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -355,6 +401,53 @@ static int prov_binding_client_open(const ProvClient *client) {
   return 0;
 }
 %}
+
+#if defined(PROV_SWIG_ASYNC)
+%{
+/* Asynchronous registration (see register_async at the end of this file),
+ * here because SWIG emits the %extend bodies where the class is declared.
+ * Defined by the per-language file. `completion` is owned by
+ * the callee. Called on the library's thread. */
+static void prov_binding_deliver_progress(int64_t context, int state, const char *detail,
+                                          uint32_t retry_after_ms);
+static void prov_binding_deliver_completion(int64_t context, ProvCompletion *completion);
+
+/* libprov's progress callback while the wrapper has one asynchronous
+ * registration in flight; silent otherwise (e.g. during register()). */
+static void prov_binding_async_progress(int state, const char *detail, uint32_t retry_after_ms,
+                                        void *user_data) {
+  prov_binding_async_state *async = (prov_binding_async_state *)user_data;
+  if (PROV_BINDING_ATOMIC_LOAD(&async->active)) {
+    prov_binding_deliver_progress(async->context, state, detail ? detail : "", retry_after_ms);
+  }
+}
+
+/* libprov's completion callback. Allocates nothing (the completion was
+ * allocated when the registration started), so the language always hears of
+ * the end. */
+static void prov_binding_async_done(int status, prov_result *result, void *user_data) {
+  prov_binding_async_state *async = (prov_binding_async_state *)user_data;
+  ProvClient *client = async->client;
+  ProvCompletion *completion = async->completion;
+  int64_t context = async->context;
+  async->completion = NULL;
+  completion->status = status;
+  if (status == PROV_OK) {
+    completion->result = result;
+  } else {
+    prov_binding_record(&completion->error, status, result);
+    prov_result_free(result);
+  }
+  /* The wrapper counts as idle before the language hears of the end, so that
+   * a continuation may close it at once. After this the wrapper is not
+   * touched again: prov_client_free from another thread waits for this
+   * callback to return, and from inside the delivery it is allowed. */
+  PROV_BINDING_ATOMIC_STORE(&async->active, 0);
+  PROV_BINDING_ATOMIC_ADD(&client->registrations_in_flight, -1);
+  prov_binding_deliver_completion(context, completion);
+}
+%}
+#endif
 
 /* SWIG sees the wrappers as opaque structs with these members only. */
 typedef struct ProvResult {} ProvResult;
@@ -425,6 +518,8 @@ typedef struct ProvClient {} ProvClient;
     /* A proxy is only collected when nothing (including a running register
      * call) refers to it, so no registration can be in flight here. */
     prov_client_free($self->handle);
+    if ($self->async) free($self->async->completion);
+    free($self->async);
     free($self);
   }
   /* Frees the native client (wiping its key) now. Idempotent. Fails with
@@ -527,12 +622,12 @@ typedef struct ProvClient {} ProvClient;
 
 /* ------------------------------------------------------------------------ */
 /* More of prov.h: group and X.509 clients, transports, proxies,            */
-/* certificate issuance, X.509 and issuance result fields. Additive (first  */
-/* used by the Go, Java and C# layers); the same error mapping as above.    */
-/* prov_client_set_csr_der and prov_result_issued_certificate_der need     */
-/* per-language byte-buffer typemaps, so they are not here: prov_python.i   */
-/* and prov_lua.i wrap them (set_csr_der, issued_certificate_der); other    */
-/* languages use the PEM forms, which carry the same data.                  */
+/* certificate issuance, X.509 and issuance result fields; the same error   */
+/* mapping as above. The byte buffers (prov_client_set_csr_der,             */
+/* prov_result_issued_certificate_der) are wrapped here once; each          */
+/* per-language file only supplies, before including this file, the        */
+/* typemaps for `(const uint8_t *der, size_t der_len)` (in) and             */
+/* `prov_binding_bytes` (out) in its own byte-string type.                  */
 /* ------------------------------------------------------------------------ */
 
 %constant int PROV_E_CERTIFICATE = PROV_E_CERTIFICATE;
@@ -671,16 +766,32 @@ ProvClient *create_x509_pem_client(const char *provisioning_host, const char *re
     return prov_result_generated_private_key_pem($self->handle);
   }
   const char *trust_bundle_pem() { return prov_result_trust_bundle_pem($self->handle); }
+  /* Certificate `index` (0 = leaf) of the issued chain as DER bytes, or none
+   * (null/nil/empty, per language) when index is out of range. */
+  prov_binding_bytes issued_certificate_der(size_t index) {
+    prov_binding_bytes bytes = {NULL, 0};
+    if ($self->handle) {
+      bytes.data = prov_result_issued_certificate_der($self->handle, index, &bytes.length);
+    }
+    return bytes;
+  }
+}
+
+%extend ProvClient {
+  /* prov_client_set_csr_der: a caller-made CSR as DER bytes; none clears. */
+  void set_csr_der(const uint8_t *der, size_t der_len) {
+    if (prov_binding_client_open($self)) {
+      prov_binding_check(prov_client_set_csr_der($self->handle, der, der_len));
+    }
+  }
 }
 
 /* ------------------------------------------------------------------------ */
 /* Retries and cancellation (prov_client_set_retry_policy,                  */
-/* prov_client_cancel). The asynchronous registration and the progress and  */
-/* log callbacks are not wrapped here: SWIG cannot pass a target-language   */
-/* function as a C callback; each language runs register on its own thread */
-/* (goroutine, executor, Task) and cancels it with cancel(). Python and Lua */
-/* have C trampolines for the progress and log callbacks in prov_python.i  */
-/* and prov_lua.i.                                                          */
+/* prov_client_cancel). The asynchronous registration with progress is at  */
+/* the end of this file; Python and Lua have C trampolines for the progress */
+/* and log callbacks of the blocking register() in prov_python.i and        */
+/* prov_lua.i.                                                              */
 /* ------------------------------------------------------------------------ */
 
 %extend ProvClient {
@@ -701,3 +812,141 @@ ProvClient *create_x509_pem_client(const char *provisioning_host, const char *re
     }
   }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Progress states and log levels (prov.h), for every language.             */
+/* ------------------------------------------------------------------------ */
+
+%constant int PROV_PROGRESS_CONNECTING = PROV_PROGRESS_CONNECTING;
+%constant int PROV_PROGRESS_CONNECTED = PROV_PROGRESS_CONNECTED;
+%constant int PROV_PROGRESS_REGISTERING = PROV_PROGRESS_REGISTERING;
+%constant int PROV_PROGRESS_ASSIGNING = PROV_PROGRESS_ASSIGNING;
+%constant int PROV_PROGRESS_RETRYING = PROV_PROGRESS_RETRYING;
+%constant int PROV_PROGRESS_ASSIGNED = PROV_PROGRESS_ASSIGNED;
+%constant int PROV_PROGRESS_FAILED = PROV_PROGRESS_FAILED;
+%constant int PROV_LOG_DEBUG = PROV_LOG_DEBUG;
+%constant int PROV_LOG_INFO = PROV_LOG_INFO;
+%constant int PROV_LOG_WARNING = PROV_LOG_WARNING;
+%constant int PROV_LOG_ERROR = PROV_LOG_ERROR;
+
+/* ------------------------------------------------------------------------ */
+/* Asynchronous registration (prov_client_register_async) with progress     */
+/* ------------------------------------------------------------------------ */
+/*
+ * For languages whose runtime can take calls from a native thread (Go: cgo
+ * exports; Java: JNI attach/detach; C#: delegates). A per-language file opts
+ * in with `#define PROV_SWIG_ASYNC` and defines, in a %{ %} block after
+ * including this file, the two delivery functions declared below. They run
+ * on the library's thread (a thread of its own per registration today, a
+ * shared event-loop thread later), so they must only hand the event over to
+ * the language's runtime and return: never wait, never run user code that
+ * may block. `context` is the language's own token for the registration (a
+ * cgo.Handle, a map key, a GCHandle).
+ *
+ * The completion travels as a ProvCompletion: the status, the error details
+ * copied on the library thread (where prov_last_error_message() explains
+ * the failure), and the result. Its take_result() returns the result, or
+ * records the failure as this thread's pending error exactly as register()
+ * does, so each language reuses its one error mapping.
+ *
+ * Progress: the first register_async on a client installs one relay as the
+ * client's progress callback (user_data = the wrapper, which outlives the
+ * native client); it forwards events only while an asynchronous
+ * registration is in flight. Python and Lua keep their own progress
+ * callbacks (prov_python.i, prov_lua.i) on the blocking register().
+ */
+
+%nodefaultctor ProvCompletion;
+typedef struct ProvCompletion {} ProvCompletion;
+%newobject ProvCompletion::take_result;
+
+%extend ProvCompletion {
+  ~ProvCompletion() {
+    prov_result_free($self->result);
+    free($self);
+  }
+  /* The registration's prov_status (PROV_OK when assigned). */
+  int status() { return $self->status; }
+  /* The result as register() returns it: on success the result (once; null
+   * afterwards), on failure null with the failure recorded as the pending
+   * error (raised by languages with %exception). */
+  ProvResult *take_result() {
+    ProvResult *result;
+    if ($self->status != PROV_OK) {
+      prov_binding_pending = $self->error;
+      return NULL;
+    }
+    if ($self->result == NULL) {
+      prov_binding_fail_message(PROV_E_INTERNAL, "no registration result (already taken?)");
+      return NULL;
+    }
+    result = (ProvResult *)malloc(sizeof *result);
+    if (result == NULL) {
+      prov_binding_fail_message(PROV_E_NOMEM, "out of memory wrapping the registration result");
+      return NULL;
+    }
+    result->handle = $self->result;
+    $self->result = NULL;
+    return result;
+  }
+}
+
+#if defined(PROV_SWIG_ASYNC)
+%extend ProvClient {
+  /* prov_client_register_async: starts the registration on a library thread
+   * and returns at once; prov_binding_deliver_progress reports its progress
+   * and prov_binding_deliver_completion its end, exactly once, with this
+   * context. On failure to start (closed, busy, out of memory) nothing is
+   * delivered and the failure is the pending error. */
+  void register_async(int64_t context) {
+    prov_binding_async_state *async;
+    ProvCompletion *completion;
+    int status;
+    if (!prov_binding_client_open($self)) return;
+    if (PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, 1) != 1 ||
+        PROV_BINDING_ATOMIC_LOAD(&$self->closing)) {
+      int closing = PROV_BINDING_ATOMIC_LOAD(&$self->closing);
+      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
+      prov_binding_fail_message(closing ? PROV_E_INVALID_ARG : PROV_E_BUSY,
+                                closing ? "client is closed"
+                                        : "another registration on this client is in flight");
+      return;
+    }
+    async = $self->async;
+    if (async == NULL) {
+      async = (prov_binding_async_state *)calloc(1, sizeof *async);
+      if (async == NULL) {
+        PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
+        prov_binding_fail_message(PROV_E_NOMEM, "out of memory starting the registration");
+        return;
+      }
+      async->client = $self;
+      status = prov_client_set_progress_callback($self->handle, prov_binding_async_progress, async);
+      if (status != PROV_OK) {
+        free(async);
+        PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
+        prov_binding_fail(status, NULL);
+        return;
+      }
+      $self->async = async;
+    }
+    completion = (ProvCompletion *)calloc(1, sizeof *completion);
+    if (completion == NULL) {
+      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
+      prov_binding_fail_message(PROV_E_NOMEM, "out of memory starting the registration");
+      return;
+    }
+    async->completion = completion;
+    async->context = context;
+    PROV_BINDING_ATOMIC_STORE(&async->active, 1);
+    status = prov_client_register_async($self->handle, prov_binding_async_done, async);
+    if (status != PROV_OK) {
+      PROV_BINDING_ATOMIC_STORE(&async->active, 0);
+      async->completion = NULL;
+      free(completion);
+      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
+      prov_binding_fail(status, NULL);
+    }
+  }
+}
+#endif

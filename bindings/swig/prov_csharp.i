@@ -18,12 +18,3 @@
 #define PROV_SWIG_NO_EXCEPTIONS
 
 %include "prov.i"
-
-/* The pending error's registration status ("failed", "disabled"), which
- * prov.i keeps but has no accessor for yet. */
-%exception prov_binding_last_registration_status "$action"
-%inline %{
-const char *prov_binding_last_registration_status(void) {
-  return prov_binding_pending.registration_status;
-}
-%}

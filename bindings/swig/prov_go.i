@@ -29,13 +29,33 @@
   }
 %}
 
+/* Byte buffers as Go strings (bytes, not text): the idiomatic package turns
+ * them into []byte. An empty string is "none" (clears the CSR). */
+%typemap(gotype) prov_binding_bytes "string"
+%typemap(out, fragment="AllocateString") prov_binding_bytes
+%{ $result = Swig_AllocateString($1.data ? (const char *)$1.data : "", $1.data ? $1.length : 0); %}
+%typemap(goout, fragment="CopyString") prov_binding_bytes %{ $result = swigCopyString($1) %}
+%apply (char *STRING, size_t LENGTH) { (const uint8_t *der, size_t der_len) }
+
+/* ProvClient.Register_async (prov.i): the library thread hands progress and
+ * completion to the cgo exports of internal/native/async.go, which pass
+ * them to the idiomatic package without blocking. */
+#define PROV_SWIG_ASYNC
+
 %include "prov.i"
 
-/* The pending error's registration status ("failed", "disabled"), which
- * prov.i keeps but has no accessor for yet. */
-%exception prov_binding_last_registration_status "$action"
-%inline %{
-const char *prov_binding_last_registration_status(void) {
-  return prov_binding_pending.registration_status;
+%{
+/* cgo exports (internal/native/async.go); Go registers each library thread
+ * that calls them with its runtime. */
+extern void provGoAsyncProgress(int64_t context, int state, char *detail, uint32_t retry_after_ms);
+extern void provGoAsyncCompletion(int64_t context, void *completion);
+
+static void prov_binding_deliver_progress(int64_t context, int state, const char *detail,
+                                          uint32_t retry_after_ms) {
+  provGoAsyncProgress(context, state, (char *)detail, retry_after_ms);
+}
+
+static void prov_binding_deliver_completion(int64_t context, ProvCompletion *completion) {
+  provGoAsyncCompletion(context, completion);
 }
 %}

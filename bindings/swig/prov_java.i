@@ -57,13 +57,118 @@
   }
 %}
 
+/* Byte buffers as byte[] (null = none). */
+%apply (char *STRING, size_t LENGTH) { (const uint8_t *der, size_t der_len) }
+%typemap(jni) prov_binding_bytes "jbyteArray"
+%typemap(jtype) prov_binding_bytes "byte[]"
+%typemap(jstype) prov_binding_bytes "byte[]"
+%typemap(out) prov_binding_bytes {
+  $result = NULL;
+  if ($1.data != NULL) {
+    $result = (*jenv)->NewByteArray(jenv, (jsize)$1.length);
+    if ($result != NULL) {
+      (*jenv)->SetByteArrayRegion(jenv, $result, 0, (jsize)$1.length, (const jbyte *)$1.data);
+    }
+  }
+}
+%typemap(javaout) prov_binding_bytes {
+    return $jnicall;
+  }
+
+/* ProvClient.register_async (prov.i): the library thread calls the static
+ * methods of org.libprov.AsyncBridge through JNI (below). The completion's
+ * pointer constructor is public so that AsyncBridge can wrap it. */
+#define PROV_SWIG_ASYNC
+SWIG_JAVABODY_PROXY(public, public, SWIGTYPE)
+
 %include "prov.i"
 
-/* The pending error's registration status ("failed", "disabled"), which
- * prov.i keeps but has no accessor for yet. */
-%exception prov_binding_last_registration_status "$action"
+/* The JNIEnv of the calling Java thread, for prov_java_async_init. */
+%typemap(in, numinputs=0) JNIEnv *jenv "$1 = jenv;"
+
+%{
+/* Set once by prov_java_async_init (from AsyncBridge's static initializer,
+ * which the JVM runs once), before any registration can start. */
+static JavaVM *prov_java_vm;
+static jclass prov_java_bridge;
+static jmethodID prov_java_on_progress;
+static jmethodID prov_java_on_completion;
+
+/* The calling thread's JNIEnv, attaching it (as a daemon, so it never keeps
+ * the JVM alive) when libprov's thread is not attached yet. */
+static JNIEnv *prov_java_enter(int *attached) {
+  JNIEnv *env = NULL;
+  jint got;
+  *attached = 0;
+  if (prov_java_vm == NULL) return NULL;
+  got = (*prov_java_vm)->GetEnv(prov_java_vm, (void **)&env, JNI_VERSION_1_6);
+  if (got == JNI_EDETACHED) {
+    if ((*prov_java_vm)->AttachCurrentThreadAsDaemon(prov_java_vm, (void **)&env, NULL) != JNI_OK) {
+      return NULL;
+    }
+    *attached = 1;
+  } else if (got != JNI_OK) {
+    return NULL;
+  }
+  return env;
+}
+
+/* Nothing may unwind into libprov: a Java exception is printed and cleared.
+ * The thread is detached again when it was attached here (libprov's threads
+ * are not Java's to keep). */
+static void prov_java_leave(JNIEnv *env, int attached) {
+  if ((*env)->ExceptionCheck(env)) {
+    (*env)->ExceptionDescribe(env);
+    (*env)->ExceptionClear(env);
+  }
+  if (attached) (*prov_java_vm)->DetachCurrentThread(prov_java_vm);
+}
+
+static void prov_binding_deliver_progress(int64_t context, int state, const char *detail,
+                                          uint32_t retry_after_ms) {
+  int attached;
+  JNIEnv *env = prov_java_enter(&attached);
+  jstring text;
+  if (env == NULL) return;
+  text = (*env)->NewStringUTF(env, detail);
+  if (text != NULL) {
+    (*env)->CallStaticVoidMethod(env, prov_java_bridge, prov_java_on_progress, (jlong)context,
+                                 (jint)state, text, (jlong)retry_after_ms);
+    (*env)->DeleteLocalRef(env, text);
+  }
+  prov_java_leave(env, attached);
+}
+
+static void prov_binding_deliver_completion(int64_t context, ProvCompletion *completion) {
+  int attached;
+  JNIEnv *env = prov_java_enter(&attached);
+  if (env == NULL) {
+    /* Cannot happen once the bridge is initialised (a registration cannot
+     * start before); release the completion rather than leak it. */
+    prov_result_free(completion->result);
+    free(completion);
+    return;
+  }
+  (*env)->CallStaticVoidMethod(env, prov_java_bridge, prov_java_on_completion, (jlong)context,
+                               (jlong)(intptr_t)completion);
+  prov_java_leave(env, attached);
+}
+%}
+
 %inline %{
-const char *prov_binding_last_registration_status(void) {
-  return prov_binding_pending.registration_status;
+/* Binds the callbacks to org.libprov.AsyncBridge. 1 on success, else 0 with
+ * a Java exception pending (NoClassDefFoundError, NoSuchMethodError). */
+int prov_java_async_init(JNIEnv *jenv) {
+  jclass found;
+  if ((*jenv)->GetJavaVM(jenv, &prov_java_vm) != JNI_OK) return 0;
+  found = (*jenv)->FindClass(jenv, "org/libprov/AsyncBridge");
+  if (found == NULL) return 0;
+  prov_java_on_progress =
+      (*jenv)->GetStaticMethodID(jenv, found, "onProgress", "(JILjava/lang/String;J)V");
+  prov_java_on_completion = (*jenv)->GetStaticMethodID(jenv, found, "onCompletion", "(JJ)V");
+  if (prov_java_on_progress == NULL || prov_java_on_completion == NULL) return 0;
+  prov_java_bridge = (jclass)(*jenv)->NewGlobalRef(jenv, found);
+  (*jenv)->DeleteLocalRef(jenv, found);
+  return prov_java_bridge != NULL;
 }
 %}

@@ -4,8 +4,9 @@
  * nil-err returns, __gc/__close) is bindings/lua/prov.lua.
  *
  * What only Lua needs lives here:
- *  - byte buffers: the issued certificates as DER strings, and a caller-made
- *    CSR given as a DER string (Lua strings hold bytes);
+ *  - the byte-buffer typemaps: the issued certificates as DER strings, and a
+ *    caller-made CSR given as a DER string (Lua strings hold bytes; the
+ *    methods themselves are in prov.i);
  *  - progress and log callbacks. Lua has no threads of its own: libprov calls
  *    the callbacks on the thread running prov_client_register, i.e. inside
  *    the client:register() call, so the trampolines call the Lua functions on
@@ -16,23 +17,9 @@
  */
 %module prov_native
 
-%{
-#include <stddef.h>
-#include <stdint.h>
-
-/* Before prov.i: SWIG emits every %extend body of ProvResult where prov.i
- * declares it, and issued_certificate_der below returns this type. */
-typedef struct prov_lua_bytes {
-  const uint8_t *data; /* NULL = nil */
-  size_t length;
-} prov_lua_bytes;
-%}
-
-typedef struct prov_lua_bytes prov_lua_bytes;
-
 /* Typemaps before prov.i: SWIG applies typemaps to the %extend members of a
  * class in the scope where prov.i declares the class. */
-%typemap(out) prov_lua_bytes {
+%typemap(out) prov_binding_bytes {
   if ($1.data != NULL) {
     lua_pushlstring(L, (const char *)$1.data, $1.length);
   } else {
@@ -53,45 +40,9 @@ typedef struct prov_lua_bytes prov_lua_bytes;
 %include "prov.i"
 
 /* ------------------------------------------------------------------------ */
-/* Byte buffers                                                             */
-/* ------------------------------------------------------------------------ */
-
-
-%extend ProvClient {
-  /* prov_client_set_csr_der: a caller-made CSR as DER bytes; nil clears. */
-  void set_csr_der(const uint8_t *der, size_t der_len) {
-    if (prov_binding_client_open($self)) {
-      prov_binding_check(prov_client_set_csr_der($self->handle, der, der_len));
-    }
-  }
-}
-
-%extend ProvResult {
-  /* Certificate `index` (0 = leaf) of the issued chain as DER bytes, or nil. */
-  prov_lua_bytes issued_certificate_der(size_t index) {
-    prov_lua_bytes bytes = {NULL, 0};
-    if ($self->handle) {
-      bytes.data = prov_result_issued_certificate_der($self->handle, index, &bytes.length);
-    }
-    return bytes;
-  }
-}
-
-/* ------------------------------------------------------------------------ */
 /* Progress and log callbacks                                               */
 /* ------------------------------------------------------------------------ */
 
-%constant int PROV_PROGRESS_CONNECTING = PROV_PROGRESS_CONNECTING;
-%constant int PROV_PROGRESS_CONNECTED = PROV_PROGRESS_CONNECTED;
-%constant int PROV_PROGRESS_REGISTERING = PROV_PROGRESS_REGISTERING;
-%constant int PROV_PROGRESS_ASSIGNING = PROV_PROGRESS_ASSIGNING;
-%constant int PROV_PROGRESS_RETRYING = PROV_PROGRESS_RETRYING;
-%constant int PROV_PROGRESS_ASSIGNED = PROV_PROGRESS_ASSIGNED;
-%constant int PROV_PROGRESS_FAILED = PROV_PROGRESS_FAILED;
-%constant int PROV_LOG_DEBUG = PROV_LOG_DEBUG;
-%constant int PROV_LOG_INFO = PROV_LOG_INFO;
-%constant int PROV_LOG_WARNING = PROV_LOG_WARNING;
-%constant int PROV_LOG_ERROR = PROV_LOG_ERROR;
 
 %{
 /* One per client that has callbacks: a full userdata owned by the Lua

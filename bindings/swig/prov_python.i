@@ -9,8 +9,8 @@
  *    the GIL and call a Python callable. The registration runs with the GIL
  *    released (prov.i), and libprov calls the callbacks on that same thread,
  *    so PyGILState_Ensure re-acquires it for the duration of the call.
- *  - byte buffers: the issued certificates as DER `bytes`, and a caller-made
- *    CSR given as DER `bytes`.
+ *  - the byte-buffer typemaps: the issued certificates as DER `bytes`, and a
+ *    caller-made CSR given as DER `bytes` (the methods are in prov.i).
  */
 %module(package="libprov") native
 
@@ -75,6 +75,18 @@ static void prov_python_log_trampoline(int level, const char *message, void *use
   }
 }
 
+/* The issued certificates' DER (prov.i's issued_certificate_der) as bytes, or
+ * None. */
+%typemap(out) prov_binding_bytes {
+  if ($1.data != NULL) {
+    $result = PyBytes_FromStringAndSize((const char *)$1.data, (Py_ssize_t)$1.length);
+    if ($result == NULL) SWIG_fail;
+  } else {
+    $result = Py_None;
+    Py_INCREF(Py_None);
+  }
+}
+
 %include "prov.i"
 
 /* ------------------------------------------------------------------------ */
@@ -82,17 +94,6 @@ static void prov_python_log_trampoline(int level, const char *message, void *use
 /* ------------------------------------------------------------------------ */
 
 
-%constant int PROV_PROGRESS_CONNECTING = PROV_PROGRESS_CONNECTING;
-%constant int PROV_PROGRESS_CONNECTED = PROV_PROGRESS_CONNECTED;
-%constant int PROV_PROGRESS_REGISTERING = PROV_PROGRESS_REGISTERING;
-%constant int PROV_PROGRESS_ASSIGNING = PROV_PROGRESS_ASSIGNING;
-%constant int PROV_PROGRESS_RETRYING = PROV_PROGRESS_RETRYING;
-%constant int PROV_PROGRESS_ASSIGNED = PROV_PROGRESS_ASSIGNED;
-%constant int PROV_PROGRESS_FAILED = PROV_PROGRESS_FAILED;
-%constant int PROV_LOG_DEBUG = PROV_LOG_DEBUG;
-%constant int PROV_LOG_INFO = PROV_LOG_INFO;
-%constant int PROV_LOG_WARNING = PROV_LOG_WARNING;
-%constant int PROV_LOG_ERROR = PROV_LOG_ERROR;
 
 %extend ProvClient {
   /* callable(state, detail, retry_after_ms), or None to clear. */
@@ -117,28 +118,3 @@ static void prov_python_log_trampoline(int level, const char *message, void *use
   }
 }
 
-/* ------------------------------------------------------------------------ */
-/* Byte buffers                                                             */
-/* ------------------------------------------------------------------------ */
-
-%extend ProvClient {
-  /* prov_client_set_csr_der: a caller-made CSR as DER bytes; None clears. */
-  void set_csr_der(const uint8_t *der, size_t der_len) {
-    if (prov_binding_client_open($self)) {
-      prov_binding_check(prov_client_set_csr_der($self->handle, der, der_len));
-    }
-  }
-}
-
-%extend ProvResult {
-  /* Certificate `index` (0 = leaf) of the issued chain as bytes, or None. */
-  PyObject *issued_certificate_der(size_t index) {
-    size_t length = 0;
-    const uint8_t *der =
-        $self->handle ? prov_result_issued_certificate_der($self->handle, index, &length) : NULL;
-    if (der == NULL) {
-      Py_RETURN_NONE;
-    }
-    return PyBytes_FromStringAndSize((const char *)der, (Py_ssize_t)length);
-  }
-}

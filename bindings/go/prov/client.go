@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/cgo"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ const defaultRegisterTimeout = 90 * time.Second
 type settings struct {
 	setters         []setter
 	registerTimeout time.Duration
+	progress        func(Progress)
 	problem         error // the first invalid option, reported by NewSymmetricKeyClient
 }
 
@@ -267,6 +269,57 @@ func WithCSRPEM(csrPEM string) Option {
 	}
 }
 
+// WithCSRDER sends a CSR the caller made as DER bytes; its subject CN must
+// be the registration id. Empty clears the CSR.
+func WithCSRDER(der []byte) Option {
+	text := string(der) // bytes, carried in a Go string across cgo
+	return func(s *settings) {
+		s.add("set CSR DER", func(c native.ProvClient) { c.Set_csr_der(text) })
+	}
+}
+
+// ProgressState is a state a registration goes through (prov_progress_state).
+type ProgressState int
+
+// Progress states, in the order a registration usually reports them.
+const (
+	ProgressConnecting  ProgressState = 1 // opening the connection; Detail: "host:port" and the transport
+	ProgressConnected   ProgressState = 2 // connected and authenticated
+	ProgressRegistering ProgressState = 3 // request sent; Detail: "register" or the operation id
+	ProgressAssigning   ProgressState = 4 // the service is assigning; RetryAfter: the wait before polling
+	ProgressRetrying    ProgressState = 5 // a transient failure is retried; Detail: the reason
+	ProgressAssigned    ProgressState = 6 // assigned; Detail: the hub
+	ProgressFailed      ProgressState = 7 // ended without assignment; Detail: "PROV_E_...: message"
+)
+
+var progressStateNames = map[ProgressState]string{
+	ProgressConnecting: "connecting", ProgressConnected: "connected",
+	ProgressRegistering: "registering", ProgressAssigning: "assigning",
+	ProgressRetrying: "retrying", ProgressAssigned: "assigned", ProgressFailed: "failed",
+}
+
+// String names the state ("connecting", "assigning", ...).
+func (s ProgressState) String() string {
+	if name, ok := progressStateNames[s]; ok {
+		return name
+	}
+	return fmt.Sprintf("ProgressState(%d)", int(s))
+}
+
+// Progress is one step of a registration. Detail never holds a secret.
+type Progress struct {
+	State      ProgressState
+	Detail     string
+	RetryAfter time.Duration // for ProgressAssigning and ProgressRetrying, else 0
+}
+
+// WithProgress calls handler with each step of every registration, in
+// order, on the goroutine that called Register (libprov's thread only queues
+// the events, so a slow handler delays nothing but that Register).
+func WithProgress(handler func(Progress)) Option {
+	return func(s *settings) { s.progress = handler }
+}
+
 // CSRAPI is the shape of the certificate issuance request.
 type CSRAPI int
 
@@ -290,6 +343,7 @@ type Client struct {
 	handle          native.ProvClient // nil once closed
 	inFlight        bool
 	registerTimeout time.Duration
+	onProgress      func(Progress)
 }
 
 // NewSymmetricKeyClient creates a client that registers registrationID in
@@ -356,7 +410,7 @@ func newClient(create func() native.ProvClient, options []Option) (*Client, erro
 			return nil, err
 		}
 	}
-	client := &Client{handle: handle, registerTimeout: config.registerTimeout}
+	client := &Client{handle: handle, registerTimeout: config.registerTimeout, onProgress: config.progress}
 	runtime.SetFinalizer(client, (*Client).release)
 	return client, nil
 }
@@ -448,9 +502,7 @@ func (c *Client) Register(ctx context.Context) (*Result, error) {
 	}
 
 	var raw native.ProvResult
-	stopWatching := watchCancellation(ctx, handle)
-	err := callNative("register", func() { raw = handle.Register() })
-	cancelledByContext := stopWatching()
+	cancelledByContext, err := registerAsync(ctx, handle, c.onProgress, &raw)
 	if err != nil {
 		var failure *Error
 		if asError(err, &failure) {
@@ -467,49 +519,94 @@ func (c *Client) Register(ctx context.Context) (*Result, error) {
 	return resultFrom(raw), nil
 }
 
-// cancelRepeatInterval is how often a cancel is repeated until the
-// registration it targets has returned.
-const cancelRepeatInterval = 50 * time.Millisecond
+// asyncRegistration is one prov_client_register_async in flight: the
+// library's thread appends progress and hands over the completion here
+// without blocking; the goroutine in Register drains both.
+type asyncRegistration struct {
+	wantProgress bool
+	mu           sync.Mutex
+	progress     []Progress // guarded by mu
+	notify       chan struct{}
+	done         chan native.ProvCompletion
+}
 
-// watchCancellation cancels the native registration when ctx is cancelled
-// (a deadline is left to the register timeout, which was set to it). The
-// returned function ends the watch once the registration has returned and
-// reports whether the context cancelled it; the client cannot be closed
-// meanwhile (Close fails with ErrBusy while a registration is in flight).
-func watchCancellation(ctx context.Context, handle native.ProvClient) (stop func() bool) {
-	if ctx.Done() == nil {
-		return func() bool { return false }
-	}
-	finished := make(chan struct{})
-	cancelled := make(chan bool, 1)
-	go func() {
-		select {
-		case <-ctx.Done():
-			if !errors.Is(ctx.Err(), context.Canceled) {
-				cancelled <- false
-				return
-			}
-			// libprov does not remember a cancel that comes before the
-			// registration has started: repeat it until the call returns.
-			ticker := time.NewTicker(cancelRepeatInterval)
-			defer ticker.Stop()
-			for {
-				_ = callNative("cancel", func() { handle.Cancel() })
-				select {
-				case <-finished:
-					cancelled <- true
-					return
-				case <-ticker.C:
-				}
-			}
-		case <-finished:
-			cancelled <- false
+func init() {
+	native.AsyncProgress = func(context int64, state int, detail string, retryAfterMs uint32) {
+		registration := cgo.Handle(context).Value().(*asyncRegistration)
+		if !registration.wantProgress {
+			return
 		}
-	}()
-	return func() bool {
-		close(finished)
-		return <-cancelled
+		registration.mu.Lock()
+		registration.progress = append(registration.progress, Progress{
+			State: ProgressState(state), Detail: detail,
+			RetryAfter: time.Duration(retryAfterMs) * time.Millisecond})
+		registration.mu.Unlock()
+		select {
+		case registration.notify <- struct{}{}:
+		default: // a wake-up is already pending
+		}
 	}
+	native.AsyncCompletion = func(context int64, completion native.ProvCompletion) {
+		token := cgo.Handle(context)
+		registration := token.Value().(*asyncRegistration)
+		token.Delete()
+		registration.done <- completion // buffered: never blocks
+	}
+}
+
+// deliverProgress calls handler with the progress received so far, in order.
+func (r *asyncRegistration) deliverProgress(handler func(Progress)) {
+	r.mu.Lock()
+	pending := r.progress
+	r.progress = nil
+	r.mu.Unlock()
+	for _, event := range pending {
+		handler(event)
+	}
+}
+
+// registerAsync runs one registration with prov_client_register_async
+// (libprov's thread, no goroutine or OS thread of ours waiting in C), calls
+// onProgress on this goroutine as events arrive, and cancels the
+// registration when ctx is cancelled (a deadline is left to the register
+// timeout, which was set to it). It reports whether the context cancelled
+// it; *raw is the result on success.
+func registerAsync(ctx context.Context, handle native.ProvClient, onProgress func(Progress),
+	raw *native.ProvResult) (cancelledByContext bool, err error) {
+	registration := &asyncRegistration{
+		wantProgress: onProgress != nil,
+		notify:       make(chan struct{}, 1),
+		done:         make(chan native.ProvCompletion, 1),
+	}
+	token := cgo.NewHandle(registration)
+	if err := callNative("register", func() { handle.Register_async(int64(token)) }); err != nil {
+		token.Delete() // nothing will be delivered
+		return false, err
+	}
+	// From here the registration is in flight until its completion arrives,
+	// so a single cancel is enough (libprov forgets a cancel only when
+	// nothing is in flight).
+	var completion native.ProvCompletion
+	cancelled := ctx.Done()
+	for completion == nil {
+		select {
+		case <-registration.notify:
+			registration.deliverProgress(onProgress)
+		case completion = <-registration.done:
+		case <-cancelled:
+			cancelled = nil
+			if errors.Is(ctx.Err(), context.Canceled) {
+				cancelledByContext = true
+				_ = callNative("cancel", func() { handle.Cancel() })
+			}
+		}
+	}
+	defer native.DeleteProvCompletion(completion)
+	if onProgress != nil {
+		registration.deliverProgress(onProgress)
+	}
+	err = callNative("register", func() { *raw = completion.Take_result() })
+	return cancelledByContext, err
 }
 
 func asError(err error, target **Error) bool {
@@ -549,6 +646,8 @@ type Result struct {
 	IssuedCertificateChainPEM string
 	// IssuedCertificateCount is the number of certificates in that chain.
 	IssuedCertificateCount int
+	// IssuedCertificatesDER holds the same certificates as DER, leaf first.
+	IssuedCertificatesDER [][]byte
 	// GeneratedPrivateKeyPEM is the key generated for WithCSR (secret: store
 	// it safely), else "".
 	GeneratedPrivateKeyPEM string
@@ -564,7 +663,7 @@ func optionalJSON(text string) json.RawMessage {
 }
 
 func resultFrom(raw native.ProvResult) *Result {
-	return &Result{
+	result := &Result{
 		OperationID:        raw.Operation_id(),
 		Status:             raw.Status(),
 		RegistrationID:     raw.Registration_id(),
@@ -586,4 +685,9 @@ func resultFrom(raw native.ProvResult) *Result {
 		GeneratedPrivateKeyPEM:    raw.Generated_private_key_pem(),
 		TrustBundlePEM:            raw.Trust_bundle_pem(),
 	}
+	for index := 0; index < result.IssuedCertificateCount; index++ {
+		result.IssuedCertificatesDER = append(result.IssuedCertificatesDER,
+			[]byte(raw.Issued_certificate_der(int64(index))))
+	}
+	return result
 }

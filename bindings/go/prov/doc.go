@@ -45,5 +45,10 @@
 //
 // A Client may be used from several goroutines; a second Register while one
 // is in flight on the same client fails at once with ErrBusy. Different
-// clients register in parallel.
+// clients register in parallel. Register runs the registration on libprov's
+// own thread (prov_client_register_async): the calling goroutine waits in Go,
+// not in C, so thousands of registrations in flight hold no OS thread of
+// the Go runtime. libprov's thread only queues progress and the completion
+// (through a cgo.Handle); WithProgress handlers run on the goroutine that
+// called Register, in order, before it returns.
 package prov
