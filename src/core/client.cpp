@@ -1,13 +1,15 @@
 #include "core/client.h"
 
 #include <chrono>
-#include <system_error>
 
 #include "auth/csr.h"
 #include "auth/sas.h"
 #include "core/error.h"
+#include "core/event_loop.h"
+#include "core/fiber.h"
 #include "core/issuance.h"
 #include "core/registration_flow.h"
+#include "core/wait.h"
 #include "json/json.h"
 #include "transport/connection.h"
 #include "transport/transport_factory.h"
@@ -271,21 +273,23 @@ void Client::set_log_callback(int min_level, prov_log_callback callback, void *u
 
 Client::~Client() {
   std::unique_lock<std::mutex> lock(run_mutex_);
-  if (async_thread_.joinable() && async_thread_.get_id() == std::this_thread::get_id()) {
-    // Freed from its own completion callback: the thread must not touch the
-    // client once the callback returns, and cannot join itself.
-    async_state_->freed_in_completion.store(true, std::memory_order_release);
-    async_thread_.detach();
+  std::shared_ptr<AsyncState> state = async_state_;
+  if (state && state->in_completion.load(std::memory_order_acquire) &&
+      state->runner.load(std::memory_order_acquire) == Fiber::context_identity()) {
+    // Freed from its own completion callback: the fiber must not touch the
+    // client once the callback returns.
+    state->freed_in_completion.store(true, std::memory_order_release);
     return;
   }
   if (cancel_) cancel_->cancel();
-  std::thread async = std::move(async_thread_);
   lock.unlock();
-  if (async.joinable()) async.join();
+  // On another event-loop fiber this yields, so the registration (maybe on
+  // the same loop) can end meanwhile.
+  if (state) state->finished.wait_until(Deadline(Clock::time_point::max()));
   // A blocking registration on another thread (freeing under it is a
   // caller bug, but waiting is cheap): it ends within moments of the cancel.
   while (busy_.load(std::memory_order_acquire)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    wait_for_signal(Deadline::after(Millis(1)), nullptr);
   }
 }
 
@@ -310,7 +314,7 @@ void Client::end_registration() noexcept {
     std::lock_guard<std::mutex> lock(run_mutex_);
     cancel_.reset();
   }
-  running_thread_.store(std::thread::id(), std::memory_order_release);
+  running_context_.store(nullptr, std::memory_order_release);
   busy_.store(false, std::memory_order_release);
 }
 
@@ -320,10 +324,11 @@ void Client::cancel() noexcept {
 }
 
 bool Client::in_progress_or_log_callback() const {
-  if (running_thread_.load(std::memory_order_acquire) != std::this_thread::get_id()) return false;
+  const void *caller = Fiber::context_identity();
+  if (running_context_.load(std::memory_order_acquire) != caller) return false;
   std::lock_guard<std::mutex> lock(run_mutex_);
   return !(async_state_ && async_state_->in_completion.load(std::memory_order_acquire) &&
-           async_thread_.get_id() == std::this_thread::get_id());
+           async_state_->runner.load(std::memory_order_acquire) == caller);
 }
 
 std::shared_ptr<Result> Client::register_device() {
@@ -332,53 +337,58 @@ std::shared_ptr<Result> Client::register_device() {
     Client *client;
     ~EndRegistration() { client->end_registration(); }
   } end{this};
-  running_thread_.store(std::this_thread::get_id(), std::memory_order_release);
+  running_context_.store(Fiber::context_identity(), std::memory_order_release);
   return run_registration(*cancel);
 }
 
 void Client::register_async(Completion completion) {
   std::shared_ptr<CancelSignal> cancel = begin_registration();
+  std::shared_ptr<AsyncState> state;
   try {
-    // The previous asynchronous registration released the client as the
-    // last thing its thread did: joining it now is immediate.
-    std::thread previous;
+    state = std::make_shared<AsyncState>();
     {
       std::lock_guard<std::mutex> lock(run_mutex_);
-      previous = std::move(async_thread_);
+      async_state_ = state;
     }
-    if (previous.joinable()) previous.join();
-    auto state = std::make_shared<AsyncState>();
-    std::lock_guard<std::mutex> lock(run_mutex_);
-    async_state_ = state;
-    async_thread_ = std::thread([this, cancel, state, done = std::move(completion)] {
-      running_thread_.store(std::this_thread::get_id(), std::memory_order_release);
-      int status = PROV_OK;
-      std::shared_ptr<Result> result;
-      std::string message;
-      try {
-        result = run_registration(*cancel);
-      } catch (const Error &error) {
-        status = error.status();
-        result = error.result();
-        message = error.what();
-      } catch (const std::bad_alloc &) {
-        status = PROV_E_NOMEM;
-        message = "out of memory";
-      } catch (const std::exception &error) {
-        status = PROV_E_INTERNAL;
-        message = std::string("internal error in the registration thread: ") + error.what();
-      }
-      state->in_completion.store(true, std::memory_order_release);
-      done(status, std::move(result), message);
-      if (state->freed_in_completion.load(std::memory_order_acquire)) return;  // client is gone
-      state->in_completion.store(false, std::memory_order_release);
-      end_registration();
-    });
-  } catch (const std::system_error &error) {
-    end_registration();
-    throw Error(PROV_E_INTERNAL,
-                std::string("could not start the registration thread: ") + error.what());
+    // The registration's cancel signal also stops it if the library's
+    // loops shut down (process exit, dlclose) while it runs.
+    EventLoop::spawn(
+        [this, cancel, state, done = std::move(completion)] {
+          const void *self = Fiber::context_identity();
+          state->runner.store(self, std::memory_order_release);
+          running_context_.store(self, std::memory_order_release);
+          int status = PROV_OK;
+          std::shared_ptr<Result> result;
+          std::string message;
+          try {
+            result = run_registration(*cancel);
+          } catch (const Error &error) {
+            status = error.status();
+            result = error.result();
+            message = error.what();
+          } catch (const std::bad_alloc &) {
+            status = PROV_E_NOMEM;
+            message = "out of memory";
+          } catch (const std::exception &error) {
+            status = PROV_E_INTERNAL;
+            message = std::string("internal error in the registration: ") + error.what();
+          }
+          state->in_completion.store(true, std::memory_order_release);
+          try {
+            done(status, std::move(result), message);
+          } catch (...) {
+            // The C API's completion does not throw; nothing may leave the fiber.
+          }
+          if (!state->freed_in_completion.load(std::memory_order_acquire)) {
+            state->in_completion.store(false, std::memory_order_release);
+            end_registration();  // the client may be freed from here on
+          }
+          state->finished.raise();
+        },
+        cancel);
   } catch (...) {
+    // Never started: nobody is to wait for it.
+    if (state) state->finished.raise();
     end_registration();
     throw;
   }

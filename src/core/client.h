@@ -1,5 +1,6 @@
 // Client: one device identity (registration id, id scope, credential) plus
-// its options; runs registrations on the caller's thread.
+// its options; runs blocking registrations on the caller's thread and
+// asynchronous ones as fibers on the library's event loops (event_loop.h).
 #ifndef PROV_CORE_CLIENT_H
 #define PROV_CORE_CLIENT_H
 
@@ -9,7 +10,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "auth/secret.h"
 #include "auth/x509_identity.h"
@@ -69,8 +69,9 @@ class Client {
   void set_log_callback(int min_level, prov_log_callback callback, void *user_data);
 
   // Cancels the registration in flight and waits for an asynchronous one's
-  // thread, unless called from that thread's completion callback (then the
-  // thread lets go of the client once the callback returns).
+  // fiber to end (yielding to the loop when called on another fiber),
+  // unless called from that fiber's completion callback (then the fiber
+  // lets go of the client once the callback returns).
   ~Client();
 
   // Blocking registration. Returns the assigned result or throws Error
@@ -80,17 +81,20 @@ class Client {
 
   // How an asynchronous registration ends: its status, the service's result
   // when it answered (else null) and the error message ("" on success).
-  // Called once, on the registration's thread, while the client is busy.
+  // Called once, on the registration's fiber (an event-loop thread), while
+  // the client is busy.
   using Completion =
       std::function<void(int status, std::shared_ptr<Result> result, const std::string &message)>;
-  // Starts a registration on a new thread; PROV_E_BUSY when one is in flight.
+  // Starts a registration as a fiber on an event loop; PROV_E_BUSY when one
+  // is in flight.
   void register_async(Completion completion);
 
   // Signals the registration in flight (if any) to stop; any thread.
   void cancel() noexcept;
 
-  // Whether the calling thread is inside a progress or log callback of a
-  // registration on this client (where freeing the client is refused).
+  // Whether the caller (thread, or fiber) is inside a progress or log
+  // callback of a registration on this client (where freeing the client is
+  // refused).
   bool in_progress_or_log_callback() const;
 
  private:
@@ -109,10 +113,13 @@ class Client {
   std::shared_ptr<Result> run_registration(const CancelSignal &cancel);
   std::shared_ptr<Result> attempt_registration(Options &options, const CancelSignal &cancel);
 
-  // What the thread of an asynchronous registration shares with the client.
+  // What the fiber of an asynchronous registration shares with the client
+  // (and keeps using after the client is gone).
   struct AsyncState {
     std::atomic<bool> in_completion{false};
     std::atomic<bool> freed_in_completion{false};
+    std::atomic<const void *> runner{nullptr};  // Fiber::context_identity() of the fiber
+    WakeSignal finished;  // raised once the fiber no longer touches the client
   };
 
   const SymmetricKeyIdentity identity_;
@@ -120,11 +127,11 @@ class Client {
   Options options_;
   std::atomic<bool> busy_{false};
 
-  mutable std::mutex run_mutex_;          // guards the members below
-  std::shared_ptr<CancelSignal> cancel_;  // of the registration in flight
-  std::thread async_thread_;              // of the last asynchronous registration
-  std::shared_ptr<AsyncState> async_state_;
-  std::atomic<std::thread::id> running_thread_{};  // running a registration now
+  mutable std::mutex run_mutex_;             // guards the members below
+  std::shared_ptr<CancelSignal> cancel_;     // of the registration in flight
+  std::shared_ptr<AsyncState> async_state_;  // of the last asynchronous registration
+  // Fiber::context_identity() of whoever runs a registration now.
+  std::atomic<const void *> running_context_{nullptr};
 };
 
 }  // namespace prov::core

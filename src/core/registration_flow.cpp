@@ -1,10 +1,10 @@
 #include "core/registration_flow.h"
 
 #include <algorithm>
-#include <thread>
 
 #include "core/cancel.h"
 #include "core/error.h"
+#include "core/wait.h"
 
 namespace prov::core {
 
@@ -66,12 +66,8 @@ ServiceResponse RegistrationFlow::send(Step step, const std::string &payload,
 
 void RegistrationFlow::wait_disconnected(Clock::time_point when, const WaitBudget &budget) {
   const Deadline until = Deadline(when).earliest(budget.overall());
-  if (budget.cancel() != nullptr) {
-    budget.cancel()->wait_until(until);
-    throw_if_cancelled(budget, "while waiting to reconnect");
-  } else {
-    std::this_thread::sleep_for(until.remaining());
-  }
+  wait_for_signal(until, budget.cancel());
+  throw_if_cancelled(budget, "while waiting to reconnect");
 }
 
 std::shared_ptr<Result> RegistrationFlow::run(const FlowRequest &request,

@@ -6,32 +6,29 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <chrono>
+
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 
 #include "core/cancel.h"
 #include "core/error.h"
+#include "core/wait.h"
+#include "transport/curl_driver.h"
+#include "transport/tls_sessions.h"
 
 namespace prov::transport {
 
 using core::Error;
 
 namespace {
-CURLM *as_multi(void *p) {
-  return static_cast<CURLM *>(p);
-}
 CURL *as_easy(void *p) {
   return static_cast<CURL *>(p);
 }
 
 std::string url_host(const ConnectionSettings &s) {
   return s.is_ipv6_literal ? "[" + s.host + "]" : s.host;
-}
-
-int to_poll_timeout(const core::Deadline &until) {
-  auto left = until.remaining().count();
-  return left > 60000 ? 60000 : static_cast<int>(left);
 }
 }  // namespace
 
@@ -104,6 +101,11 @@ void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings
       curl_easy_setopt(easy, CURLOPT_KEYPASSWD, settings.client_key_pass_phrase->str().c_str());
     }
   }
+  // Connections without a client certificate resume each other's TLS sessions
+  // (issue 9; tls_sessions.h: who may share, and why X.509 identities never do).
+  if (!settings.client_cert_chain_pem && !settings.client_key_pem) {
+    share_tls_sessions(easy, settings.ca_pem);
+  }
   apply_proxy(easy, settings.proxy, tunnel);
 }
 
@@ -157,41 +159,30 @@ void throw_connect_failure(void *curl_easy, const ConnectionSettings &settings,
   }
 }
 
-int perform_cancellable(void *curl_multi, void *curl_easy, const core::WaitBudget &budget,
+int perform_cancellable(CurlDriver &driver, void *curl_easy, const core::WaitBudget &budget,
                         const std::string &during) {
-  CURLM *multi = as_multi(curl_multi);
-  CURL *easy = as_easy(curl_easy);
   const core::CancelSignal *cancel = budget.cancel();
-  if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
-    throw Error(PROV_E_INTERNAL, "libcurl refused the transfer handle");
-  }
-  // Detached however the loop ends, so the handle can be reused or freed.
+  driver.add(curl_easy);
+  // Detached however the wait ends, so the handle can be reused or freed.
   struct Detach {
-    CURLM *multi;
-    CURL *easy;
-    ~Detach() { curl_multi_remove_handle(multi, easy); }
-  } detach{multi, easy};
-  for (;;) {
-    int running = 0;
-    CURLMcode mc = curl_multi_perform(multi, &running);
-    if (mc != CURLM_OK) {
-      throw Error(PROV_E_INTERNAL, std::string("libcurl multi error: ") + curl_multi_strerror(mc));
-    }
-    int queued = 0;
-    while (CURLMsg *msg = curl_multi_info_read(multi, &queued)) {
-      if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) return msg->data.result;
-    }
-    if (cancel != nullptr) cancel->throw_if_cancelled(during);
-    // The transfer's own CURLOPT_TIMEOUT_MS bounds it; the poll only sleeps
-    // until libcurl has work or the cancel descriptor fires.
-    curl_waitfd cancel_wait{};
-    cancel_wait.fd = cancel != nullptr ? cancel->fd() : -1;
-    cancel_wait.events = CURL_WAIT_POLLIN;
-    const int slice =
-        cancel != nullptr && cancel->fd() < 0 ? core::CancelSignal::wait_slice_ms : 1000;
-    curl_multi_poll(multi, cancel_wait.fd >= 0 ? &cancel_wait : nullptr,
-                    cancel_wait.fd >= 0 ? 1 : 0, slice, nullptr);
+    CurlDriver &driver;
+    void *easy;
+    ~Detach() { driver.remove(easy); }
+  } detach{driver, curl_easy};
+  // The transfer's CURLOPT_TIMEOUT_MS (at most the step) ends it first;
+  // this deadline is only a backstop.
+  const core::Deadline backstop(budget.overall().at() + std::chrono::seconds(5));
+  int result = CURLE_OK;
+  switch (driver.wait_done(curl_easy, backstop, cancel, &result)) {
+    case CurlDriver::Outcome::Done:
+      return result;
+    case CurlDriver::Outcome::Signalled:
+      if (cancel != nullptr) cancel->throw_if_cancelled(during);
+      return CURLE_ABORTED_BY_CALLBACK;
+    case CurlDriver::Outcome::Timeout:
+      break;
   }
+  return CURLE_OPERATION_TIMEDOUT;
 }
 
 CurlConnection::CurlConnection(ConnectionSettings settings)
@@ -203,14 +194,10 @@ CurlConnection::~CurlConnection() {
 }
 
 void CurlConnection::close() noexcept {
-  if (multi_ != nullptr && easy_ != nullptr && attached_) {
-    curl_multi_remove_handle(as_multi(multi_), as_easy(easy_));
-  }
-  attached_ = false;
+  if (driver_ != nullptr && easy_ != nullptr) driver_->remove(easy_);
   if (easy_ != nullptr) curl_easy_cleanup(as_easy(easy_));
-  if (multi_ != nullptr) curl_multi_cleanup(as_multi(multi_));
   easy_ = nullptr;
-  multi_ = nullptr;
+  driver_.reset();
 }
 
 std::string CurlConnection::connect_step_name() const {
@@ -243,9 +230,9 @@ int CurlConnection::socket_fd() const {
 void CurlConnection::open(const core::WaitBudget &budget) {
   ensure_curl_initialized();
   close();
-  multi_ = curl_multi_init();
+  driver_ = std::make_unique<CurlDriver>();
   easy_ = curl_easy_init();
-  if (multi_ == nullptr || easy_ == nullptr) throw std::bad_alloc();
+  if (easy_ == nullptr) throw std::bad_alloc();
   CURL *easy = as_easy(easy_);
   const core::Deadline step = budget.step();
   const std::string url = "https://" + peer_ + "/";
@@ -261,42 +248,17 @@ void CurlConnection::open(const core::WaitBudget &budget) {
                    static_cast<long>(std::max<int64_t>(1, step.remaining().count())));
   configure_tls_and_proxy(easy, settings_, /*tunnel=*/true, tls_hook_);
 
-  if (curl_multi_add_handle(as_multi(multi_), easy) != CURLM_OK) {
-    throw Error(PROV_E_INTERNAL, "libcurl refused the connection handle");
-  }
-  attached_ = true;
-
-  CURLcode outcome = CURLE_OK;
-  bool done = false;
-  while (!done) {
-    int running = 0;
-    CURLMcode mc = curl_multi_perform(as_multi(multi_), &running);
-    if (mc != CURLM_OK) {
-      throw Error(PROV_E_CONNECTION_FAILED,
-                  "connecting to " + peer_ + ": libcurl multi error: " + curl_multi_strerror(mc));
-    }
-    int queued = 0;
-    while (CURLMsg *msg = curl_multi_info_read(as_multi(multi_), &queued)) {
-      if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) {
-        outcome = msg->data.result;
-        done = true;
-      }
-    }
-    if (done) break;
-    if (cancel_ != nullptr) cancel_->throw_if_cancelled("while opening " + connect_step_name());
-    if (step.expired()) {
+  driver_->add(easy);
+  int code = CURLE_OK;
+  switch (driver_->wait_done(easy, step, cancel_, &code)) {
+    case CurlDriver::Outcome::Done:
+      break;
+    case CurlDriver::Outcome::Signalled:
+      throw Error(PROV_E_CANCELLED, "registration cancelled while opening " + connect_step_name());
+    case CurlDriver::Outcome::Timeout:
       throw Error(PROV_E_TIMEOUT, budget.timeout_message(pending_connect_phase()));
-    }
-    // The cancel descriptor wakes the poll as soon as prov_client_cancel is called.
-    curl_waitfd cancel_wait{};
-    cancel_wait.fd = cancel_ != nullptr ? cancel_->fd() : -1;
-    cancel_wait.events = CURL_WAIT_POLLIN;
-    const int slice =
-        cancel_ != nullptr && cancel_->fd() < 0 ? core::CancelSignal::wait_slice_ms : 200;
-    curl_multi_poll(as_multi(multi_), cancel_wait.fd >= 0 ? &cancel_wait : nullptr,
-                    cancel_wait.fd >= 0 ? 1 : 0,
-                    std::max(1, std::min(to_poll_timeout(step), slice)), nullptr);
   }
+  const CURLcode outcome = static_cast<CURLcode>(code);
 
   if (outcome == CURLE_OK) return;
   const std::string detail = std::string(curl_easy_strerror(outcome)) +
@@ -307,24 +269,10 @@ void CurlConnection::open(const core::WaitBudget &budget) {
 void CurlConnection::wait_socket(short events, const core::Deadline &until) {
   int fd = socket_fd();
   if (fd < 0) throw Error(PROV_E_CONNECTION_DROPPED, "the connection to " + peer_ + " is closed");
-  // The socket and, when the registration can be cancelled, the cancel
-  // descriptor: prov_client_cancel wakes this poll at once.
-  pollfd pfds[2] = {};
-  pfds[0].fd = fd;
-  pfds[0].events = events;
-  pfds[1].fd = cancel_ != nullptr ? cancel_->fd() : -1;  // poll ignores a negative fd
-  pfds[1].events = POLLIN;
-  int timeout_cap = 60000;
-  if (cancel_ != nullptr && cancel_->fd() < 0) timeout_cap = core::CancelSignal::wait_slice_ms;
-  for (;;) {
-    if (cancel_ != nullptr) cancel_->throw_if_cancelled("while talking to " + peer_);
-    int rc = ::poll(pfds, 2, std::min(to_poll_timeout(until), timeout_cap));
-    if (cancel_ != nullptr) cancel_->throw_if_cancelled("while talking to " + peer_);
-    if (rc >= 0) return;
-    if (errno != EINTR) {
-      throw Error(PROV_E_CONNECTION_DROPPED, "waiting on the connection to " + peer_ +
-                                                 ": poll failed: " + std::strerror(errno));
-    }
+  // Also wakes at once when the registration is cancelled.
+  if (cancel_ != nullptr) cancel_->throw_if_cancelled("while talking to " + peer_);
+  if (core::wait_for_fd(fd, events, until, cancel_) == core::Wake::Signalled) {
+    cancel_->throw_if_cancelled("while talking to " + peer_);
   }
 }
 

@@ -1,11 +1,14 @@
 // Connection: a TLS byte stream from libcurl (CURLOPT_CONNECT_ONLY) — DNS,
 // TCP, TLS handshake, server certificate and host-name verification — then
-// curl_easy_send/recv with poll() on the socket, bounded by deadlines.
+// curl_easy_send/recv, waiting for the socket with core::wait_for_fd (which
+// yields to the event loop on an asynchronous registration's fiber),
+// bounded by deadlines.
 #ifndef PROV_TRANSPORT_CONNECTION_H
 #define PROV_TRANSPORT_CONNECTION_H
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -53,12 +56,14 @@ void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings
                                         const std::string &detail, const core::WaitBudget &budget,
                                         const std::string &step_name);
 
-// Runs one transfer of `curl_easy` (a CURL*) on `curl_multi` (a CURLM*, so
-// connections are cached between transfers), like curl_easy_perform but
+class CurlDriver;
+
+// Runs one transfer of `curl_easy` (a CURL*) with `driver` (which keeps
+// connections cached between transfers), like curl_easy_perform but
 // waking at once when the budget's cancel signal fires: then the handle is
 // removed and Error(PROV_E_CANCELLED) naming `during` is thrown. Returns
-// the transfer's CURLcode.
-int perform_cancellable(void *curl_multi, void *curl_easy, const core::WaitBudget &budget,
+// the transfer's CURLcode (its own CURLOPT_TIMEOUT_MS bounds it).
+int perform_cancellable(CurlDriver &driver, void *curl_easy, const core::WaitBudget &budget,
                         const std::string &during);
 
 // A bidirectional byte stream; MQTT runs over it (directly or, later,
@@ -111,9 +116,9 @@ class CurlConnection final : public ByteStream {
 
   ConnectionSettings settings_;
   std::string peer_;
-  void *multi_ = nullptr;  // CURLM*
-  void *easy_ = nullptr;   // CURL*
-  bool attached_ = false;
+  // Drives the connect; the handle stays added to it until close().
+  std::unique_ptr<CurlDriver> driver_;
+  void *easy_ = nullptr;  // CURL*
   char error_buffer_[256 + 1] = {};
   // Of the registration that opened the connection (set by open()); its
   // descriptor is polled next to the socket so a cancel wakes every wait.

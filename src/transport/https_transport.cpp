@@ -4,11 +4,11 @@
 
 #include <cctype>
 #include <cstring>
-#include <thread>
 
 #include "auth/crypto.h"
 #include "core/cancel.h"
 #include "core/error.h"
+#include "core/wait.h"
 
 namespace prov::transport {
 
@@ -96,9 +96,15 @@ void HttpsTransport::connect(const core::WaitBudget &) {
   close();
   answered_before_ = false;
   easy_ = curl_easy_init();
-  multi_ = curl_multi_init();
-  if (easy_ == nullptr || multi_ == nullptr) throw std::bad_alloc();
+  if (easy_ == nullptr) throw std::bad_alloc();
+  driver_ = std::make_unique<CurlDriver>();
   CURL *easy = as_easy(easy_);
+  if (driver_->on_event_loop()) {
+    share_ = curl_share_init();
+    if (share_ == nullptr) throw std::bad_alloc();
+    curl_share_setopt(static_cast<CURLSH *>(share_), CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_easy_setopt(easy, CURLOPT_SHARE, static_cast<CURLSH *>(share_));
+  }
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer_);
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
@@ -176,7 +182,7 @@ core::ServiceResponse HttpsTransport::perform(const char *method, const std::str
   {
     ForgetRequest forget{easy};
     rc = static_cast<CURLcode>(perform_cancellable(
-        multi_, easy, budget, "while waiting for the " + step_name + " response"));
+        *driver_, easy, budget, "while waiting for the " + step_name + " response"));
   }
 
   const std::string waiting_for = "the " + step_name + " response";
@@ -243,12 +249,8 @@ core::ServiceResponse HttpsTransport::request_operation_status(const std::string
 
 void HttpsTransport::idle(core::Millis duration, const core::WaitBudget &budget) {
   const core::Deadline until = core::Deadline::after(duration).earliest(budget.overall());
-  if (budget.cancel() != nullptr) {
-    if (budget.cancel()->wait_until(until)) {
-      budget.cancel()->throw_if_cancelled("while waiting to poll again");
-    }
-  } else {
-    std::this_thread::sleep_for(until.remaining());
+  if (core::wait_for_signal(until, budget.cancel()) == core::Wake::Signalled) {
+    budget.cancel()->throw_if_cancelled("while waiting to poll again");
   }
   if (budget.overall().expired()) {
     throw Error(PROV_E_TIMEOUT, budget.timeout_message("the next poll"));
@@ -256,10 +258,13 @@ void HttpsTransport::idle(core::Millis duration, const core::WaitBudget &budget)
 }
 
 void HttpsTransport::close() noexcept {
+  if (driver_ != nullptr && easy_ != nullptr) driver_->remove(easy_);
   if (easy_ != nullptr) curl_easy_cleanup(as_easy(easy_));
   easy_ = nullptr;
-  if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM *>(multi_));
-  multi_ = nullptr;
+  driver_.reset();
+  // After the handle: libcurl refuses to free a share still in use.
+  if (share_ != nullptr) curl_share_cleanup(static_cast<CURLSH *>(share_));
+  share_ = nullptr;
 }
 
 }  // namespace prov::transport

@@ -10,12 +10,14 @@
 #ifndef PROV_TRANSPORT_HTTPS_TRANSPORT_H
 #define PROV_TRANSPORT_HTTPS_TRANSPORT_H
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "auth/secret.h"
 #include "core/transport.h"
 #include "transport/connection.h"
+#include "transport/curl_driver.h"
 
 namespace prov::transport {
 
@@ -58,10 +60,16 @@ class HttpsTransport final : public core::RegistrationTransport {
                                 const core::WaitBudget &budget);
 
   HttpsSettings settings_;
-  std::string origin_;     // "https://host:port"
-  std::string peer_;       // "host:port"
-  void *easy_ = nullptr;   // CURL*
-  void *multi_ = nullptr;  // CURLM*: runs the transfers so a cancel wakes them
+  std::string origin_;    // "https://host:port"
+  std::string peer_;      // "host:port"
+  void *easy_ = nullptr;  // CURL*
+  // Runs the transfers so a cancel wakes them (on an event loop, through
+  // its shared multi handle).
+  std::unique_ptr<CurlDriver> driver_;
+  // On an event loop: this transport's own connection cache (a CURLSH*),
+  // so the kept-alive connection is never lent to another client's
+  // transfers on the loop's shared multi handle.
+  void *share_ = nullptr;
   char error_buffer_[256 + 1] = {};
   TlsContextHook tls_hook_;       // trusted roots for each TLS context of easy_
   bool answered_before_ = false;  // a request on this handle got a response
