@@ -201,6 +201,8 @@ std::string FaultSpec::type_name() const {
       return "drop";
     case Type::kSilent:
       return "silent";
+    case Type::kNoPuback:
+      return "noPuback";
     case Type::kMalformed:
       return "malformed";
     case Type::kWrongRid:
@@ -215,7 +217,9 @@ json FaultSpec::to_json() const {
   json j = {{"type", type_name()}};
   if (every) j["every"] = every;
   if (per_minute) j["perMinute"] = per_minute;
-  if (type == Type::kThrottle || type == Type::kError) j["retryAfterSeconds"] = retry_after_seconds;
+  if (type == Type::kThrottle || (type == Type::kError && retry_after_seconds > 0)) {
+    j["retryAfterSeconds"] = retry_after_seconds;
+  }
   if (type == Type::kError) j["status"] = status;
   if (type == Type::kDrop) j["after"] = drop_after;
   if (type == Type::kAllocationFailed) {
@@ -251,7 +255,8 @@ std::vector<FaultSpec> parse_faults(const json &array, const std::string &where)
       f.status = get_int(object, "status", at, 100, 599).value_or(500);
       if (f.status != 500 && f.status != 503) fail(at + ".status", "must be 500 or 503");
       f.every = get_int(object, "every", at, 1, 1000000000).value_or(1);
-      f.retry_after_seconds = get_int(object, "retryAfterSeconds", at, 1, 300).value_or(1);
+      // Real 5xx answers often carry no retry-after; the client's own backoff applies then.
+      f.retry_after_seconds = get_int(object, "retryAfterSeconds", at, 1, 300).value_or(0);
     } else if (type == "drop") {
       f.type = FaultSpec::Type::kDrop;
       known.insert("after");
@@ -261,6 +266,8 @@ std::vector<FaultSpec> parse_faults(const json &array, const std::string &where)
       }
     } else if (type == "silent") {
       f.type = FaultSpec::Type::kSilent;
+    } else if (type == "noPuback") {
+      f.type = FaultSpec::Type::kNoPuback;
     } else if (type == "malformed") {
       f.type = FaultSpec::Type::kMalformed;
       known.insert("every");
@@ -277,9 +284,10 @@ std::vector<FaultSpec> parse_faults(const json &array, const std::string &where)
         f.error_message = get_string(object, "errorMessage", at, true);
       }
     } else {
-      fail(at + ".type",
-           "unknown fault type '" + type +
-               "' (throttle, error, drop, silent, malformed, wrongRid, allocationFailed)");
+      fail(
+          at + ".type",
+          "unknown fault type '" + type +
+              "' (throttle, error, drop, silent, noPuback, malformed, wrongRid, allocationFailed)");
     }
     check_known_keys(object, at, known);
     f.count = get_int(object, "count", at, 0, 1000000000);

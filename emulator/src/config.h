@@ -16,11 +16,20 @@ class ConfigError : public std::runtime_error {
 };
 
 struct FaultSpec {
-  enum class Type { kThrottle, kError, kDrop, kSilent, kMalformed, kWrongRid, kAllocationFailed };
+  enum class Type {
+    kThrottle,
+    kError,
+    kDrop,
+    kSilent,
+    kNoPuback,
+    kMalformed,
+    kWrongRid,
+    kAllocationFailed
+  };
   Type type = Type::kThrottle;
   int every = 0;                // throttle/error/malformed: every Nth matching request (0 = unset)
   int per_minute = 0;           // throttle: quota per sliding minute (0 = unset)
-  int retry_after_seconds = 1;  // throttle, error
+  int retry_after_seconds = 1;  // throttle (default 1); error: 0 = no retry-after (the default)
   int status = 500;             // error: 500 or 503
   std::string drop_after;       // drop: "connect" or "register"
   int error_code = 400207;      // allocationFailed: registrationState.errorCode

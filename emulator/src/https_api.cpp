@@ -198,7 +198,8 @@ void HttpsSession::on_request() {
     log::request("https", ctx.registration_id, op, 0, reply.result, elapsed_ms(request_started_));
     return close();
   }
-  if (reply.delivery == Delivery::kSilent) {
+  // HTTP has no PUBACK: noPuback is silence there.
+  if (reply.delivery == Delivery::kSilent || reply.delivery == Delivery::kSilentNoPuback) {
     log::request("https", ctx.registration_id, op, 0, reply.result, elapsed_ms(request_started_));
     return read_request();  // never answer this one, keep the connection
   }

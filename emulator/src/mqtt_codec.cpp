@@ -64,6 +64,13 @@ ParseResult error_result(std::string message) {
   return r;
 }
 
+ParseResult ok_result(Packet packet) {
+  ParseResult r;
+  r.status = ParseStatus::kOk;
+  r.packet = std::move(packet);
+  return r;
+}
+
 ParseResult parse_connect(uint8_t flags, Reader &r) {
   if (flags != 0) return error_result("CONNECT with non-zero fixed-header flags");
   Connect c;
@@ -98,10 +105,7 @@ ParseResult parse_connect(uint8_t flags, Reader &r) {
   if (has_nul(c.client_id) || (c.username && has_nul(*c.username))) {
     return error_result("CONNECT string contains U+0000");
   }
-  ParseResult out;
-  out.status = ParseStatus::kOk;
-  out.packet = std::move(c);
-  return out;
+  return ok_result(std::move(c));
 }
 
 ParseResult parse_publish(uint8_t flags, Reader &r) {
@@ -121,10 +125,7 @@ ParseResult parse_publish(uint8_t flags, Reader &r) {
   }
   if (p.qos > 0 && p.packet_id == 0) return error_result("PUBLISH with packet id 0");
   p.payload = r.rest();
-  ParseResult out;
-  out.status = ParseStatus::kOk;
-  out.packet = std::move(p);
-  return out;
+  return ok_result(std::move(p));
 }
 
 ParseResult parse_subscribe(uint8_t flags, Reader &r) {
@@ -141,10 +142,7 @@ ParseResult parse_subscribe(uint8_t flags, Reader &r) {
   }
   if (!r.ok()) return error_result(r.error());
   if (s.filters.empty()) return error_result("SUBSCRIBE without topic filters");
-  ParseResult out;
-  out.status = ParseStatus::kOk;
-  out.packet = std::move(s);
-  return out;
+  return ok_result(std::move(s));
 }
 
 ParseResult parse_unsubscribe(uint8_t flags, Reader &r) {
@@ -154,10 +152,7 @@ ParseResult parse_unsubscribe(uint8_t flags, Reader &r) {
   while (r.ok() && r.remaining() > 0) u.filters.push_back(r.str("UNSUBSCRIBE topic filter"));
   if (!r.ok()) return error_result(r.error());
   if (u.filters.empty()) return error_result("UNSUBSCRIBE without topic filters");
-  ParseResult out;
-  out.status = ParseStatus::kOk;
-  out.packet = std::move(u);
-  return out;
+  return ok_result(std::move(u));
 }
 
 std::string check_first_byte(uint8_t type, uint8_t flags) {
@@ -225,8 +220,7 @@ ParseResult parse_packet(const uint8_t *data, size_t size, size_t max_packet_siz
     case PacketType::kPuback: {
       if (flags != 0) return error_result("PUBACK with non-zero flags");
       if (remaining_length != 2) return error_result("PUBACK with remaining length != 2");
-      result.status = ParseStatus::kOk;
-      result.packet = Puback{r.u16("PUBACK packet id")};
+      result = ok_result(Puback{r.u16("PUBACK packet id")});
       break;
     }
     case PacketType::kSubscribe:
@@ -237,20 +231,13 @@ ParseResult parse_packet(const uint8_t *data, size_t size, size_t max_packet_siz
       break;
     case PacketType::kPingreq:
       if (flags != 0 || remaining_length != 0) return error_result("malformed PINGREQ");
-      result.status = ParseStatus::kOk;
-      result.packet = Pingreq{};
+      result = ok_result(Pingreq{});
       break;
     case PacketType::kDisconnect:
       if (flags != 0 || remaining_length != 0) return error_result("malformed DISCONNECT");
-      result.status = ParseStatus::kOk;
-      result.packet = Disconnect{};
+      result = ok_result(Disconnect{});
       break;
-    case PacketType::kPubrec:
-    case PacketType::kPubrel:
-    case PacketType::kPubcomp:
-      return error_result("QoS 2 flow packet (type " + std::to_string(type) +
-                          ") not supported by DPS");
-    default:
+    default:  // check_first_byte has refused every other type already
       return error_result("packet type " + std::to_string(type) + " not allowed from a client");
   }
   if (result.status == ParseStatus::kOk) result.consumed = header_len + remaining_length;

@@ -191,8 +191,10 @@ bool MqttSession::handle(mqtt::Publish &packet) {
     return false;
   }
   // PUBACK strictly before the response publish: .NET fails otherwise.
-  if (packet.qos == 1) send(mqtt::encode_puback(packet.packet_id));
-  if (reply.delivery == Delivery::kSilent) {
+  if (packet.qos == 1 && reply.delivery != Delivery::kSilentNoPuback) {
+    send(mqtt::encode_puback(packet.packet_id));
+  }
+  if (reply.delivery == Delivery::kSilent || reply.delivery == Delivery::kSilentNoPuback) {
     log::request(context_.transport, context_.registration_id, op, 0, reply.result,
                  elapsed_ms(started));
     return true;

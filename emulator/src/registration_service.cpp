@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 
 #include <chrono>
+#include <utility>
 
 #include "log.h"
 #include "sas.h"
@@ -45,6 +46,15 @@ ServiceReply guarded(Handler handler) {
     log::error("internal", {{"what", e.what()}});
     return RegistrationService::error_reply(500, 500001, "Internal error.");
   }
+}
+
+// A fault that only alters the reply a request gets (malformed body, wrong $rid).
+ServiceReply modified(ServiceReply reply, const std::optional<ServiceReply> &modifier) {
+  if (modifier) {
+    reply.malformed_body = modifier->malformed_body;
+    reply.wrong_rid = modifier->wrong_rid;
+  }
+  return reply;
 }
 
 // Deeply nested JSON would make serialization (which recurses) exhaust the stack; DPS bodies are
@@ -137,9 +147,9 @@ void RegistrationService::count_connection(const std::string &transport) {
 
 void RegistrationService::count_reply(const RequestContext &ctx, const ServiceReply &reply) {
   ++requests_by_transport_[ctx.transport];
-  std::string key = reply.delivery == Delivery::kNormal   ? std::to_string(reply.status)
-                    : reply.delivery == Delivery::kSilent ? "silent"
-                                                          : "dropped";
+  std::string key = reply.delivery == Delivery::kNormal           ? std::to_string(reply.status)
+                    : reply.delivery == Delivery::kDropConnection ? "dropped"
+                                                                  : "silent";
   ++replies_by_status_[key];
 }
 
@@ -193,7 +203,7 @@ std::optional<ServiceReply> RegistrationService::apply_request_faults(
     case FaultSpec::Type::kError:
       r = f.status == 503 ? error_reply(503, 503001, "Service unavailable (injected fault).")
                           : error_reply(500, 500001, "Internal server error (injected fault).");
-      r.retry_after_seconds = f.retry_after_seconds;
+      if (f.retry_after_seconds > 0) r.retry_after_seconds = f.retry_after_seconds;
       r.result = "fault-" + std::to_string(f.status);
       return r;
     case FaultSpec::Type::kDrop:
@@ -203,6 +213,10 @@ std::optional<ServiceReply> RegistrationService::apply_request_faults(
     case FaultSpec::Type::kSilent:
       r.delivery = Delivery::kSilent;
       r.result = "fault-silent";
+      return r;
+    case FaultSpec::Type::kNoPuback:
+      r.delivery = Delivery::kSilentNoPuback;
+      r.result = "fault-noPuback";
       return r;
     case FaultSpec::Type::kMalformed:
     case FaultSpec::Type::kWrongRid:
@@ -322,6 +336,16 @@ std::string RegistrationService::choose_hub(const Enrollment &enrollment,
 
 json RegistrationService::registration_state(const RegistrationRecord &record,
                                              const json &extra) const {
+  if (record.status == "failed") {
+    // Nothing was assigned: the state says why instead of where.
+    return {{"registrationId", record.registration_id},
+            {"createdDateTimeUtc", record.created_utc},
+            {"status", record.status},
+            {"errorCode", record.error_code},
+            {"errorMessage", record.error_message},
+            {"lastUpdatedDateTimeUtc", record.last_updated_utc},
+            {"etag", record.etag}};
+  }
   json state = {{"registrationId", record.registration_id},
                 {"createdDateTimeUtc", record.created_utc},
                 {"assignedHub", record.assigned_hub},
@@ -363,37 +387,29 @@ json RegistrationService::x509_state(const AuthOutcome &auth, const RequestConte
 }
 
 ServiceReply RegistrationService::assigned_reply(Operation &op) {
-  if (op.failure) {
-    // DPS keeps the failed state for the operation; nothing is assigned, so nothing is stored.
-    ServiceReply r;
-    r.status = 200;
-    r.tracking_id = random_uuid();
-    std::string now_text = utc_timestamp_now();
-    r.body = {{"operationId", op.operation_id},
-              {"status", "failed"},
-              {"registrationState",
-               {{"registrationId", op.record.registration_id},
-                {"createdDateTimeUtc", op.record.created_utc},
-                {"status", "failed"},
-                {"errorCode", op.failure->first},
-                {"errorMessage", op.failure->second},
-                {"lastUpdatedDateTimeUtc", now_text},
-                {"etag", op.record.etag}}}};
-    r.result = "failed";
-    return r;
-  }
   if (!op.completed) {
-    store_->put(op.record);  // durable before the device hears "assigned"
+    if (op.failure) {
+      // Like DPS, the registration keeps its failed state (a status lookup returns it); no hub.
+      op.record.status = "failed";
+      op.record.error_code = op.failure->first;
+      op.record.error_message = op.failure->second;
+      op.record.assigned_hub.clear();
+      op.record.substatus.clear();
+      op.record.payload.reset();
+      op.extra_state = json::object();
+    } else {
+      ++assignments_;
+    }
+    store_->put(op.record);  // durable before the device hears the outcome
     op.completed = true;
-    ++assignments_;
   }
   ServiceReply r;
   r.status = 200;
   r.tracking_id = random_uuid();
   r.body = {{"operationId", op.operation_id},
-            {"status", "assigned"},
+            {"status", op.record.status},
             {"registrationState", registration_state(op.record, op.extra_state)}};
-  r.result = "assigned";
+  r.result = op.record.status;
   return r;
 }
 
@@ -411,20 +427,42 @@ void RegistrationService::prune_operations(int64_t now_ms) {
   while (operations_.size() >= kMaxOperations) operations_.erase(operations_.begin());
 }
 
+template <typename Handler>
+ServiceReply RegistrationService::serve(const RequestContext &ctx, Handler handler) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ServiceReply reply = guarded(handler);
+  count_reply(ctx, reply);
+  return reply;
+}
+
+std::optional<ServiceReply> RegistrationService::apply_early_faults(
+    const RequestContext &ctx, bool is_register, std::optional<ServiceReply> &modifier) {
+  modifier = apply_request_faults(ctx, is_register, find_individual(ctx.registration_id));
+  if (modifier && modifier->result != "modifier") return std::exchange(modifier, std::nullopt);
+  return std::nullopt;
+}
+
+std::optional<ServiceReply> RegistrationService::authenticate_with_group_faults(
+    const RequestContext &ctx, bool is_register, AuthOutcome &auth,
+    std::optional<ServiceReply> &modifier) {
+  auth = authenticate(ctx);
+  if (auth.error) return modified(*auth.error, modifier);
+  if (auth.enrollment->is_group) {
+    // Which group a device belongs to is only known after authentication; the global faults
+    // were evaluated already.
+    auto group_modifier = apply_request_faults(ctx, is_register, auth.enrollment, false);
+    if (group_modifier && group_modifier->result != "modifier") return group_modifier;
+    if (group_modifier) modifier = group_modifier;
+  }
+  return std::nullopt;
+}
+
 ServiceReply RegistrationService::register_device(const RequestContext &ctx,
                                                   const std::string &body) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  ServiceReply reply = guarded([&]() -> ServiceReply {
-    auto modifier = apply_request_faults(ctx, true, find_individual(ctx.registration_id));
-    if (modifier && modifier->result != "modifier") return *modifier;
-
-    auto finish = [&](ServiceReply r) {
-      if (modifier) {
-        r.malformed_body = modifier->malformed_body;
-        r.wrong_rid = modifier->wrong_rid;
-      }
-      return r;
-    };
+  return serve(ctx, [&]() -> ServiceReply {
+    std::optional<ServiceReply> modifier;
+    if (auto fault = apply_early_faults(ctx, true, modifier)) return *fault;
+    auto finish = [&modifier](ServiceReply r) { return modified(std::move(r), modifier); };
 
     // The body may be empty (.NET), carry payload:null (Python) or omit registrationId.
     auto parsed_body = parse_body(body);
@@ -440,16 +478,9 @@ ServiceReply RegistrationService::register_device(const RequestContext &ctx,
       }
     }
 
-    AuthOutcome auth = authenticate(ctx);
-    if (auth.error) return finish(*auth.error);
+    AuthOutcome auth;
+    if (auto early = authenticate_with_group_faults(ctx, true, auth, modifier)) return *early;
     const Enrollment &enrollment = *auth.enrollment;
-    if (enrollment.is_group) {
-      // Which group a device belongs to is only known after authentication; the global faults
-      // were evaluated already.
-      auto group_modifier = apply_request_faults(ctx, true, &enrollment, false);
-      if (group_modifier && group_modifier->result != "modifier") return *group_modifier;
-      if (group_modifier) modifier = group_modifier;
-    }
 
     int64_t now_ms = monotonic_ms();
     prune_operations(now_ms);
@@ -516,7 +547,7 @@ ServiceReply RegistrationService::register_device(const RequestContext &ctx,
       if (!enrollment.reprovision.update_hub_assignment && !existing->assigned_hub.empty()) {
         hub = existing->assigned_hub;
       }
-      if (hub != existing->assigned_hub) {
+      if (!existing->assigned_hub.empty() && hub != existing->assigned_hub) {
         record.substatus =
             enrollment.reprovision.migrate_device_data ? "deviceDataMigrated" : "deviceDataReset";
       } else {
@@ -534,6 +565,8 @@ ServiceReply RegistrationService::register_device(const RequestContext &ctx,
     record.attestation = auth.attestation;
     record.assigned_hub = hub;
     record.status = "assigned";
+    record.error_code = 0;
+    record.error_message.clear();
     record.last_updated_utc = now_text;
     record.etag = new_etag();
     record.registration_count += 1;
@@ -564,30 +597,16 @@ ServiceReply RegistrationService::register_device(const RequestContext &ctx,
     r.result = "assigning";
     return finish(r);
   });
-  count_reply(ctx, reply);
-  return reply;
 }
 
 ServiceReply RegistrationService::operation_status(const RequestContext &ctx,
                                                    const std::string &operation_id) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  ServiceReply reply = guarded([&]() -> ServiceReply {
-    auto modifier = apply_request_faults(ctx, false, find_individual(ctx.registration_id));
-    if (modifier && modifier->result != "modifier") return *modifier;
-    auto finish = [&](ServiceReply r) {
-      if (modifier) {
-        r.malformed_body = modifier->malformed_body;
-        r.wrong_rid = modifier->wrong_rid;
-      }
-      return r;
-    };
-    AuthOutcome auth = authenticate(ctx);
-    if (auth.error) return finish(*auth.error);
-    if (auth.enrollment->is_group) {
-      auto group_modifier = apply_request_faults(ctx, false, auth.enrollment, false);
-      if (group_modifier && group_modifier->result != "modifier") return *group_modifier;
-      if (group_modifier) modifier = group_modifier;
-    }
+  return serve(ctx, [&]() -> ServiceReply {
+    std::optional<ServiceReply> modifier;
+    if (auto fault = apply_early_faults(ctx, false, modifier)) return *fault;
+    AuthOutcome auth;
+    if (auto early = authenticate_with_group_faults(ctx, false, auth, modifier)) return *early;
+    auto finish = [&modifier](ServiceReply r) { return modified(std::move(r), modifier); };
 
     auto it = operations_.find(operation_id);
     if (it == operations_.end() || !iequals(it->second.registration_id, ctx.registration_id)) {
@@ -606,16 +625,13 @@ ServiceReply RegistrationService::operation_status(const RequestContext &ctx,
     r.result = "assigning";
     return finish(r);
   });
-  count_reply(ctx, reply);
-  return reply;
 }
 
 ServiceReply RegistrationService::status_lookup(const RequestContext &ctx,
                                                 const std::string &body) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  ServiceReply reply = guarded([&]() -> ServiceReply {
-    auto modifier = apply_request_faults(ctx, false, find_individual(ctx.registration_id));
-    if (modifier && modifier->result != "modifier") return *modifier;
+  return serve(ctx, [&]() -> ServiceReply {
+    std::optional<ServiceReply> modifier;
+    if (auto fault = apply_early_faults(ctx, false, modifier)) return *fault;
     auto parsed_body = parse_body(body);
     if (!parsed_body) return error_reply(400, 400004, "The request body is not a JSON object.");
     const json &request = *parsed_body;
@@ -636,8 +652,6 @@ ServiceReply RegistrationService::status_lookup(const RequestContext &ctx,
     if (modifier) r.malformed_body = modifier->malformed_body;
     return r;
   });
-  count_reply(ctx, reply);
-  return reply;
 }
 
 void RegistrationService::replace_global_faults(std::vector<FaultSpec> faults) {

@@ -33,6 +33,7 @@ enum class Delivery {
   kNormal,
   kDropConnection,  // close the connection without answering
   kSilent,          // never answer
+  kSilentNoPuback,  // never answer, and MQTT: no PUBACK for a QoS 1 request either
 };
 
 struct ServiceReply {
@@ -96,6 +97,20 @@ class RegistrationService {
     std::optional<std::pair<int, std::string>> failure;
   };
 
+  // Runs one request's handler under the lock (an exception becomes a 500) and counts the reply.
+  template <typename Handler>
+  ServiceReply serve(const RequestContext &ctx, Handler handler);
+  // The first step of every request: the individual enrollment's and the global faults.
+  // Returns the reply of a fault that ends the request; a fault that only alters the reply is
+  // left in `modifier`.
+  std::optional<ServiceReply> apply_early_faults(const RequestContext &ctx, bool is_register,
+                                                 std::optional<ServiceReply> &modifier);
+  // Authenticates into `auth`, then evaluates a group's faults (known only now). Returns the
+  // reply that ends the request (authentication failed, a group fault), else nullopt; a group
+  // fault that only alters the reply replaces `modifier`.
+  std::optional<ServiceReply> authenticate_with_group_faults(const RequestContext &ctx,
+                                                             bool is_register, AuthOutcome &auth,
+                                                             std::optional<ServiceReply> &modifier);
   AuthOutcome authenticate(const RequestContext &ctx);
   // Evaluates the enrollment's faults (when known), then the global ones (when include_global).
   // A reply with result "modifier" only alters the normal reply (malformed body, wrong $rid).

@@ -49,6 +49,10 @@ nlohmann::json RegistrationRecord::to_json() const {
                       {"registrationCount", registration_count}};
   if (!enrollment_group_id.empty()) j["enrollmentGroupId"] = enrollment_group_id;
   if (payload) j["payload"] = *payload;
+  if (status == "failed") {
+    j["errorCode"] = error_code;
+    j["errorMessage"] = error_message;
+  }
   return j;
 }
 
@@ -80,6 +84,21 @@ Store::Store(const std::string &path, bool read_only) : path_(path) {
         " payload TEXT,"
         " registration_count INTEGER NOT NULL)");
   }
+  // Stores made before failed registrations were kept lack the error columns.
+  has_error_columns_ = has_column("error_code");
+  if (!has_error_columns_ && !read_only) {
+    exec("ALTER TABLE registrations ADD COLUMN error_code INTEGER NOT NULL DEFAULT 0");
+    exec("ALTER TABLE registrations ADD COLUMN error_message TEXT NOT NULL DEFAULT ''");
+    has_error_columns_ = true;
+  }
+}
+
+bool Store::has_column(const char *name) {
+  Statement stmt(db_, "SELECT name FROM pragma_table_info('registrations')");
+  while (sqlite3_step(stmt.get()) == SQLITE_ROW) {
+    if (column_text(stmt.get(), 0) == name) return true;
+  }
+  return false;
 }
 
 Store::~Store() {
@@ -112,17 +131,28 @@ RegistrationRecord Store::read_row(sqlite3_stmt *stmt) {
     if (r.payload->is_discarded()) r.payload.reset();
   }
   r.registration_count = sqlite3_column_int64(stmt, 11);
+  r.error_code = sqlite3_column_int64(stmt, 12);
+  r.error_message = column_text(stmt, 13);
   return r;
 }
 
 namespace {
 constexpr const char *kColumns =
     "registration_id, enrollment_group_id, attestation, device_id, assigned_hub, status, "
-    "substatus, created_utc, last_updated_utc, etag, payload, registration_count";
+    "substatus, created_utc, last_updated_utc, etag, payload, registration_count, error_code, "
+    "error_message";
+// The same without the error columns, for an old store opened read-only.
+constexpr const char *kColumnsBeforeErrors =
+    "registration_id, enrollment_group_id, attestation, device_id, assigned_hub, status, "
+    "substatus, created_utc, last_updated_utc, etag, payload, registration_count, 0, ''";
+}  // namespace
+
+std::string Store::select_columns() const {
+  return std::string("SELECT ") + (has_error_columns_ ? kColumns : kColumnsBeforeErrors);
 }
 
 std::optional<RegistrationRecord> Store::find(const std::string &registration_id) {
-  std::string sql = std::string("SELECT ") + kColumns + " FROM registrations WHERE id_key = ?";
+  std::string sql = select_columns() + " FROM registrations WHERE id_key = ?";
   Statement stmt(db_, sql.c_str());
   stmt.bind(1, to_lower(registration_id));
   int rc = sqlite3_step(stmt.get());
@@ -135,7 +165,7 @@ std::optional<RegistrationRecord> Store::find(const std::string &registration_id
 
 void Store::put(const RegistrationRecord &r) {
   std::string sql = std::string("INSERT OR REPLACE INTO registrations (id_key, ") + kColumns +
-                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+                    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   Statement stmt(db_, sql.c_str());
   stmt.bind(1, to_lower(r.registration_id));
   stmt.bind(2, r.registration_id);
@@ -154,6 +184,8 @@ void Store::put(const RegistrationRecord &r) {
     sqlite3_bind_null(stmt.get(), 12);
   }
   stmt.bind(13, r.registration_count);
+  stmt.bind(14, r.error_code);
+  stmt.bind(15, r.error_message);
   if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
     throw std::runtime_error(std::string("registration store write failed: ") +
                              sqlite3_errmsg(db_));
@@ -161,8 +193,7 @@ void Store::put(const RegistrationRecord &r) {
 }
 
 std::vector<RegistrationRecord> Store::list() {
-  std::string sql =
-      std::string("SELECT ") + kColumns + " FROM registrations ORDER BY registration_id";
+  std::string sql = select_columns() + " FROM registrations ORDER BY registration_id";
   Statement stmt(db_, sql.c_str());
   std::vector<RegistrationRecord> out;
   int rc;

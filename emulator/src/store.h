@@ -17,6 +17,9 @@ struct RegistrationRecord {
   std::string enrollment_group_id;  // empty for an individual enrollment
   std::string attestation;          // "symmetricKey" or "x509"
   std::string device_id, assigned_hub, status, substatus;
+  // status "failed": what the allocation answered (errorCode 0 otherwise).
+  int64_t error_code = 0;
+  std::string error_message;
   std::string created_utc, last_updated_utc, etag;
   std::optional<nlohmann::json> payload;  // what was returned in registrationState.payload
   int64_t registration_count = 0;
@@ -41,7 +44,11 @@ class Store {
  private:
   RegistrationRecord read_row(sqlite3_stmt *stmt);
   void exec(const char *sql);
+  bool has_column(const char *name);
+  std::string select_columns() const;
 
+  // False for a read-only store made before the error columns existed.
+  bool has_error_columns_ = true;
   sqlite3 *db_ = nullptr;
   std::string path_;
 };

@@ -2,6 +2,7 @@
 // dev PKI creation and reuse, X.509 attestation checks, CSR issuance, and `make-cert`.
 // A plain program: every failed CHECK is printed, the exit status is 1 when any failed.
 #include "../src/pki.h"
+#include "../src/ossl_ptr.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -57,19 +58,10 @@ void report_failure(const char *file, int line, const std::string &what) {
           std::string(#text " contains \"") + (needle) + "\"; it is: \"" + check_text_ + "\""); \
   } while (0)
 
-struct Free {
-  void operator()(X509 *p) const { X509_free(p); }
-  void operator()(EVP_PKEY *p) const { EVP_PKEY_free(p); }
-  void operator()(X509_REQ *p) const { X509_REQ_free(p); }
-  void operator()(BIO *p) const { BIO_free_all(p); }
-  void operator()(X509_STORE *p) const { X509_STORE_free(p); }
-  void operator()(X509_STORE_CTX *p) const { X509_STORE_CTX_free(p); }
-  void operator()(STACK_OF(X509) * p) const { sk_X509_pop_free(p, X509_free); }
-};
-using Cert = std::unique_ptr<X509, Free>;
-using Key = std::unique_ptr<EVP_PKEY, Free>;
-using Req = std::unique_ptr<X509_REQ, Free>;
-using Bio = std::unique_ptr<BIO, Free>;
+using Cert = dpsemu::CertPtr;
+using Key = dpsemu::PkeyPtr;
+using Req = dpsemu::ReqPtr;
+using Bio = dpsemu::BioPtr;
 
 class TempDir {
  public:
@@ -178,14 +170,14 @@ std::string make_cert_stdout(const TempDir &dir, std::vector<std::string> args, 
 
 bool verify_with_openssl(X509 *leaf, const std::vector<X509 *> &intermediates, X509 *anchor,
                          int purpose, const char *host = nullptr) {
-  std::unique_ptr<X509_STORE, Free> store(X509_STORE_new());
+  dpsemu::StorePtr store(X509_STORE_new());
   X509_STORE_add_cert(store.get(), anchor);
-  std::unique_ptr<STACK_OF(X509), Free> untrusted(sk_X509_new_null());
+  dpsemu::CertStackPtr untrusted(sk_X509_new_null());
   for (X509 *cert : intermediates) {
     X509_up_ref(cert);
     sk_X509_push(untrusted.get(), cert);
   }
-  std::unique_ptr<X509_STORE_CTX, Free> ctx(X509_STORE_CTX_new());
+  dpsemu::StoreCtxPtr ctx(X509_STORE_CTX_new());
   X509_STORE_CTX_init(ctx.get(), store.get(), leaf, untrusted.get());
   X509_STORE_CTX_set_purpose(ctx.get(), purpose);
   if (host) X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(ctx.get()), host, 0);

@@ -577,7 +577,9 @@ def test_allocation_failed_fault_from_admin(emulator_factory):
                          token("group-dev-f", key), websocket=False)
     _assert_failed(r, "group-dev-f")
     status, regs = emu.admin("GET", "/registrations")
-    assert regs == []  # a failed allocation assigns nothing
+    # Nothing is assigned, but the failed state is kept (status lookup, list).
+    assert [(reg["registrationId"], reg["status"], reg["assignedHub"]) for reg in regs] == [
+        ("group-dev-f", "failed", "")]
     r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "group-dev-f",
                          token("group-dev-f", key))
     assert_assigned(r, "group-dev-f")
@@ -586,3 +588,87 @@ def test_allocation_failed_fault_from_admin(emulator_factory):
                       ({"type": "allocationFailed", "status": 500}, "status")):
         status, body = emu.admin("PUT", "/faults", {"faults": [bad]})
         assert status == 400 and word in body["error"], body
+
+
+def _status_lookup(emu, reg_id, key=KEY_1):
+    status, _, _, data = dc.https_request(
+        emu.ports["https"], emu.ca_path, "POST",
+        f"/{SCOPE}/registrations/{reg_id}?api-version=2021-06-01",
+        json.dumps({"registrationId": reg_id}),
+        {"Authorization": token(reg_id, key), "Content-Type": "application/json"})
+    return status, json.loads(data)
+
+
+def test_failed_registration_is_kept_for_the_status_lookup(emulator_factory):
+    config = base_config()
+    config["enrollments"].append(
+        {"registrationId": "dev-fail", "assignmentDelayMs": 200,
+         "attestation": {"type": "symmetricKey", "primaryKey": KEY_1},
+         "faults": [{"type": "allocationFailed", "count": 1, "errorCode": 400209,
+                     "errorMessage": "Hub not reachable"}]})
+    emu = emulator_factory(config)
+    status, body = _status_lookup(emu, "dev-fail")
+    assert status == 404 and body["errorCode"] == 404202  # never registered
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-fail", token("dev-fail"))
+    _assert_failed(r, "dev-fail", 400209, "Hub not reachable")
+    status, state = _status_lookup(emu, "dev-fail")
+    assert status == 200, state
+    failed_state = r.body["registrationState"]
+    assert state == failed_state  # the same state the device was told
+    status, regs = emu.admin("GET", "/registrations")
+    (reg,) = [reg for reg in regs if reg["registrationId"] == "dev-fail"]
+    assert reg["status"] == "failed" and reg["errorCode"] == 400209, reg
+    assert emu.list_json() == regs  # `dps-emulator list` reads the same store
+    # Registering again (the fault's count is used up) assigns and replaces the failed state.
+    r = dc.https_register(emu.ports["https"], emu.ca_path, SCOPE, "dev-fail", token("dev-fail"))
+    assigned = assert_assigned(r, "dev-fail")
+    assert assigned["substatus"] == "initialAssignment"
+    assert assigned["createdDateTimeUtc"] == failed_state["createdDateTimeUtc"]
+    status, state = _status_lookup(emu, "dev-fail")
+    assert status == 200 and state["status"] == "assigned", state
+    assert "errorCode" not in state and state["assignedHub"] == assigned["assignedHub"]
+
+
+def test_error_fault_retry_after_is_optional(emulator_factory):
+    emu = emulator_factory(base_config(faults=[
+        {"type": "error", "status": 503, "count": 2},
+        {"type": "error", "status": 500, "count": 2, "retryAfterSeconds": 3}]))
+    status, body = emu.admin("GET", "/faults")
+    assert [fault.get("retryAfterSeconds") for fault in body["faults"]] == [None, 3], body
+    for expected_status, expected_retry_after in ((503, None), (500, "3")):
+        r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-1", token("dev-1"))
+        assert r.status == expected_status, r
+        pairs = dict(r.trace[0][1])
+        assert pairs.get("retry-after") == expected_retry_after, r.trace
+        r = dc.https_register(emu.ports["https"], emu.ca_path, SCOPE, "dev-1", token("dev-1"))
+        assert r.status == expected_status, r
+        assert r.retry_after == expected_retry_after, r.trace
+    r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-1", token("dev-1"))
+    assert_assigned(r, "dev-1", "device-one")
+
+
+def test_no_puback_fault_withholds_the_puback_and_the_answer(emulator_factory):
+    emu = emulator_factory(base_config(faults=[
+        {"type": "noPuback", "count": 1, "registrationId": "dev-1"}]))
+    conn = dc.MqttConnection(emu.ports["mqtt"], emu.ca_path)
+    try:
+        conn.send(dc.connect_packet("dev-1", f"{SCOPE}/registrations/dev-1/api-version=x",
+                                    token("dev-1")))
+        assert conn.read_packet()[0] == 2
+        conn.send(dc.subscribe_packet(1, "$dps/registrations/res/#"))
+        assert conn.read_packet()[0] == 9
+        conn.send(dc.publish_packet("$dps/registrations/PUT/iotdps-register/?$rid=1", "{}",
+                                    qos=1, packet_id=7))
+        with pytest.raises(TimeoutError):
+            conn.read_packet(timeout=1.0)  # neither PUBACK nor response
+        # The connection stays open; the next request (count used up) is served normally.
+        conn.send(dc.publish_packet("$dps/registrations/PUT/iotdps-register/?$rid=2", "{}",
+                                    qos=1, packet_id=8))
+        packet = conn.read_packet()
+        assert packet[0] == 4 and packet[2] == b"\x00\x08", packet
+        assert conn.read_packet()[0] == 3
+    finally:
+        conn.close()
+    assert "type=noPuback" in emu.log_text()
+    status, stats = emu.admin("GET", "/stats")
+    assert stats["faultsInjected"]["noPuback"] == 1
