@@ -23,6 +23,7 @@
 
 #include "emulator_fixture.h"
 #include "prov/prov.h"
+#include "test_helpers.h"
 
 #define SCOPE "0ne00000A0A"
 #define HUB_1 "hub-1.example.net"
@@ -84,7 +85,10 @@ static const char *kConfig =
     " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_ASSIGNED
     "\"}},\n"
     "    {\"registrationId\": \"dev-503\", \"faults\": [{\"type\": \"error\", \"status\": 503, "
-    "\"every\": 1}],"
+    "\"every\": 1, \"retryAfterSeconds\": 1}],"
+    " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_ASSIGNED
+    "\"}},\n"
+    "    {\"registrationId\": \"dev-nopuback\", \"faults\": [{\"type\": \"noPuback\"}],"
     " \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" KEY_ASSIGNED
     "\"}},\n"
     "    {\"registrationId\": \"dev-wrongrid\", \"faults\": [{\"type\": \"wrongRid\"}],"
@@ -106,49 +110,30 @@ static const char *kConfig =
 
 static emu_fixture *g_emu;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Upper time bounds are multiplied by PROV_TEST_TIME_SCALE. The valgrind
- * variants set it high: there a first TLS handshake alone can take seconds
- * (more on a loaded machine), and they check memory, statuses and messages,
- * while the plain runs check the timing. Lower bounds are never scaled. */
-static double scaled(double seconds) {
-  const char *scale = getenv("PROV_TEST_TIME_SCALE");
-  double factor = scale ? atof(scale) : 1.0;
-  return seconds * (factor >= 1.0 ? factor : 1.0);
-}
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 static int start_emulator(void **state) {
   (void)state;
-  g_emu = emu_start(kConfig);
-  return g_emu ? 0 : -1;
+  return emu_start_into(&g_emu, kConfig);
 }
 
 static int stop_emulator(void **state) {
   (void)state;
-  emu_stop(g_emu);
-  g_emu = NULL;
-  return 0;
+  return emu_stop_slot(&g_emu);
 }
 
-/* A client for registration_id with the emulator's CA trusted. */
-static prov_client *make_client(const char *registration_id, const char *key) {
+/* A client for registration_id at host with the emulator's CA trusted. */
+static prov_client *make_client_at(const char *host, const char *registration_id, const char *key) {
   prov_client *client = NULL;
-  int rc = prov_client_create_symkey(&client, emu_mqtt_host(g_emu), registration_id, SCOPE, key);
+  int rc = prov_client_create_symkey(&client, host, registration_id, SCOPE, key);
   if (rc != PROV_OK) fail_msg("create %s: %s", registration_id, prov_last_error_message());
   assert_int_equal(prov_client_set_server_verification_cert(client, emu_ca_pem(g_emu)), PROV_OK);
-  assert_int_equal(prov_client_set_register_timeout(client, (uint32_t)(scaled(20.0) * 1000)),
+  assert_int_equal(prov_client_set_register_timeout(client, (uint32_t)(test_scaled(20.0) * 1000)),
                    PROV_OK);
   return client;
+}
+
+/* The same on the emulator's MQTT port. */
+static prov_client *make_client(const char *registration_id, const char *key) {
+  return make_client_at(emu_mqtt_host(g_emu), registration_id, key);
 }
 
 static int register_expect(prov_client *client, int expected, prov_result **result) {
@@ -159,11 +144,6 @@ static int register_expect(prov_client *client, int expected, prov_result **resu
              prov_last_error_message(), prov_status_str(expected));
   }
   return rc;
-}
-
-static void assert_contains(const char *text, const char *part) {
-  if (!text || !strstr(text, part))
-    fail_msg("\"%s\" does not contain \"%s\"", text ? text : "(null)", part);
 }
 
 static void assert_assigned(const prov_result *result, const char *device_id) {
@@ -186,14 +166,14 @@ static void assigned_first_try(void **state) {
   (void)state;
   prov_client *client = make_client("dev-assigned", KEY_ASSIGNED);
   prov_result *result = NULL;
-  double start = now_s();
+  double start = test_now_s();
   register_expect(client, PROV_OK, &result);
-  double elapsed = now_s() - start;
+  double elapsed = test_now_s() - start;
   assert_assigned(result, "dev-assigned");
   assert_string_equal(prov_result_registration_id(result), "dev-assigned");
   assert_string_equal(prov_result_substatus(result), "initialAssignment");
   /* Delay 0: the service answers 200 assigned at once, no poll wait. */
-  if (elapsed > scaled(1.0)) fail_msg("immediate assignment took %.3f s", elapsed);
+  if (elapsed > test_scaled(1.0)) fail_msg("immediate assignment took %.3f s", elapsed);
   prov_result_free(result);
   prov_client_free(client);
 }
@@ -212,13 +192,13 @@ static void retry_after_polling(void **state) {
   (void)state;
   prov_client *client = make_client("dev-delay", KEY_DELAY);
   prov_result *result = NULL;
-  double start = now_s();
+  double start = test_now_s();
   register_expect(client, PROV_OK, &result);
-  double elapsed = now_s() - start;
+  double elapsed = test_now_s() - start;
   assert_assigned(result, "dev-delay");
   /* Assignment takes 2.5 s and the service says retry-after 1: the polls
    * land at about 1, 2 and 3 s. */
-  if (elapsed < 2.4 || elapsed > scaled(4.5))
+  if (elapsed < 2.4 || elapsed > test_scaled(4.5))
     fail_msg("polling took %.3f s, expected 2.5..4.5 s", elapsed);
   prov_result_free(result);
   prov_client_free(client);
@@ -234,7 +214,7 @@ static void wrong_key_is_credential_error(void **state) {
   int32_t code = prov_result_error_code(result);
   if (code < 401000 || code > 401999) fail_msg("error code %d is not 401xxx", (int)code);
   assert_non_null(prov_result_tracking_id(result));
-  assert_contains(prov_last_error_message(), "service rejected the credential: 401");
+  test_assert_contains(prov_last_error_message(), "service rejected the credential: 401");
   assert_null(strstr(prov_last_error_message(), KEY_WRONG));
   prov_result_free(result);
   prov_client_free(client);
@@ -248,7 +228,7 @@ static void unknown_registration(void **state) {
   assert_non_null(result);
   assert_int_equal(prov_result_http_status(result), 401);
   assert_int_equal(prov_result_error_code(result) / 1000, 401);
-  assert_contains(prov_last_error_message(), "trackingId");
+  test_assert_contains(prov_last_error_message(), "trackingId");
   prov_result_free(result);
   prov_client_free(client);
 }
@@ -261,7 +241,7 @@ static void disabled_enrollment(void **state) {
   assert_non_null(result);
   assert_string_equal(prov_result_status(result), "disabled");
   assert_null(prov_result_assigned_hub(result));
-  assert_contains(prov_last_error_message(), "status \"disabled\"");
+  test_assert_contains(prov_last_error_message(), "status \"disabled\"");
   prov_result_free(result);
   prov_client_free(client);
 }
@@ -280,8 +260,8 @@ static void allocation_failed(void **state) {
   assert_string_equal(prov_result_error_message(result),
                       "Custom allocation failed with status code: 400");
   assert_null(prov_result_assigned_hub(result));
-  assert_contains(prov_last_error_message(), "status \"failed\"");
-  assert_contains(prov_last_error_message(), "400207");
+  test_assert_contains(prov_last_error_message(), "status \"failed\"");
+  test_assert_contains(prov_last_error_message(), "400207");
   prov_result_free(result);
   prov_client_free(client);
 
@@ -306,12 +286,12 @@ static void throttled_then_assigned(void **state) {
   (void)state;
   prov_client *client = make_client("dev-throttled", KEY_THROTTLED);
   prov_result *result = NULL;
-  double start = now_s();
+  double start = test_now_s();
   register_expect(client, PROV_OK, &result);
-  double elapsed = now_s() - start;
+  double elapsed = test_now_s() - start;
   assert_assigned(result, "dev-throttled");
   /* Two 429s with retry-after 1 each, honoured as given. */
-  if (elapsed < 1.9 || elapsed > scaled(4.0))
+  if (elapsed < 1.9 || elapsed > test_scaled(4.0))
     fail_msg("throttled registration took %.3f s", elapsed);
   prov_result_free(result);
   prov_client_free(client);
@@ -327,20 +307,20 @@ static void throttled_via_admin_endpoint(void **state) {
   assert_true(status >= 200 && status < 300);
   prov_client *client = make_client("dev-admin", KEY_ADMIN);
   prov_result *result = NULL;
-  double start = now_s();
+  double start = test_now_s();
   register_expect(client, PROV_OK, &result);
-  double elapsed = now_s() - start;
+  double elapsed = test_now_s() - start;
   assert_assigned(result, "dev-admin");
-  if (elapsed < 0.9 || elapsed > scaled(3.0))
+  if (elapsed < 0.9 || elapsed > test_scaled(3.0))
     fail_msg("throttled registration took %.3f s", elapsed);
   prov_result_free(result);
 
   /* Faults cleared: assigned at once. */
   status = emu_admin_request(g_emu, "DELETE", "/faults", NULL, NULL);
   assert_true(status >= 200 && status < 300);
-  start = now_s();
+  start = test_now_s();
   register_expect(client, PROV_OK, &result);
-  assert_true(now_s() - start < scaled(1.0));
+  assert_true(test_now_s() - start < test_scaled(1.0));
   prov_result_free(result);
   prov_client_free(client);
 }
@@ -350,26 +330,26 @@ static void silent_server_times_out(void **state) {
   prov_client *client = make_client("dev-silent", KEY_SILENT);
   assert_int_equal(prov_client_set_register_timeout(client, 3000), PROV_OK);
   prov_result *result = NULL;
-  double start = now_s();
+  double start = test_now_s();
   register_expect(client, PROV_E_TIMEOUT, &result);
-  double elapsed = now_s() - start;
+  double elapsed = test_now_s() - start;
   assert_null(result);
-  if (elapsed < 2.0 || elapsed > 3.0 + scaled(1.0))
+  if (elapsed < 2.0 || elapsed > 3.0 + test_scaled(1.0))
     fail_msg("timeout after %.3f s, deadline 3 s", elapsed);
-  assert_contains(prov_last_error_message(),
-                  "registration deadline of 3000 ms expired while waiting for");
+  test_assert_contains(prov_last_error_message(),
+                       "registration deadline of 3000 ms expired while waiting for");
 
   /* A per-response timeout shorter than the deadline names that limit. */
   assert_int_equal(prov_client_set_register_timeout(client, 10000), PROV_OK);
   assert_int_equal(prov_client_set_response_timeout(client, 1500), PROV_OK);
   /* A missing response is retried by default; without retries it ends the call. */
   assert_int_equal(prov_client_set_retry_policy(client, 0, 1000, 1000), PROV_OK);
-  start = now_s();
+  start = test_now_s();
   register_expect(client, PROV_E_TIMEOUT, &result);
-  elapsed = now_s() - start;
-  if (elapsed < 1.0 || elapsed > 1.5 + scaled(1.0))
+  elapsed = test_now_s() - start;
+  if (elapsed < 1.0 || elapsed > 1.5 + test_scaled(1.0))
     fail_msg("response timeout after %.3f s, expected 1.5 s", elapsed);
-  assert_contains(prov_last_error_message(), "timed out after 1500 ms waiting for");
+  test_assert_contains(prov_last_error_message(), "timed out after 1500 ms waiting for");
   prov_client_free(client);
 }
 
@@ -383,8 +363,8 @@ static void untrusted_certificate(void **state) {
   /* No CA set: the system trust store does not know the emulator's CA. */
   register_expect(client, PROV_E_CONNECTION_FAILED, &result);
   assert_null(result);
-  assert_contains(prov_last_error_message(),
-                  "TLS: server certificate verification failed for localhost:");
+  test_assert_contains(prov_last_error_message(),
+                       "TLS: server certificate verification failed for localhost:");
 
   /* A wrong CA: the first root of the system bundle. */
   FILE *bundle = fopen("/etc/ssl/certs/ca-certificates.crt", "r");
@@ -400,7 +380,7 @@ static void untrusted_certificate(void **state) {
     fclose(bundle);
     assert_int_equal(prov_client_set_server_verification_cert(client, pem), PROV_OK);
     register_expect(client, PROV_E_CONNECTION_FAILED, &result);
-    assert_contains(prov_last_error_message(), "server certificate verification failed");
+    test_assert_contains(prov_last_error_message(), "server certificate verification failed");
   }
   prov_client_free(client);
 }
@@ -459,9 +439,9 @@ static void gateway_cipher_and_keep_alive(void **state) {
    * PINGREQs go out while waiting. */
   assert_int_equal(prov_client_set_keep_alive(client, 1), PROV_OK);
   prov_result *result = NULL;
-  double start = now_s();
+  double start = test_now_s();
   register_expect(client, PROV_OK, &result);
-  double elapsed = now_s() - start;
+  double elapsed = test_now_s() - start;
   assert_assigned(result, "dev-slowpoll");
   if (elapsed < 2.9) fail_msg("registration took %.3f s; the poll wait is 3 s", elapsed);
   prov_result_free(result);
@@ -486,8 +466,9 @@ static void gateway_cipher_and_keep_alive(void **state) {
     result = NULL;
     register_expect(client, PROV_E_CONNECTION_FAILED, &result);
     assert_null(result);
-    assert_contains(prov_last_error_message(), "TLS: server certificate verification failed for");
-    assert_contains(prov_last_error_message(), host);
+    test_assert_contains(prov_last_error_message(),
+                         "TLS: server certificate verification failed for");
+    test_assert_contains(prov_last_error_message(), host);
   } else {
     fprintf(stderr,
             "note: host name \"%s\" does not resolve to 127.0.0.1; "
@@ -547,30 +528,32 @@ static void fault_statuses(void **state) {
   assert_int_equal(prov_client_set_retry_policy(client, 0, 1000, 1000), PROV_OK);
   register_expect(client, PROV_E_CONNECTION_DROPPED, &result);
   assert_null(result);
-  assert_contains(prov_last_error_message(), "connection closed by localhost:");
-  assert_contains(prov_last_error_message(), "while waiting for the register response");
+  test_assert_contains(prov_last_error_message(), "connection closed by localhost:");
+  test_assert_contains(prov_last_error_message(), "while waiting for the register response");
   prov_client_free(client);
 
   client = make_client("dev-malformed", KEY_ASSIGNED);
   register_expect(client, PROV_E_PROTOCOL, &result);
   assert_null(result);
-  assert_contains(prov_last_error_message(),
-                  "service sent an unusable body in the register response");
+  test_assert_contains(prov_last_error_message(),
+                       "service sent an unusable body in the register response");
   prov_client_free(client);
 
   /* 503 every time: retried with backoff until the next wait would pass the
    * deadline, then the last service error, with its details on the result. */
   client = make_client("dev-503", KEY_ASSIGNED);
   assert_int_equal(prov_client_set_register_timeout(client, 4000), PROV_OK);
-  double start = now_s();
+  double start = test_now_s();
   register_expect(client, PROV_E_SERVICE, &result);
-  double elapsed = now_s() - start;
+  double elapsed = test_now_s() - start;
   assert_non_null(result);
   assert_int_equal(prov_result_http_status(result), 503);
   assert_int_equal(prov_result_error_code(result) / 1000, 503);
-  assert_contains(prov_last_error_message(), "service answered 503 to the register request");
-  assert_contains(prov_last_error_message(), "would pass the registration deadline of 4000 ms");
-  if (elapsed > 4.0 + scaled(0.5)) fail_msg("503 retries ran %.3f s past a 4 s deadline", elapsed);
+  test_assert_contains(prov_last_error_message(), "service answered 503 to the register request");
+  test_assert_contains(prov_last_error_message(),
+                       "would pass the registration deadline of 4000 ms");
+  if (elapsed > 4.0 + test_scaled(0.5))
+    fail_msg("503 retries ran %.3f s past a 4 s deadline", elapsed);
   prov_result_free(result);
   result = NULL;
   prov_client_free(client);
@@ -579,8 +562,52 @@ static void fault_statuses(void **state) {
   client = make_client("dev-wrongrid", KEY_ASSIGNED);
   assert_int_equal(prov_client_set_register_timeout(client, 2000), PROV_OK);
   register_expect(client, PROV_E_TIMEOUT, &result);
-  assert_contains(prov_last_error_message(), "waiting for the register response");
+  test_assert_contains(prov_last_error_message(), "waiting for the register response");
   prov_client_free(client);
+}
+
+/* The register publish (QoS 1) gets no PUBACK and no answer: the timeout
+ * names the missing PUBACK; a silent service (PUBACK, no answer) is told
+ * apart by naming only the response. */
+static void puback_withheld_times_out(void **state) {
+  (void)state;
+  static const struct {
+    const char *registration_id;
+    int transport;
+    int with_puback;
+  } kCases[] = {{"dev-nopuback", PROV_TRANSPORT_MQTT, 0},
+                {"dev-nopuback", PROV_TRANSPORT_MQTT_WS, 0},
+                {"dev-silent", PROV_TRANSPORT_MQTT, 1}};
+  for (size_t i = 0; i < sizeof kCases / sizeof kCases[0]; ++i) {
+    const char *key = kCases[i].with_puback ? KEY_SILENT : KEY_ASSIGNED;
+    char host[64];
+    snprintf(
+        host, sizeof host, "localhost:%d",
+        kCases[i].transport == PROV_TRANSPORT_MQTT ? emu_mqtt_port(g_emu) : emu_https_port(g_emu));
+    prov_client *client = make_client_at(host, kCases[i].registration_id, key);
+    assert_int_equal(prov_client_set_transport(client, kCases[i].transport), PROV_OK);
+    /* 2 s: the wait also covers CONNACK and SUBACK (sent with the request). */
+    assert_int_equal(prov_client_set_response_timeout(client, 2000), PROV_OK);
+    assert_int_equal(prov_client_set_retry_policy(client, 0, 100, 100), PROV_OK);
+    prov_result *result = NULL;
+    double start = test_now_s();
+    register_expect(client, PROV_E_TIMEOUT, &result);
+    double elapsed = test_now_s() - start;
+    assert_null(result);
+    if (elapsed < 1.9 || elapsed > 2.0 + test_scaled(2.0)) {
+      fail_msg("%s: timed out after %.3f s, expected about 2 s", kCases[i].registration_id,
+               elapsed);
+    }
+    const char *message = prov_last_error_message();
+    test_assert_contains(message, "timed out after 2000 ms waiting for the");
+    if (kCases[i].with_puback) {
+      test_assert_contains(message, "waiting for the register response");
+      if (strstr(message, "PUBACK")) fail_msg("a PUBACK came, yet: %s", message);
+    } else {
+      test_assert_contains(message, "the MQTT PUBACK of the register request");
+    }
+    prov_client_free(client);
+  }
 }
 
 /* ---- concurrency ------------------------------------------------------ */
@@ -630,7 +657,7 @@ static void concurrent_clients(void **state) {
   (void)state;
   struct worker workers[THREADS];
   memset(workers, 0, sizeof workers);
-  double start = now_s();
+  double start = test_now_s();
   for (int t = 0; t < THREADS; ++t) {
     workers[t].first = t;
     workers[t].step = THREADS;
@@ -644,7 +671,7 @@ static void concurrent_clients(void **state) {
       fprintf(stderr, "thread %d: %d failed, e.g. %s\n", t, workers[t].failed, workers[t].failure);
   }
   fprintf(stderr, "%d/%d registrations from %d threads in %.2f s\n", ok, CLIENTS, THREADS,
-          now_s() - start);
+          test_now_s() - start);
   assert_int_equal(ok, CLIENTS);
 }
 
@@ -665,13 +692,13 @@ static void busy_on_concurrent_register(void **state) {
   struct busy_call call = {make_client("dev-delay", KEY_DELAY), -1, NULL};
   pthread_t thread;
   assert_int_equal(pthread_create(&thread, NULL, register_in_thread, &call), 0);
-  sleep_ms(500); /* the first registration is now polling (assignment takes 2.5 s) */
+  test_sleep_ms(500); /* the first registration is now polling (assignment takes 2.5 s) */
   prov_result *result = (prov_result *)0x1;
-  double start = now_s();
+  double start = test_now_s();
   assert_int_equal(prov_client_register(call.client, &result), PROV_E_BUSY);
-  assert_true(now_s() - start < scaled(0.1));
+  assert_true(test_now_s() - start < test_scaled(0.1));
   assert_null(result);
-  assert_contains(prov_last_error_message(), "in flight");
+  test_assert_contains(prov_last_error_message(), "in flight");
   assert_int_equal(prov_client_set_keep_alive(call.client, 30), PROV_E_BUSY);
   pthread_join(thread, NULL);
   if (call.rc != PROV_OK) fail_msg("first registration: %s", prov_status_str(call.rc));
@@ -699,6 +726,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(payload_round_trip),
       cmocka_unit_test(gateway_cipher_and_keep_alive),
       cmocka_unit_test(fault_statuses),
+      cmocka_unit_test(puback_withheld_times_out),
       cmocka_unit_test(ipv6_literal_host),
       cmocka_unit_test(concurrent_clients),
       cmocka_unit_test(busy_on_concurrent_register),

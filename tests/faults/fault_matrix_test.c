@@ -31,6 +31,7 @@
 
 #include "emulator_fixture.h"
 #include "prov/prov.h"
+#include "test_helpers.h"
 
 #define SCOPE "0ne00000A0A"
 #define KEY "bGlicHJvdi1mYXVsdC1tYXRyaXgta2V5KioqKioqKio="
@@ -54,7 +55,7 @@ static const char *kConfig =
     ENROLL("dev-429-3", THROTTLE_ONCE(3))
     ENROLL("dev-429-always", "\"faults\": [{\"type\": \"throttle\", \"every\": 1, \"retryAfterSeconds\": 1}],")
     ENROLL("dev-500", "\"faults\": [{\"type\": \"error\", \"status\": 500, \"every\": 1, \"count\": 2}],")
-    ENROLL("dev-503", "\"faults\": [{\"type\": \"error\", \"status\": 503, \"every\": 1, \"count\": 1}],")
+    ENROLL("dev-503", "\"faults\": [{\"type\": \"error\", \"status\": 503, \"every\": 1, \"count\": 1, \"retryAfterSeconds\": 1}],")
     ENROLL("dev-drop-connect", "\"faults\": [{\"type\": \"drop\", \"after\": \"connect\", \"count\": 1}],")
     ENROLL("dev-drop-register", "\"faults\": [{\"type\": \"drop\", \"after\": \"register\", \"count\": 1}],")
     ENROLL("dev-silent", "\"faults\": [{\"type\": \"silent\"}],")
@@ -69,29 +70,6 @@ static const char *kConfig =
 /* clang-format on */
 
 static emu_fixture *g_emu;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Upper bounds scale with PROV_TEST_TIME_SCALE (valgrind runs); lower bounds never do. */
-static double scaled(double seconds) {
-  const char *scale = getenv("PROV_TEST_TIME_SCALE");
-  double factor = scale ? atof(scale) : 1.0;
-  return seconds * (factor >= 1.0 ? factor : 1.0);
-}
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static void assert_contains(const char *text, const char *part) {
-  if (!text || !strstr(text, part))
-    fail_msg("\"%s\" does not contain \"%s\"", text ? text : "(null)", part);
-}
 
 static void assert_between(double value, double low, double high, const char *what) {
   if (value < low || value > high) {
@@ -225,7 +203,7 @@ static void relay_cut(struct relay *r) {
 static void relay_stop(struct relay *r) {
   atomic_store(&r->stop, 1);
   pthread_join(r->acceptor, NULL);
-  while (atomic_load(&r->active) > 0) sleep_ms(5);
+  while (atomic_load(&r->active) > 0) test_sleep_ms(5);
   close(r->listen_fd);
   free(r);
 }
@@ -254,13 +232,13 @@ static void on_progress(int state, const char *detail, uint32_t retry_after_ms, 
   if (log->count < MAX_EVENTS) {
     log->states[log->count] = state;
     log->delays[log->count] = retry_after_ms;
-    log->times[log->count] = now_s();
+    log->times[log->count] = test_now_s();
     snprintf(log->details[log->count], sizeof log->details[0], "%s", detail);
     log->count++;
   }
   pthread_mutex_unlock(&log->lock);
   if (state == log->trigger_state && !atomic_load(&log->triggered)) {
-    log->triggered_at = now_s();
+    log->triggered_at = test_now_s();
     if (log->cut_relay) relay_cut(log->cut_relay);
     atomic_store(&log->triggered, 1);
   }
@@ -299,9 +277,9 @@ static prov_client *make_client(const char *registration_id, uint32_t deadline_m
 }
 
 static int register_timed(prov_client *client, prov_result **result, double *elapsed) {
-  double start = now_s();
+  double start = test_now_s();
   int rc = prov_client_register(client, result);
-  *elapsed = now_s() - start;
+  *elapsed = test_now_s() - start;
   return rc;
 }
 
@@ -331,15 +309,12 @@ static int count_log_lines(const char *part1, const char *part2, const char *par
 
 static int start_emulator(void **state) {
   (void)state;
-  g_emu = emu_start(kConfig);
-  return g_emu ? 0 : -1;
+  return emu_start_into(&g_emu, kConfig);
 }
 
 static int stop_emulator(void **state) {
   (void)state;
-  emu_stop(g_emu);
-  g_emu = NULL;
-  return 0;
+  return emu_stop_slot(&g_emu);
 }
 
 /* ---- cells: throttling and service errors ----------------------------------- */
@@ -354,12 +329,13 @@ static void throttled_cell(const char *id, uint32_t retry_after_s) {
   expect_status(register_timed(client, &result, &elapsed), PROV_OK);
   assert_string_equal(prov_result_status(result), "assigned");
   /* The retry-after is honoured as given: never shortened, never clamped. */
-  assert_between(elapsed, retry_after_s, retry_after_s + scaled(1.0), "throttled registration");
+  assert_between(elapsed, retry_after_s, retry_after_s + test_scaled(1.0),
+                 "throttled registration");
   int retry = find_state(&log, PROV_PROGRESS_RETRYING, 0);
   assert_true(retry >= 0);
   assert_int_equal(log.delays[retry], retry_after_s * 1000);
-  assert_contains(log.details[retry], "service answered 429");
-  assert_contains(log.details[retry], "429001");
+  test_assert_contains(log.details[retry], "service answered 429");
+  test_assert_contains(log.details[retry], "429001");
   assert_int_equal(count_state(&log, PROV_PROGRESS_ASSIGNED), 1);
   prov_result_free(result);
   prov_client_free(client);
@@ -375,8 +351,14 @@ static void throttled_retry_after_3s(void **state) {
   throttled_cell("dev-429-3", 3);
 }
 
-static void server_error_cell(const char *id, int status, int times) {
+/* `times` 5xx answers, then assigned. With retry_after_s > 0 the emulator
+ * sends that retry-after and each retry waits exactly that long; with 0 the
+ * answers carry none and the client backs off with its own policy (here at
+ * most kOwnBackoffMs, full jitter), never with some built-in retry-after. */
+static void server_error_cell(const char *id, int status, int times, uint32_t retry_after_s) {
+  enum { kOwnBackoffMs = 200 };
   prov_client *client = make_client(id, 20000);
+  assert_int_equal(prov_client_set_retry_policy(client, 5, kOwnBackoffMs, kOwnBackoffMs), PROV_OK);
   struct progress_log log;
   progress_init(&log, -1);
   assert_int_equal(prov_client_set_progress_callback(client, on_progress, &log), PROV_OK);
@@ -384,24 +366,37 @@ static void server_error_cell(const char *id, int status, int times) {
   double elapsed;
   expect_status(register_timed(client, &result, &elapsed), PROV_OK);
   assert_string_equal(prov_result_status(result), "assigned");
-  /* The emulator sends retry-after 1 with every 5xx: one second per failure. */
-  assert_between(elapsed, times * 1.0, times * 1.0 + scaled(1.0), "registration after 5xx");
   assert_int_equal(count_state(&log, PROV_PROGRESS_RETRYING), times);
   char expected[64];
   snprintf(expected, sizeof expected, "service answered %d", status);
-  assert_contains(log.details[find_state(&log, PROV_PROGRESS_RETRYING, 0)], expected);
+  for (int retry = find_state(&log, PROV_PROGRESS_RETRYING, 0); retry >= 0;
+       retry = find_state(&log, PROV_PROGRESS_RETRYING, retry + 1)) {
+    test_assert_contains(log.details[retry], expected);
+    if (retry_after_s > 0) {
+      assert_int_equal(log.delays[retry], retry_after_s * 1000);
+      test_assert_contains(log.details[retry], "; retry-after ");
+    } else {
+      assert_true(log.delays[retry] <= kOwnBackoffMs);
+      test_assert_contains(log.details[retry], "; backoff");
+    }
+  }
+  double least = retry_after_s > 0 ? times * (double)retry_after_s : 0.0;
+  double most = retry_after_s > 0 ? least : times * kOwnBackoffMs / 1000.0;
+  assert_between(elapsed, least, most + test_scaled(1.0), "registration after 5xx");
   prov_result_free(result);
   prov_client_free(client);
 }
 
+/* dev-500's answers carry no retry-after. */
 static void error_500_then_assigned(void **state) {
   (void)state;
-  server_error_cell("dev-500", 500, 2);
+  server_error_cell("dev-500", 500, 2, 0);
 }
 
+/* dev-503's answer carries retry-after 1. */
 static void error_503_then_assigned(void **state) {
   (void)state;
-  server_error_cell("dev-503", 503, 1);
+  server_error_cell("dev-503", 503, 1, 1);
 }
 
 static void retry_budget_exhausted(void **state) {
@@ -412,26 +407,26 @@ static void retry_budget_exhausted(void **state) {
   double elapsed;
   expect_status(register_timed(client, &result, &elapsed), PROV_E_SERVICE);
   /* Two retries, each after the service's retry-after of 1 s. */
-  assert_between(elapsed, 2.0, 2.0 + scaled(1.0), "exhausted retry budget");
+  assert_between(elapsed, 2.0, 2.0 + test_scaled(1.0), "exhausted retry budget");
   assert_non_null(result);
   assert_int_equal(prov_result_http_status(result), 429);
   assert_int_equal(prov_result_error_code(result), 429001);
-  assert_contains(prov_last_error_message(), "service answered 429 to the register request");
-  assert_contains(prov_last_error_message(), "gave up after 3 tries");
+  test_assert_contains(prov_last_error_message(), "service answered 429 to the register request");
+  test_assert_contains(prov_last_error_message(), "gave up after 3 tries");
   prov_result_free(result);
 
   /* No retries at all: the first 429 is the answer. */
   assert_int_equal(prov_client_set_retry_policy(client, 0, 100, 100), PROV_OK);
   expect_status(register_timed(client, &result, &elapsed), PROV_E_SERVICE);
-  assert_between(elapsed, 0.0, scaled(1.0), "registration without retries");
+  assert_between(elapsed, 0.0, test_scaled(1.0), "registration without retries");
   assert_int_equal(prov_result_error_code(result), 429001);
   prov_result_free(result);
 
   /* Bad policies are refused, naming the value. */
   assert_int_equal(prov_client_set_retry_policy(client, 3, 0, 100), PROV_E_INVALID_ARG);
-  assert_contains(prov_last_error_message(), "initial_backoff_ms 0");
+  test_assert_contains(prov_last_error_message(), "initial_backoff_ms 0");
   assert_int_equal(prov_client_set_retry_policy(client, 3, 500, 100), PROV_E_INVALID_ARG);
-  assert_contains(prov_last_error_message(), "max_backoff_ms 100");
+  test_assert_contains(prov_last_error_message(), "max_backoff_ms 100");
   prov_client_free(client);
 }
 
@@ -448,10 +443,10 @@ static void drop_cell(const char *id) {
   expect_status(register_timed(client, &result, &elapsed), PROV_OK);
   assert_string_equal(prov_result_status(result), "assigned");
   /* One backoff of at most 300 ms (full jitter) and a second connection. */
-  assert_between(elapsed, 0.0, 0.3 + scaled(1.0), "registration after a dropped connection");
+  assert_between(elapsed, 0.0, 0.3 + test_scaled(1.0), "registration after a dropped connection");
   assert_int_equal(count_state(&log, PROV_PROGRESS_RETRYING), 1);
-  assert_contains(log.details[find_state(&log, PROV_PROGRESS_RETRYING, 0)],
-                  "PROV_E_CONNECTION_DROPPED");
+  test_assert_contains(log.details[find_state(&log, PROV_PROGRESS_RETRYING, 0)],
+                       "PROV_E_CONNECTION_DROPPED");
   assert_int_equal(count_state(&log, PROV_PROGRESS_CONNECTING), 2);
   assert_true(log.delays[find_state(&log, PROV_PROGRESS_RETRYING, 0)] <= 300);
   prov_result_free(result);
@@ -498,21 +493,21 @@ static void drop_while_assigning_resumes_operation(void **state) {
   assert_string_equal(prov_result_operation_id(result), operation_id);
   int retry = find_state(&log, PROV_PROGRESS_RETRYING, assigning);
   assert_true(retry > assigning);
-  assert_contains(log.details[retry], "PROV_E_CONNECTION_DROPPED");
-  assert_contains(log.details[retry], "resume polling operation");
+  test_assert_contains(log.details[retry], "PROV_E_CONNECTION_DROPPED");
+  test_assert_contains(log.details[retry], "resume polling operation");
   /* Reconnected, then polled the same operation no earlier than the retry-after. */
   assert_true(find_state(&log, PROV_PROGRESS_CONNECTING, retry) > retry);
   int poll = find_state(&log, PROV_PROGRESS_REGISTERING, retry);
   assert_true(poll > retry);
   assert_string_equal(log.details[poll], operation_id);
-  assert_between(log.times[poll] - log.times[assigning], 2.0, 2.0 + scaled(0.5),
+  assert_between(log.times[poll] - log.times[assigning], 2.0, 2.0 + test_scaled(0.5),
                  "first poll after the reconnect");
   assert_int_equal(count_log_lines("event=request", "op=register", "registrationId=dev-assigning"),
                    1);
   assert_true(count_log_lines("event=request", "op=query", "registrationId=dev-assigning") >= 1);
   assert_true(atomic_load(&relay->accepted) >= 2);
   /* 3 s assignment delay, polls every 2 s: assigned at the second poll (~4 s). */
-  assert_between(elapsed, 3.0, 4.0 + scaled(1.5), "registration with a reconnect");
+  assert_between(elapsed, 3.0, 4.0 + test_scaled(1.5), "registration with a reconnect");
   prov_result_free(result);
   prov_client_free(client);
   relay_stop(relay);
@@ -530,21 +525,21 @@ static void silent_times_out_at_deadline(void **state) {
   double elapsed;
   expect_status(register_timed(client, &result, &elapsed), PROV_E_TIMEOUT);
   assert_null(result);
-  assert_between(elapsed, 3.0, 4.0 + scaled(1.0), "silent service (deadline 4 s)");
-  assert_contains(prov_last_error_message(), "waiting for the register response");
+  assert_between(elapsed, 3.0, 4.0 + test_scaled(1.0), "silent service (deadline 4 s)");
+  test_assert_contains(prov_last_error_message(), "waiting for the register response");
 
   /* With a response timeout of 1.5 s the missing answers are retried (with a
    * new connection each time) until the deadline. */
   assert_int_equal(prov_client_set_response_timeout(client, 1500), PROV_OK);
   log.count = 0;
   expect_status(register_timed(client, &result, &elapsed), PROV_E_TIMEOUT);
-  assert_between(elapsed, 3.0, 4.0 + scaled(1.0), "silent service, response timeout 1.5 s");
+  assert_between(elapsed, 3.0, 4.0 + test_scaled(1.0), "silent service, response timeout 1.5 s");
   assert_true(count_state(&log, PROV_PROGRESS_RETRYING) >= 1);
-  assert_contains(log.details[find_state(&log, PROV_PROGRESS_RETRYING, 0)],
-                  /* (under valgrind the CONNACK may be what is late) */
-                  "timed out after 1500 ms waiting for the ");
+  test_assert_contains(log.details[find_state(&log, PROV_PROGRESS_RETRYING, 0)],
+                       /* (under valgrind the CONNACK may be what is late) */
+                       "timed out after 1500 ms waiting for the ");
   assert_int_equal(count_state(&log, PROV_PROGRESS_FAILED), 1);
-  assert_contains(log.details[find_state(&log, PROV_PROGRESS_FAILED, 0)], "PROV_E_TIMEOUT");
+  test_assert_contains(log.details[find_state(&log, PROV_PROGRESS_FAILED, 0)], "PROV_E_TIMEOUT");
   prov_client_free(client);
 }
 
@@ -554,9 +549,9 @@ static void slow_assignment_beyond_deadline(void **state) {
   prov_result *result = NULL;
   double elapsed;
   expect_status(register_timed(client, &result, &elapsed), PROV_E_TIMEOUT);
-  assert_between(elapsed, 2.0, 3.0 + scaled(1.0), "slow assignment (deadline 3 s)");
-  assert_contains(prov_last_error_message(), "registration still \"assigning\"");
-  assert_contains(prov_last_error_message(), "registration deadline of 3000 ms");
+  assert_between(elapsed, 2.0, 3.0 + test_scaled(1.0), "slow assignment (deadline 3 s)");
+  test_assert_contains(prov_last_error_message(), "registration still \"assigning\"");
+  test_assert_contains(prov_last_error_message(), "registration deadline of 3000 ms");
   prov_client_free(client);
 }
 
@@ -566,8 +561,8 @@ static void malformed_body_is_protocol_error(void **state) {
   prov_result *result = NULL;
   double elapsed;
   expect_status(register_timed(client, &result, &elapsed), PROV_E_PROTOCOL);
-  assert_between(elapsed, 0.0, scaled(1.0), "malformed answer (not retried)");
-  assert_contains(prov_last_error_message(), "unusable body in the register response");
+  assert_between(elapsed, 0.0, test_scaled(1.0), "malformed answer (not retried)");
+  test_assert_contains(prov_last_error_message(), "unusable body in the register response");
   assert_int_equal(count_log_lines("event=request", "op=register", "registrationId=dev-malformed"),
                    1);
   /* Nothing broke: the same process registers another device. */
@@ -584,8 +579,8 @@ static void wrong_rid_ignored_then_timeout(void **state) {
   prov_result *result = NULL;
   double elapsed;
   expect_status(register_timed(client, &result, &elapsed), PROV_E_TIMEOUT);
-  assert_between(elapsed, 1.5, 2.5 + scaled(1.0), "foreign $rid answers (deadline 2.5 s)");
-  assert_contains(prov_last_error_message(), "waiting for the register response");
+  assert_between(elapsed, 1.5, 2.5 + test_scaled(1.0), "foreign $rid answers (deadline 2.5 s)");
+  test_assert_contains(prov_last_error_message(), "waiting for the register response");
   prov_client_free(client);
 }
 
@@ -598,7 +593,7 @@ static void wrong_rid_ignored_then_success(void **state) {
   double elapsed;
   expect_status(register_timed(client, &result, &elapsed), PROV_OK);
   /* The foreign answer is ignored; after the 1 s response timeout it retries. */
-  assert_between(elapsed, 1.0, 1.2 + scaled(1.0), "registration after a foreign $rid answer");
+  assert_between(elapsed, 1.0, 1.2 + test_scaled(1.0), "registration after a foreign $rid answer");
   prov_result_free(result);
   prov_client_free(client);
 }
@@ -615,9 +610,9 @@ struct canceller {
 
 static void *cancel_when_triggered(void *arg) {
   struct canceller *c = arg;
-  while (!atomic_load(&c->log->triggered)) sleep_ms(1);
-  sleep_ms(c->after_ms);
-  c->cancelled_at = now_s();
+  while (!atomic_load(&c->log->triggered)) test_sleep_ms(1);
+  test_sleep_ms(c->after_ms);
+  c->cancelled_at = test_now_s();
   int rc = prov_client_cancel(c->client);
   if (rc != PROV_OK) c->cancelled_at = -1;
   return NULL;
@@ -636,16 +631,16 @@ static void cancel_cell(prov_client *client, int state, long after_ms) {
   assert_int_equal(pthread_create(&c.thread, NULL, cancel_when_triggered, &c), 0);
   prov_result *result = NULL;
   int rc = prov_client_register(client, &result);
-  double returned_at = now_s();
+  double returned_at = test_now_s();
   if (!atomic_load(&log.triggered)) atomic_store(&log.triggered, 1); /* free the canceller */
   pthread_join(c.thread, NULL);
   expect_status(rc, PROV_E_CANCELLED);
   assert_null(result);
   assert_true(c.cancelled_at > 0);
-  assert_between(returned_at - c.cancelled_at, 0.0, 0.1 * scaled(1.0),
+  assert_between(returned_at - c.cancelled_at, 0.0, 0.1 * test_scaled(1.0),
                  "return after prov_client_cancel");
-  assert_contains(prov_last_error_message(), "registration cancelled");
-  assert_contains(log.details[find_state(&log, PROV_PROGRESS_FAILED, 0)], "PROV_E_CANCELLED");
+  test_assert_contains(prov_last_error_message(), "registration cancelled");
+  test_assert_contains(log.details[find_state(&log, PROV_PROGRESS_FAILED, 0)], "PROV_E_CANCELLED");
   assert_int_equal(prov_client_set_progress_callback(client, NULL, NULL), PROV_OK);
 }
 
@@ -681,14 +676,14 @@ static void handshake_timeout_names_step(void **state) {
   prov_result *result = NULL;
   double elapsed;
   expect_status(register_timed(client, &result, &elapsed), PROV_E_TIMEOUT);
-  assert_between(elapsed, 0.9, 1.0 + scaled(1.0), "TLS handshake timeout (1 s)");
-  assert_contains(prov_last_error_message(),
-                  "timed out after 1000 ms waiting for the TLS handshake");
+  assert_between(elapsed, 0.9, 1.0 + test_scaled(1.0), "TLS handshake timeout (1 s)");
+  test_assert_contains(prov_last_error_message(),
+                       "timed out after 1000 ms waiting for the TLS handshake");
   /* Retried (default policy) until the registration deadline. */
   assert_int_equal(prov_client_set_register_timeout(client, 3500), PROV_OK);
   assert_int_equal(prov_client_set_retry_policy(client, 10, 100, 100), PROV_OK);
   expect_status(register_timed(client, &result, &elapsed), PROV_E_TIMEOUT);
-  assert_between(elapsed, 3.0, 3.5 + scaled(1.0), "TLS handshake timeouts until the deadline");
+  assert_between(elapsed, 3.0, 3.5 + test_scaled(1.0), "TLS handshake timeouts until the deadline");
   assert_true(atomic_load(&relay->accepted) >= 4);
   prov_client_free(client);
   relay_stop(relay);
@@ -776,7 +771,7 @@ struct async_outcome {
 static void on_complete(int status, prov_result *result, void *user) {
   struct async_outcome *o = user;
   prov_result *inner = NULL;
-  o->completed_at = now_s();
+  o->completed_at = test_now_s();
   o->status = status;
   snprintf(o->message, sizeof o->message, "%s", status == PROV_OK ? "" : prov_last_error_message());
   if (result && prov_result_assigned_hub(result))
@@ -828,9 +823,9 @@ static void async_register_and_callback_rules(void **state) {
   prov_client *client = make_client("dev-429-1", 20000);
   struct async_outcome o;
   async_init(&o, client);
-  double start = now_s();
+  double start = test_now_s();
   assert_int_equal(prov_client_register_async(client, on_complete, &o), PROV_OK);
-  assert_true(now_s() - start < scaled(0.2)); /* returns at once */
+  assert_true(test_now_s() - start < test_scaled(0.2)); /* returns at once */
   /* A second registration while one is in flight: BUSY, and setters too. */
   assert_int_equal(prov_client_register_async(client, on_complete, &o), PROV_E_BUSY);
   prov_result *result = NULL;
@@ -841,13 +836,13 @@ static void async_register_and_callback_rules(void **state) {
   assert_string_equal(o.hub, "hub-1.example.net");
   assert_int_equal(o.status_register_in_callback, PROV_E_BUSY);
   assert_int_equal(o.status_async_in_callback, PROV_E_BUSY);
-  assert_between(o.completed_at - start, 1.0, 1.0 + scaled(1.0), "async registration");
+  assert_between(o.completed_at - start, 1.0, 1.0 + test_scaled(1.0), "async registration");
 
   /* 2. The client registers again (async) after the callback returned. */
   async_init(&o, client);
   for (int i = 0; i < 200 && prov_client_register_async(client, on_complete, &o) == PROV_E_BUSY;
        ++i)
-    sleep_ms(5);
+    test_sleep_ms(5);
   async_wait(&o);
   assert_int_equal(o.status, PROV_OK);
 
@@ -856,7 +851,7 @@ static void async_register_and_callback_rules(void **state) {
   o.free_in_callback = 1;
   for (int i = 0; i < 200 && prov_client_register_async(client, on_complete, &o) == PROV_E_BUSY;
        ++i)
-    sleep_ms(5);
+    test_sleep_ms(5);
   async_wait(&o);
   assert_int_equal(o.status, PROV_OK);
 
@@ -866,7 +861,7 @@ static void async_register_and_callback_rules(void **state) {
   assert_int_equal(prov_client_set_progress_callback(client, free_from_progress, &f), PROV_OK);
   expect_status(prov_client_register(client, &result), PROV_OK);
   assert_true(f.attempted);
-  assert_contains(f.message, "prov_client_free refused");
+  test_assert_contains(f.message, "prov_client_free refused");
   prov_result_free(result);
   prov_client_free(client);
 
@@ -875,10 +870,11 @@ static void async_register_and_callback_rules(void **state) {
   client = make_client("dev-silent", 20000);
   async_init(&o, client);
   assert_int_equal(prov_client_register_async(client, on_complete, &o), PROV_OK);
-  sleep_ms(500);
-  start = now_s();
+  test_sleep_ms(500);
+  start = test_now_s();
   prov_client_free(client);
-  assert_between(now_s() - start, 0.0, 0.1 * scaled(1.0), "free during async registration");
+  assert_between(test_now_s() - start, 0.0, 0.1 * test_scaled(1.0),
+                 "free during async registration");
   assert_true(o.done);
   assert_int_equal(o.status, PROV_E_CANCELLED);
 }
@@ -892,14 +888,14 @@ static void async_cancel_while_assigning(void **state) {
   struct async_outcome o;
   async_init(&o, client);
   assert_int_equal(prov_client_register_async(client, on_complete, &o), PROV_OK);
-  while (!atomic_load(&log.triggered)) sleep_ms(1);
-  sleep_ms(200);
-  double cancelled_at = now_s();
+  while (!atomic_load(&log.triggered)) test_sleep_ms(1);
+  test_sleep_ms(200);
+  double cancelled_at = test_now_s();
   assert_int_equal(prov_client_cancel(client), PROV_OK);
   async_wait(&o);
   assert_int_equal(o.status, PROV_E_CANCELLED);
-  assert_contains(o.message, "registration cancelled");
-  assert_between(o.completed_at - cancelled_at, 0.0, 0.1 * scaled(1.0),
+  test_assert_contains(o.message, "registration cancelled");
+  assert_between(o.completed_at - cancelled_at, 0.0, 0.1 * test_scaled(1.0),
                  "async completion after cancel");
   /* Cancel without a registration in flight does nothing. */
   assert_int_equal(prov_client_cancel(client), PROV_OK);
@@ -965,8 +961,8 @@ static void log_hook_redacts_secrets(void **state) {
   assert_true(capture.lines >= 10);
   assert_true(capture.levels[PROV_LOG_DEBUG] > 0 && capture.levels[PROV_LOG_INFO] > 0 &&
               capture.levels[PROV_LOG_WARNING] > 0 && capture.levels[PROV_LOG_ERROR] > 0);
-  assert_contains(capture.all, "retry 1");
-  assert_contains(capture.all, "assigned to hub-1.example.net");
+  test_assert_contains(capture.all, "retry 1");
+  test_assert_contains(capture.all, "assigned to hub-1.example.net");
   /* No key, no SAS token, no signature in any line. */
   char *token = NULL;
   assert_int_equal(prov_generate_sas_token(SCOPE, "dev-ok", KEY, 4102444800, &token), PROV_OK);

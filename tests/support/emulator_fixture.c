@@ -359,3 +359,14 @@ int emu_admin_request(const emu_fixture *e, const char *method, const char *path
   free(response);
   return status;
 }
+
+int emu_start_into(emu_fixture **slot, const char *config_json) {
+  *slot = emu_start(config_json);
+  return *slot ? 0 : -1;
+}
+
+int emu_stop_slot(emu_fixture **slot) {
+  emu_stop(*slot);
+  *slot = NULL;
+  return 0;
+}

@@ -40,6 +40,13 @@ const char *emu_data_dir(const emu_fixture *e);
  * prov_client_create_symkey (borrowed). */
 const char *emu_mqtt_host(const emu_fixture *e);
 
+/* For CMocka group setup/teardown functions that keep the suite's emulator in
+ * a static: emu_start_into stores emu_start(config_json) in *slot and returns
+ * 0, or -1 when it could not start; emu_stop_slot stops *slot, sets it to NULL
+ * and returns 0. */
+int emu_start_into(emu_fixture **slot, const char *config_json);
+int emu_stop_slot(emu_fixture **slot);
+
 /* Sends SIGTERM, waits for the process (SIGKILL after 10 s), removes the
  * temporary directory and frees the fixture. NULL is a no-op. */
 void emu_stop(emu_fixture *e);
