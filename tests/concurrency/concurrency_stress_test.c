@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "emulator_fixture.h"
+#include "event_loop_test.h"
 #include "prov/prov.h"
 
 #define SCOPE "0ne00000A0A"
@@ -224,7 +225,9 @@ static int stop_emulator(void **state) {
   return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* "event-loop": the engine tests of event_loop_test.c instead. */
+  if (argc > 1 && strcmp(argv[1], "event-loop") == 0) return event_loop_tests_main();
   const struct CMUnitTest tests[] = {cmocka_unit_test(hundred_clients)};
   return cmocka_run_group_tests(tests, start_emulator, stop_emulator);
 }

@@ -1,0 +1,8 @@
+/* The event-loop engine tests (event_loop_test.c), run by
+ * `prov_concurrency_stress_test event-loop`. */
+#ifndef PROV_TESTS_EVENT_LOOP_TEST_H
+#define PROV_TESTS_EVENT_LOOP_TEST_H
+
+int event_loop_tests_main(void);
+
+#endif
