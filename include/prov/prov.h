@@ -540,6 +540,19 @@ typedef void (*prov_register_callback)(int status, prov_result *result, void *us
  * called exactly once, on that thread, when the registration ends (also
  * when it is cancelled); until cb returns the client counts as busy.
  *
+ * Threading: no thread is started per registration. The registration runs
+ * as a coroutine (fiber) on one of libprov's event-loop threads (one per
+ * CPU, at most 4, shared by all asynchronous registrations of the process),
+ * and cb, the progress and the log callbacks run there, on the fiber's
+ * stack (256 KB). While a callback runs, the other registrations of that
+ * thread wait: callbacks should return promptly and not block for long
+ * (no sleeping, no waiting for other threads); deep recursion or large
+ * stack buffers belong on another thread. A callback may call any libprov
+ * function: prov_client_register on another client (its waits yield to the
+ * loop), prov_client_register_async, prov_client_cancel, and
+ * prov_client_free of another client, even one in flight (it waits for
+ * that registration's end without blocking the loop).
+ *
  * Rules for callbacks (completion, progress, log), enforced:
  * - prov_client_register / _register_async on the same client from its own
  *   callback returns PROV_E_BUSY (use another client, or start the next
@@ -593,8 +606,8 @@ typedef void (*prov_progress_callback)(int state, const char *detail, uint32_t r
 
 /* Sets (or, with cb NULL, clears) the progress callback. It is called on
  * the thread running the registration (the caller's for
- * prov_client_register, the library thread for _register_async), in order,
- * and must return promptly. Returns PROV_OK, PROV_E_INVALID_ARG or
+ * prov_client_register, a libprov event-loop thread for _register_async,
+ * see its threading note), in order, and must return promptly. Returns PROV_OK, PROV_E_INVALID_ARG or
  * PROV_E_BUSY. */
 PROV_API int prov_client_set_progress_callback(prov_client *client, prov_progress_callback cb,
                                                void *user_data) PROV_NOEXCEPT;
