@@ -607,8 +607,8 @@ typedef void (*prov_progress_callback)(int state, const char *detail, uint32_t r
 /* Sets (or, with cb NULL, clears) the progress callback. It is called on
  * the thread running the registration (the caller's for
  * prov_client_register, a libprov event-loop thread for _register_async,
- * see its threading note), in order, and must return promptly. Returns PROV_OK, PROV_E_INVALID_ARG or
- * PROV_E_BUSY. */
+ * see its threading note), in order, and must return promptly. Returns
+ * PROV_OK, PROV_E_INVALID_ARG or PROV_E_BUSY. */
 PROV_API int prov_client_set_progress_callback(prov_client *client, prov_progress_callback cb,
                                                void *user_data) PROV_NOEXCEPT;
 
