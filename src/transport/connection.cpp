@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/wait.h"
 #include "transport/curl_driver.h"
+#include "transport/tls_sessions.h"
 
 namespace prov::transport {
 
@@ -99,6 +100,11 @@ void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings
     if (settings.client_key_pass_phrase) {
       curl_easy_setopt(easy, CURLOPT_KEYPASSWD, settings.client_key_pass_phrase->str().c_str());
     }
+  }
+  // Connections without a client certificate resume each other's TLS sessions
+  // (issue 9; tls_sessions.h: who may share, and why X.509 identities never do).
+  if (!settings.client_cert_chain_pem && !settings.client_key_pem) {
+    share_tls_sessions(easy, settings.ca_pem);
   }
   apply_proxy(easy, settings.proxy, tunnel);
 }
