@@ -731,6 +731,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(concurrent_clients),
       cmocka_unit_test(busy_on_concurrent_register),
   };
-  if (argc > 1) cmocka_set_test_filter(argv[1]);
+  if (test_select_case(tests, sizeof tests / sizeof tests[0], argc > 1 ? argv[1] : NULL) != 0)
+    return 2;
   return cmocka_run_group_tests(tests, start_emulator, stop_emulator);
 }

@@ -689,11 +689,19 @@ static void handshake_timeout_names_step(void **state) {
   relay_stop(relay);
 }
 
-static void cancel_while_registering_cell(int transport, int port) {
+/* A client on the emulator's port for `transport` (MQTT's, else HTTPS's). */
+static prov_client *make_transport_client(int transport, const char *registration_id,
+                                          uint32_t deadline_ms) {
   char host[64];
-  snprintf(host, sizeof host, "localhost:%d", port);
-  prov_client *client = make_client_at(host, "dev-silent", 20000);
+  snprintf(host, sizeof host, "localhost:%d",
+           transport == PROV_TRANSPORT_MQTT ? emu_mqtt_port(g_emu) : emu_https_port(g_emu));
+  prov_client *client = make_client_at(host, registration_id, deadline_ms);
   assert_int_equal(prov_client_set_transport(client, transport), PROV_OK);
+  return client;
+}
+
+static void cancel_while_registering_cell(int transport) {
+  prov_client *client = make_transport_client(transport, "dev-silent", 20000);
   cancel_cell(client, PROV_PROGRESS_REGISTERING, 300);
   /* Cancelled twice in a row works the same. */
   cancel_cell(client, PROV_PROGRESS_REGISTERING, 100);
@@ -702,44 +710,37 @@ static void cancel_while_registering_cell(int transport, int port) {
 
 static void cancel_while_registering(void **state) {
   (void)state;
-  cancel_while_registering_cell(PROV_TRANSPORT_MQTT, emu_mqtt_port(g_emu));
+  cancel_while_registering_cell(PROV_TRANSPORT_MQTT);
 }
 
 static void cancel_while_registering_https(void **state) {
   (void)state;
-  cancel_while_registering_cell(PROV_TRANSPORT_HTTPS, emu_https_port(g_emu));
+  cancel_while_registering_cell(PROV_TRANSPORT_HTTPS);
 }
 
 static void cancel_while_registering_websocket(void **state) {
   (void)state;
-  cancel_while_registering_cell(PROV_TRANSPORT_MQTT_WS, emu_https_port(g_emu));
+  cancel_while_registering_cell(PROV_TRANSPORT_MQTT_WS);
 }
 
-static void cancel_while_assigning_cell(int transport, int port) {
-  char host[64];
-  snprintf(host, sizeof host, "localhost:%d", port);
-  prov_client *client = make_client_at(host, "dev-slow", 30000);
-  assert_int_equal(prov_client_set_transport(client, transport), PROV_OK);
+static void cancel_while_assigning_cell(int transport) {
+  prov_client *client = make_transport_client(transport, "dev-slow", 30000);
   cancel_cell(client, PROV_PROGRESS_ASSIGNING, 300);
   prov_client_free(client);
   /* Then a fresh registration of another device on a new client succeeds. */
-  client = make_client_at(host, "dev-ok", 30000);
-  assert_int_equal(prov_client_set_transport(client, transport), PROV_OK);
-  prov_result *result = NULL;
-  double elapsed;
-  expect_status(register_timed(client, &result, &elapsed), PROV_OK);
-  prov_result_free(result);
+  client = make_transport_client(transport, "dev-ok", 30000);
+  prov_result_free(test_register_assigned(g_emu, client));
   prov_client_free(client);
 }
 
 static void cancel_while_assigning(void **state) {
   (void)state;
-  cancel_while_assigning_cell(PROV_TRANSPORT_MQTT, emu_mqtt_port(g_emu));
+  cancel_while_assigning_cell(PROV_TRANSPORT_MQTT);
 }
 
 static void cancel_while_assigning_https(void **state) {
   (void)state;
-  cancel_while_assigning_cell(PROV_TRANSPORT_HTTPS, emu_https_port(g_emu));
+  cancel_while_assigning_cell(PROV_TRANSPORT_HTTPS);
 }
 
 /* Cancelling while the client waits to reconnect (a backoff after a drop). */
@@ -1016,15 +1017,6 @@ int main(int argc, char **argv) {
       cmocka_unit_test(async_cancel_while_assigning),
       cmocka_unit_test(log_hook_redacts_secrets),
   };
-  /* Run the one named case (ctest passes it), or all of them. */
-  struct CMUnitTest selected[sizeof all / sizeof all[0]];
-  size_t n = 0;
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) {
-    if (argc < 2 || strcmp(argv[1], all[i].name) == 0) selected[n++] = all[i];
-  }
-  if (n == 0) {
-    fprintf(stderr, "unknown case %s\n", argv[1]);
-    return 2;
-  }
-  return _cmocka_run_group_tests("faults", selected, n, start_emulator, stop_emulator);
+  if (test_select_case(all, sizeof all / sizeof all[0], argc > 1 ? argv[1] : NULL) != 0) return 2;
+  return cmocka_run_group_tests_name("faults", all, start_emulator, stop_emulator);
 }

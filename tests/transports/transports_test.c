@@ -29,6 +29,7 @@
 #include "emulator_fixture.h"
 #include "prov/prov.h"
 #include "proxy_fixture.h"
+#include "test_helpers.h"
 
 #define SCOPE "0ne00000A0A"
 #define HUB_1 "hub-1.example.net"
@@ -118,12 +119,6 @@ static int stop_emulator(void **state) {
   emu_stop(g_emu);
   g_emu = NULL;
   return 0;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int port_for(int transport) {
@@ -306,9 +301,9 @@ static char *register_expecting(prov_client *client, int status, double max_seco
   }
   max_seconds *= time_scale();
   prov_result *result = NULL;
-  double started = now_s();
+  double started = test_now_s();
   int rc = prov_client_register(client, &result);
-  double took = now_s() - started;
+  double took = test_now_s() - started;
   char *message = strdup(prov_last_error_message());
   fprintf(stderr, "register -> %s after %.2f s: %s\n", prov_status_str(rc), took, message);
   assert_int_equal(rc, status);
@@ -471,10 +466,7 @@ static void gateway_host(void **state) {
   assert_int_equal(
       prov_client_set_cipher(client, "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256"),
       PROV_OK);
-  prov_result *result = NULL;
-  int rc = prov_client_register(client, &result);
-  if (rc != PROV_OK) fprintf(stderr, "register: %s\n", prov_last_error_message());
-  assert_int_equal(rc, PROV_OK);
+  prov_result *result = test_register_assigned(g_emu, client);
   assert_assigned(result);
   prov_result_free(result);
   prov_client_free(client);
@@ -491,10 +483,7 @@ static void cipher_honoured(void **state) {
   free(message);
   assert_int_equal(prov_client_set_cipher(client, "ECDHE-ECDSA-AES256-GCM-SHA384"), PROV_OK);
   assert_int_equal(prov_client_set_register_timeout(client, 20000), PROV_OK);
-  prov_result *result = NULL;
-  int rc = prov_client_register(client, &result);
-  if (rc != PROV_OK) fprintf(stderr, "register: %s\n", prov_last_error_message());
-  assert_int_equal(rc, PROV_OK);
+  prov_result *result = test_register_assigned(g_emu, client);
   assert_assigned(result);
   prov_result_free(result);
   prov_client_free(client);
@@ -556,13 +545,9 @@ static void wrong_key(void **state) {
 static void polls_until_assigned(void **state) {
   const int transport = transport_of(state);
   prov_client *client = make_client(transport, "127.0.0.1", "dev-delay", KEY_DELAY);
-  prov_result *result = NULL;
-  double started = now_s();
-  int rc = prov_client_register(client, &result);
-  if (rc != PROV_OK) fprintf(stderr, "register: %s\n", prov_last_error_message());
-  assert_int_equal(rc, PROV_OK);
-  assert_true(now_s() - started >= 1.0); /* it did wait for the assignment */
-  assert_string_equal(prov_result_status(result), "assigned");
+  double started = test_now_s();
+  prov_result *result = test_register_assigned(g_emu, client);
+  assert_true(test_now_s() - started >= 1.0); /* it did wait for the assignment */
   assert_string_equal(prov_result_registration_id(result), "dev-delay");
   prov_result_free(result);
   prov_client_free(client);
@@ -573,13 +558,9 @@ static void polls_until_assigned(void **state) {
 static void throttled_then_assigned(void **state) {
   const int transport = transport_of(state);
   prov_client *client = make_client(transport, "127.0.0.1", "dev-throttled", KEY);
-  prov_result *result = NULL;
-  double started = now_s();
-  int rc = prov_client_register(client, &result);
-  if (rc != PROV_OK) fprintf(stderr, "register: %s\n", prov_last_error_message());
-  assert_int_equal(rc, PROV_OK);
-  assert_true(now_s() - started >= 1.5); /* two retry-after waits of 1 s */
-  assert_string_equal(prov_result_status(result), "assigned");
+  double started = test_now_s();
+  prov_result *result = test_register_assigned(g_emu, client);
+  assert_true(test_now_s() - started >= 1.5); /* two retry-after waits of 1 s */
   prov_result_free(result);
   prov_client_free(client);
 }
@@ -590,11 +571,7 @@ static void throttled_then_assigned(void **state) {
 static void dropped_once_then_assigned(void **state) {
   const int transport = transport_of(state);
   prov_client *client = make_client(transport, "127.0.0.1", "dev-drop", KEY);
-  prov_result *result = NULL;
-  int rc = prov_client_register(client, &result);
-  if (rc != PROV_OK) fprintf(stderr, "register: %s\n", prov_last_error_message());
-  assert_int_equal(rc, PROV_OK);
-  assert_string_equal(prov_result_status(result), "assigned");
+  prov_result *result = test_register_assigned(g_emu, client);
   prov_result_free(result);
   prov_client_free(client);
   char *stats = NULL;
@@ -692,11 +669,7 @@ static void same_result_on_every_transport(void **state) {
   char hub[3][128], device[3][128], substatus[3][128];
   for (int i = 0; i < 3; ++i) {
     prov_client *client = make_client(transports[i], "127.0.0.1", DEVICE, KEY);
-    prov_result *result = NULL;
-    int rc = prov_client_register(client, &result);
-    if (rc != PROV_OK) fprintf(stderr, "register: %s\n", prov_last_error_message());
-    assert_int_equal(rc, PROV_OK);
-    assert_string_equal(prov_result_status(result), "assigned");
+    prov_result *result = test_register_assigned(g_emu, client);
     snprintf(hub[i], sizeof hub[i], "%s", prov_result_assigned_hub(result));
     snprintf(device[i], sizeof device[i], "%s", prov_result_device_id(result));
     snprintf(substatus[i], sizeof substatus[i], "%s", prov_result_substatus(result));
@@ -872,14 +845,7 @@ static void x509_device(void **state) {
     assert_int_equal(prov_client_set_server_verification_cert(client, emu_ca_pem(emu)), PROV_OK);
     assert_int_equal(prov_client_set_transport(client, transport), PROV_OK);
     if (through_proxy) assert_int_equal(prov_client_set_proxy_url(client, url), PROV_OK);
-    prov_result *result = NULL;
-    int rc = prov_client_register(client, &result);
-    if (rc != PROV_OK) {
-      fprintf(stderr, "register: %s: %s\n", prov_status_str(rc), prov_last_error_message());
-      emu_dump_log(emu);
-    }
-    assert_int_equal(rc, PROV_OK);
-    assert_string_equal(prov_result_status(result), "assigned");
+    prov_result *result = test_register_assigned(emu, client);
     assert_string_equal(prov_result_registration_id(result), "dev-x509-net");
     assert_string_equal(prov_result_assigned_hub(result), HUB_1);
     prov_result_free(result);
@@ -954,17 +920,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(proxy_arguments),
       cmocka_unit_test(busy_while_registering),
   };
-  if (argc > 1) {
-    /* A name that matches nothing would "pass" with zero tests run. */
-    int known = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; ++i) {
-      known |= strcmp(tests[i].name, argv[1]) == 0;
-    }
-    if (!known) {
-      fprintf(stderr, "unknown test case \"%s\"\n", argv[1]);
-      return 2;
-    }
-    cmocka_set_test_filter(argv[1]);
-  }
+  if (test_select_case(tests, sizeof tests / sizeof tests[0], argc > 1 ? argv[1] : NULL) != 0)
+    return 2;
   return cmocka_run_group_tests(tests, start_emulator, stop_emulator);
 }

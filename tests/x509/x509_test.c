@@ -27,6 +27,7 @@
 
 #include "emulator_fixture.h"
 #include "prov/prov.h"
+#include "test_helpers.h"
 
 #define SCOPE "0ne00000A0A"
 #define GROUP_KEY "bGlicHJvdi14NTA5LWdyb3VwLWtleSoqKioqKioqKio="
@@ -201,18 +202,11 @@ static const char *emu_host(void) {
   return host;
 }
 
-static void assert_contains(const char *text, const char *part) {
-  if (!text || !strstr(text, part))
-    fail_msg("\"%s\" does not contain \"%s\"", text ? text : "(null)", part);
-}
-
 static void prepare(prov_client *client) {
   assert_int_equal(prov_client_set_server_verification_cert(client, emu_ca_pem(g_emu)), PROV_OK);
   /* Scaled by PROV_TEST_TIME_SCALE (e.g. 8 under valgrind, where RSA key
    * generation and each TLS handshake take seconds). */
-  const char *scale_text = getenv("PROV_TEST_TIME_SCALE");
-  double scale = scale_text ? atof(scale_text) : 1.0;
-  uint32_t timeout_ms = (uint32_t)(20000 * (scale >= 1.0 ? scale : 1.0));
+  uint32_t timeout_ms = (uint32_t)(test_scaled(20.0) * 1000);
   assert_int_equal(prov_client_set_register_timeout(client, timeout_ms), PROV_OK);
   assert_int_equal(prov_client_set_transport(client, g_transport), PROV_OK);
 }
@@ -279,7 +273,7 @@ static void expect_create_failure(const char *registration_id, const char *cert_
   va_list ap;
   va_start(ap, status);
   for (const char *part = va_arg(ap, const char *); part; part = va_arg(ap, const char *)) {
-    assert_contains(message, part);
+    test_assert_contains(message, part);
   }
   va_end(ap);
   /* The pass phrase never appears in a message. */
@@ -293,7 +287,7 @@ static void individual_thumbprint(void **state) {
   prov_client *client = x509_client("dev-thumb", "thumb.pem", "thumb.key", NULL);
   /* No SAS token for X.509 clients: the option is refused, as in Python. */
   assert_int_equal(prov_client_set_sastoken_ttl(client, 600), PROV_E_INVALID_ARG);
-  assert_contains(prov_last_error_message(), "X.509");
+  test_assert_contains(prov_last_error_message(), "X.509");
   prov_result *result = register_expect(client, PROV_OK);
   assert_assigned(result, "dev-thumb");
   assert_non_null(prov_result_x509_json(result));
@@ -301,7 +295,7 @@ static void individual_thumbprint(void **state) {
   /* registrationState.x509.certificateInfo describes the leaf the device presented. */
   const char *info = prov_result_x509_certificate_info_json(result);
   assert_non_null(info);
-  assert_contains(info, "\"subjectName\":\"CN=dev-thumb\"");
+  test_assert_contains(info, "\"subjectName\":\"CN=dev-thumb\"");
   char thumb[65];
   emulator_thumbprint(path_of("thumb.pem"), thumb);
   char expected[96];
@@ -336,15 +330,15 @@ static void group_intermediate_chain(void **state) {
   prov_result *result = register_expect(client, PROV_OK);
   const char *info = prov_result_x509_certificate_info_json(result);
   assert_non_null(info);
-  assert_contains(info, "\"subjectName\":\"CN=dev-grp-int\"");
-  assert_contains(info, "\"issuerName\":\"CN=libprov test intermediate,");
+  test_assert_contains(info, "\"subjectName\":\"CN=dev-grp-int\"");
+  test_assert_contains(info, "\"issuerName\":\"CN=libprov test intermediate,");
   char thumb[65];
   emulator_thumbprint(path_of("grp-int.pem"), thumb);
   char expected[96];
   snprintf(expected, sizeof expected, "\"sha256Thumbprint\":\"%s\"", thumb);
   assert_contains_ignoring_case(info, expected);
-  assert_contains(prov_result_x509_json(result), "\"enrollmentGroupId\":\"group-x509\"");
-  assert_contains(prov_result_x509_json(result), "\"signingCertificateInfo\"");
+  test_assert_contains(prov_result_x509_json(result), "\"enrollmentGroupId\":\"group-x509\"");
+  test_assert_contains(prov_result_x509_json(result), "\"signingCertificateInfo\"");
   prov_result_free(result);
   prov_client_free(client);
 }
@@ -372,7 +366,7 @@ static void encrypted_key_pass_phrase(void **state) {
   /* The same from PEM text. */
   char *cert = read_text(path_of("enc.pem"));
   char *key = read_text(path_of("enc.key"));
-  assert_contains(key, "ENCRYPTED");
+  test_assert_contains(key, "ENCRYPTED");
   client = NULL;
   assert_int_equal(
       prov_client_create_x509_pem(&client, emu_host(), "dev-enc", SCOPE, cert, key, PASS), PROV_OK);
@@ -401,8 +395,8 @@ static void *run_job(void *arg) {
   char cert_path[512], key_path[512];
   snprintf(cert_path, sizeof cert_path, "%s/%s", g_dir, job->cert);
   snprintf(key_path, sizeof key_path, "%s/%s", g_dir, job->key);
-  job->status = prov_client_create_x509(&client, emu_host(), job->id, SCOPE, cert_path, key_path,
-                                        job->pass);
+  job->status =
+      prov_client_create_x509(&client, emu_host(), job->id, SCOPE, cert_path, key_path, job->pass);
   if (job->status != PROV_OK) {
     snprintf(job->message, sizeof job->message, "%s", prov_last_error_message());
     return NULL;
@@ -472,7 +466,7 @@ static void wrong_pass_phrase(void **state) {
   BIO_free(out);
   EVP_PKEY_free(key);
   char *legacy = read_text(path_of("legacy.key"));
-  assert_contains(legacy, "Proc-Type: 4,ENCRYPTED");
+  test_assert_contains(legacy, "Proc-Type: 4,ENCRYPTED");
   free(legacy);
   prov_client *client = x509_client("dev-enc", "enc.pem", "legacy.key", PASS);
   prov_client_free(client);
@@ -543,10 +537,10 @@ static void missing_intermediate(void **state) {
   prov_client *client = x509_client("dev-no-int", "no-int.pem", "no-int.key", NULL);
   prov_result *result = register_expect(client, PROV_E_CREDENTIAL);
   const char *message = prov_last_error_message();
-  assert_contains(message, "401002");
-  assert_contains(message, "libprov test intermediate"); /* the issuer that was not sent */
-  assert_contains(message, "intermediate");
-  assert_contains(message, "no-int.pem");
+  test_assert_contains(message, "401002");
+  test_assert_contains(message, "libprov test intermediate"); /* the issuer that was not sent */
+  test_assert_contains(message, "intermediate");
+  test_assert_contains(message, "no-int.pem");
   assert_non_null(result);
   assert_int_equal(prov_result_error_code(result), 401002);
   assert_int_equal(prov_result_http_status(result), 401);
@@ -559,16 +553,16 @@ static void certificate_of_another_enrollment(void **state) {
   /* CN dev-thumb, but not the enrolled certificate (other thumbprint). */
   prov_client *client = x509_client("dev-thumb", "thumb-other.pem", "thumb-other.key", NULL);
   prov_result *result = register_expect(client, PROV_E_CREDENTIAL);
-  assert_contains(prov_last_error_message(), "401002");
-  assert_contains(prov_last_error_message(), "thumb-other.pem");
-  assert_contains(prov_last_error_message(), "check that an enrollment");
+  test_assert_contains(prov_last_error_message(), "401002");
+  test_assert_contains(prov_last_error_message(), "thumb-other.pem");
+  test_assert_contains(prov_last_error_message(), "check that an enrollment");
   assert_int_equal(prov_result_error_code(result), 401002);
   prov_result_free(result);
   prov_client_free(client);
   /* CN dev-ca, signed by a root that dev-ca's enrollment does not name. */
   client = x509_client("dev-ca", "foreign.pem", "foreign.key", NULL);
   result = register_expect(client, PROV_E_CREDENTIAL);
-  assert_contains(prov_last_error_message(), "unenrolled root");
+  test_assert_contains(prov_last_error_message(), "unenrolled root");
   assert_int_equal(prov_result_error_code(result), 401002);
   prov_result_free(result);
   prov_client_free(client);
@@ -601,7 +595,7 @@ static void symkey_group_derived(void **state) {
       prov_client_create_symkey_group(&client, emu_host(), "sensor-004", SCOPE, "not base64!"),
       PROV_E_INVALID_ARG);
   assert_null(client);
-  assert_contains(prov_last_error_message(), "group_key");
+  test_assert_contains(prov_last_error_message(), "group_key");
 }
 
 /* ---- certificate issuance ------------------------------------------------------ */
@@ -714,7 +708,7 @@ static void issue_auto(int key_type, int api) {
   if (api == PROV_CSR_API_2021_11_01_PREVIEW) {
     const char *bundle = prov_result_trust_bundle_pem(result);
     assert_non_null(bundle);
-    assert_contains(bundle, "-----BEGIN CERTIFICATE-----");
+    test_assert_contains(bundle, "-----BEGIN CERTIFICATE-----");
   } else {
     assert_int_equal(prov_result_issued_certificate_count(result), 3); /* leaf, issuing CA, root */
     assert_null(prov_result_trust_bundle_pem(result));
@@ -826,15 +820,15 @@ static void csr_wrong_cn(void **state) {
   int rc = prov_client_register(client, &result);
   assert_int_equal(rc, PROV_E_CERTIFICATE);
   assert_null(result); /* refused before connecting */
-  assert_contains(prov_last_error_message(), "CN \"someone-else\"");
-  assert_contains(prov_last_error_message(), "registration id is \"dev-csr\"");
+  test_assert_contains(prov_last_error_message(), "CN \"someone-else\"");
+  test_assert_contains(prov_last_error_message(), "registration id is \"dev-csr\"");
 
   /* Junk is refused when set, naming the argument. */
   const uint8_t junk[] = {0x30, 0x03, 0x02, 0x01, 0x00};
   assert_int_equal(prov_client_set_csr_der(client, junk, sizeof junk), PROV_E_CERTIFICATE);
-  assert_contains(prov_last_error_message(), "csr");
+  test_assert_contains(prov_last_error_message(), "csr");
   assert_int_equal(prov_client_set_csr_pem(client, "no pem here"), PROV_E_CERTIFICATE);
-  assert_contains(prov_last_error_message(), "BEGIN CERTIFICATE REQUEST");
+  test_assert_contains(prov_last_error_message(), "BEGIN CERTIFICATE REQUEST");
   assert_int_equal(prov_client_set_csr_auto(client, 99), PROV_E_INVALID_ARG);
   assert_int_equal(prov_client_set_csr_api(client, 0), PROV_E_INVALID_ARG);
   /* The CN is compared ignoring case, as the service compares registration ids. */
@@ -892,7 +886,7 @@ int main(int argc, char **argv) {
       CASE(issue_with_x509_attestation),
       CASE(csr_wrong_cn),
   };
-  if (argc > 1) cmocka_set_test_filter(argv[1]);
+  if (test_select_case(all, sizeof all / sizeof all[0], argc > 1 ? argv[1] : NULL) != 0) return 2;
   if (argc > 2) {
     if (strcmp(argv[2], "mqtt-ws") == 0) {
       g_transport = PROV_TRANSPORT_MQTT_WS;
