@@ -3,7 +3,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <limits>
+#include <utility>
 
 #include "args.h"
 #include "batch_runner.h"
@@ -69,6 +71,20 @@ std::string required(const ParsedArgs &args, const std::string &name) {
   return *value;
 }
 
+// The value of a choice option (--transport mqtt, ...); a usage error lists the choices.
+int parse_choice(const std::string &option, const std::string &text,
+                 std::initializer_list<std::pair<const char *, int>> choices) {
+  std::string names;
+  size_t index = 0;
+  for (const auto &[name, value] : choices) {
+    if (text == name) return value;
+    names += index == 0 ? "" : index + 1 == choices.size() ? " or " : ", ";
+    names += name;
+    ++index;
+  }
+  throw UsageError("--" + option + " must be " + names);
+}
+
 RegistrationSettings settings_from_args(const ParsedArgs &args) {
   RegistrationSettings settings;
   settings.host = required(args, "host");
@@ -77,15 +93,10 @@ RegistrationSettings settings_from_args(const ParsedArgs &args) {
   settings.gateway_host = args.value("gateway-host");
   settings.cipher = args.value("cipher");
   if (auto name = args.value("transport")) {
-    if (*name == "mqtt") {
-      settings.transport = PROV_TRANSPORT_MQTT;
-    } else if (*name == "mqtt-ws") {
-      settings.transport = PROV_TRANSPORT_MQTT_WS;
-    } else if (*name == "https") {
-      settings.transport = PROV_TRANSPORT_HTTPS;
-    } else {
-      throw UsageError("--transport must be mqtt, mqtt-ws or https");
-    }
+    settings.transport = parse_choice("transport", *name,
+                                      {{"mqtt", PROV_TRANSPORT_MQTT},
+                                       {"mqtt-ws", PROV_TRANSPORT_MQTT_WS},
+                                       {"https", PROV_TRANSPORT_HTTPS}});
   }
   settings.proxy_url = args.value("proxy");
   // The environment keeps a proxy password out of the process list.
@@ -98,13 +109,8 @@ RegistrationSettings settings_from_args(const ParsedArgs &args) {
     settings.proxy_ca_pem = read_text_file(*path, "--proxy-ca-file");
   }
   if (auto type = args.value("csr-key-type")) {
-    if (*type == "ec") {
-      settings.csr_key_type = PROV_KEY_EC_P256;
-    } else if (*type == "rsa") {
-      settings.csr_key_type = PROV_KEY_RSA_2048;
-    } else {
-      throw UsageError("--csr-key-type must be ec or rsa");
-    }
+    settings.csr_key_type =
+        parse_choice("csr-key-type", *type, {{"ec", PROV_KEY_EC_P256}, {"rsa", PROV_KEY_RSA_2048}});
   }
   if (auto path = args.value("csr-file")) {
     if (settings.csr_key_type)
@@ -112,13 +118,9 @@ RegistrationSettings settings_from_args(const ParsedArgs &args) {
     settings.csr = read_text_file(*path, "--csr-file");
   }
   if (auto api = args.value("csr-api")) {
-    if (*api == "2025-07-01-preview") {
-      settings.csr_api = PROV_CSR_API_2025_07_01_PREVIEW;
-    } else if (*api == "2021-11-01-preview") {
-      settings.csr_api = PROV_CSR_API_2021_11_01_PREVIEW;
-    } else {
-      throw UsageError("--csr-api must be 2025-07-01-preview or 2021-11-01-preview");
-    }
+    settings.csr_api = parse_choice("csr-api", *api,
+                                    {{"2025-07-01-preview", PROV_CSR_API_2025_07_01_PREVIEW},
+                                     {"2021-11-01-preview", PROV_CSR_API_2021_11_01_PREVIEW}});
   }
   if (args.has("payload") && args.has("payload-file")) {
     throw UsageError("use either --payload or --payload-file, not both");

@@ -137,98 +137,71 @@ void log_to_stderr(int level, const char *message, void *user_data) {
   std::fputs(line.c_str(), stderr);
 }
 
+// Applies one option when it was given: false (with the outcome filled in,
+// naming the command-line option) when libprov rejects it.
+template <typename Value, typename Setter>
+bool apply_option(const std::optional<Value> &value, const char *option, Outcome &outcome,
+                  Setter setter) {
+  if (!value) return true;
+  int status = setter(*value);
+  if (status == PROV_OK) return true;
+  fail(outcome, status, option);
+  return false;
+}
+
+// A CSR from --csr-file: PEM text or DER bytes.
+int set_csr(prov_client *client, const std::string &csr) {
+  if (csr.find("-----BEGIN") != std::string::npos)
+    return prov_client_set_csr_pem(client, csr.c_str());
+  return prov_client_set_csr_der(client, reinterpret_cast<const uint8_t *>(csr.data()), csr.size());
+}
+
 // Applies the options; returns false (with the outcome filled in) when the
 // library rejects one, naming the command-line option it came from.
 bool apply_settings(prov_client *client, const RegistrationSettings &settings, Outcome &outcome,
                     LogContext &log_context) {
-  int status = PROV_OK;
-  if (settings.verbose && (status = prov_client_set_log_callback(
-                               client, PROV_LOG_DEBUG, log_to_stderr, &log_context)) != PROV_OK) {
-    fail(outcome, status, "--verbose");
-    return false;
-  }
-  if (settings.max_retries && (status = prov_client_set_retry_policy(client, *settings.max_retries,
-                                                                     1000, 30000)) != PROV_OK) {
-    fail(outcome, status, "--retries");
-    return false;
-  }
-  if (settings.ca_pem && (status = prov_client_set_server_verification_cert(
-                              client, settings.ca_pem->c_str())) != PROV_OK) {
-    fail(outcome, status, "--ca-file");
-    return false;
-  }
-  if (settings.gateway_host && (status = prov_client_set_gateway_hostname(
-                                    client, settings.gateway_host->c_str())) != PROV_OK) {
-    fail(outcome, status, "--gateway-host");
-    return false;
-  }
-  if (settings.cipher &&
-      (status = prov_client_set_cipher(client, settings.cipher->c_str())) != PROV_OK) {
-    fail(outcome, status, "--cipher");
-    return false;
-  }
-  if (settings.transport &&
-      (status = prov_client_set_transport(client, *settings.transport)) != PROV_OK) {
-    fail(outcome, status, "--transport");
-    return false;
-  }
-  if (settings.proxy_url &&
-      (status = prov_client_set_proxy_url(client, settings.proxy_url->c_str())) != PROV_OK) {
-    fail(outcome, status, "--proxy");
-    return false;
-  }
-  if (settings.proxy_ca_pem &&
-      (status = prov_client_set_proxy_ca_cert(client, settings.proxy_ca_pem->c_str())) != PROV_OK) {
-    fail(outcome, status, "--proxy-ca-file");
-    return false;
-  }
-  if (settings.keep_alive_seconds &&
-      (status = prov_client_set_keep_alive(client, *settings.keep_alive_seconds)) != PROV_OK) {
-    fail(outcome, status, "--keep-alive");
-    return false;
-  }
-  if (settings.sas_ttl_seconds &&
-      (status = prov_client_set_sastoken_ttl(client, *settings.sas_ttl_seconds)) != PROV_OK) {
-    fail(outcome, status, "--sas-ttl");
-    return false;
-  }
-  if (settings.payload_json && (status = prov_client_set_provisioning_payload(
-                                    client, settings.payload_json->c_str())) != PROV_OK) {
-    fail(outcome, status, "--payload");
-    return false;
-  }
-  if (settings.csr_key_type &&
-      (status = prov_client_set_csr_auto(client, *settings.csr_key_type)) != PROV_OK) {
-    fail(outcome, status, "--csr-key-type");
-    return false;
-  }
-  if (settings.csr) {
-    const std::string &csr = *settings.csr;
-    status = csr.find("-----BEGIN") != std::string::npos
-                 ? prov_client_set_csr_pem(client, csr.c_str())
-                 : prov_client_set_csr_der(client, reinterpret_cast<const uint8_t *>(csr.data()),
-                                           csr.size());
-    if (status != PROV_OK) {
-      fail(outcome, status, "--csr-file");
-      return false;
-    }
-  }
-  if (settings.csr_api &&
-      (status = prov_client_set_csr_api(client, *settings.csr_api)) != PROV_OK) {
-    fail(outcome, status, "--csr-api");
-    return false;
-  }
-  if (settings.register_timeout_ms && (status = prov_client_set_register_timeout(
-                                           client, *settings.register_timeout_ms)) != PROV_OK) {
-    fail(outcome, status, "--timeout");
-    return false;
-  }
-  if (settings.response_timeout_ms && (status = prov_client_set_response_timeout(
-                                           client, *settings.response_timeout_ms)) != PROV_OK) {
-    fail(outcome, status, "--response-timeout");
-    return false;
-  }
-  return true;
+  const std::optional<bool> verbose = settings.verbose ? std::optional<bool>(true) : std::nullopt;
+  // Adapters from a libprov setter to "apply this value".
+  auto text = [client](int (*setter)(prov_client *, const char *)) {
+    return [client, setter](const std::string &value) { return setter(client, value.c_str()); };
+  };
+  auto number = [client](auto setter) {
+    return [client, setter](auto value) { return setter(client, value); };
+  };
+  return apply_option(verbose, "--verbose", outcome,
+                      [&](bool) {
+                        return prov_client_set_log_callback(client, PROV_LOG_DEBUG, log_to_stderr,
+                                                            &log_context);
+                      }) &&
+         apply_option(settings.max_retries, "--retries", outcome,
+                      [client](uint32_t retries) {
+                        return prov_client_set_retry_policy(client, retries, 1000, 30000);
+                      }) &&
+         apply_option(settings.ca_pem, "--ca-file", outcome,
+                      text(prov_client_set_server_verification_cert)) &&
+         apply_option(settings.gateway_host, "--gateway-host", outcome,
+                      text(prov_client_set_gateway_hostname)) &&
+         apply_option(settings.cipher, "--cipher", outcome, text(prov_client_set_cipher)) &&
+         apply_option(settings.transport, "--transport", outcome,
+                      number(prov_client_set_transport)) &&
+         apply_option(settings.proxy_url, "--proxy", outcome, text(prov_client_set_proxy_url)) &&
+         apply_option(settings.proxy_ca_pem, "--proxy-ca-file", outcome,
+                      text(prov_client_set_proxy_ca_cert)) &&
+         apply_option(settings.keep_alive_seconds, "--keep-alive", outcome,
+                      number(prov_client_set_keep_alive)) &&
+         apply_option(settings.sas_ttl_seconds, "--sas-ttl", outcome,
+                      number(prov_client_set_sastoken_ttl)) &&
+         apply_option(settings.payload_json, "--payload", outcome,
+                      text(prov_client_set_provisioning_payload)) &&
+         apply_option(settings.csr_key_type, "--csr-key-type", outcome,
+                      number(prov_client_set_csr_auto)) &&
+         apply_option(settings.csr, "--csr-file", outcome,
+                      [client](const std::string &csr) { return set_csr(client, csr); }) &&
+         apply_option(settings.csr_api, "--csr-api", outcome, number(prov_client_set_csr_api)) &&
+         apply_option(settings.register_timeout_ms, "--timeout", outcome,
+                      number(prov_client_set_register_timeout)) &&
+         apply_option(settings.response_timeout_ms, "--response-timeout", outcome,
+                      number(prov_client_set_response_timeout));
 }
 
 // Keeps a client in an InFlightClients list for the guard's lifetime.

@@ -126,6 +126,10 @@ BASE = ["--host", "127.0.0.1:1", "--id-scope", ID_SCOPE, "--registration-id", "d
     (BASE + ["--key", KEY, "--payload", "{}", "--payload-file", "x"], "not both"),
     (BASE + ["--key", KEY, "--concurrency", "4"], "only valid with --batch"),
     (BASE + ["--key", KEY, "--progress", "never"], "only valid with --batch"),
+    (BASE + ["--key", KEY, "--transport", "amqp"], "--transport must be mqtt, mqtt-ws or https"),
+    (BASE + ["--key", KEY, "--csr-key-type", "dsa"], "--csr-key-type must be ec or rsa"),
+    (BASE + ["--key", KEY, "--csr-api", "2019-03-31"],
+     "--csr-api must be 2025-07-01-preview or 2021-11-01-preview"),
     # Rejected by libprov itself (the message names the argument / option).
     (BASE + ["--key", "%%%not-base64%%%"], "PROV_E_INVALID_ARG"),
     (BASE + ["--key", "c2hvcnQ="], "PROV_E_INVALID_ARG"),
