@@ -2,6 +2,7 @@
 #include "pki.h"
 
 #include "ossl_ptr.h"
+#include "util.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -154,15 +155,6 @@ std::string cert_to_der(X509 *cert) {
   if (len <= 0) throw_openssl("cannot encode certificate as DER");
   std::string out(reinterpret_cast<char *>(der), static_cast<size_t>(len));
   OPENSSL_free(der);
-  return out;
-}
-
-std::string base64_encode(const std::string &bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(out.data()),
-                            reinterpret_cast<const unsigned char *>(bytes.data()),
-                            static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(len));
   return out;
 }
 

@@ -700,30 +700,22 @@ static prov_client *make_transport_client(int transport, const char *registratio
   return client;
 }
 
-static void cancel_while_registering_cell(int transport) {
-  prov_client *client = make_transport_client(transport, "dev-silent", 20000);
+/* Cells that run once per transport get it as their CMocka state (see
+ * TRANSPORT_CELL in main). */
+static int transport_of(void **state) {
+  return *(const int *)*state;
+}
+
+static void cancel_while_registering_cell(void **state) {
+  prov_client *client = make_transport_client(transport_of(state), "dev-silent", 20000);
   cancel_cell(client, PROV_PROGRESS_REGISTERING, 300);
   /* Cancelled twice in a row works the same. */
   cancel_cell(client, PROV_PROGRESS_REGISTERING, 100);
   prov_client_free(client);
 }
 
-static void cancel_while_registering(void **state) {
-  (void)state;
-  cancel_while_registering_cell(PROV_TRANSPORT_MQTT);
-}
-
-static void cancel_while_registering_https(void **state) {
-  (void)state;
-  cancel_while_registering_cell(PROV_TRANSPORT_HTTPS);
-}
-
-static void cancel_while_registering_websocket(void **state) {
-  (void)state;
-  cancel_while_registering_cell(PROV_TRANSPORT_MQTT_WS);
-}
-
-static void cancel_while_assigning_cell(int transport) {
+static void cancel_while_assigning_cell(void **state) {
+  const int transport = transport_of(state);
   prov_client *client = make_transport_client(transport, "dev-slow", 30000);
   cancel_cell(client, PROV_PROGRESS_ASSIGNING, 300);
   prov_client_free(client);
@@ -731,16 +723,6 @@ static void cancel_while_assigning_cell(int transport) {
   client = make_transport_client(transport, "dev-ok", 30000);
   prov_result_free(test_register_assigned(g_emu, client));
   prov_client_free(client);
-}
-
-static void cancel_while_assigning(void **state) {
-  (void)state;
-  cancel_while_assigning_cell(PROV_TRANSPORT_MQTT);
-}
-
-static void cancel_while_assigning_https(void **state) {
-  (void)state;
-  cancel_while_assigning_cell(PROV_TRANSPORT_HTTPS);
 }
 
 /* Cancelling while the client waits to reconnect (a backoff after a drop). */
@@ -990,6 +972,13 @@ static void log_hook_redacts_secrets(void **state) {
   free(capture.all);
 }
 
+static int g_mqtt = PROV_TRANSPORT_MQTT;
+static int g_https = PROV_TRANSPORT_HTTPS;
+static int g_websocket = PROV_TRANSPORT_MQTT_WS;
+/* A cell named `name` that runs `cell` with the transport as its state. */
+#define TRANSPORT_CELL(name, cell, transport) \
+  { #name, cell, NULL, NULL, &transport }
+
 int main(int argc, char **argv) {
   const struct CMUnitTest all[] = {
       cmocka_unit_test(throttled_retry_after_1s),
@@ -1007,11 +996,12 @@ int main(int argc, char **argv) {
       cmocka_unit_test(wrong_rid_ignored_then_success),
       cmocka_unit_test(handshake_timeout_names_step),
       cmocka_unit_test(cancel_while_connecting),
-      cmocka_unit_test(cancel_while_registering),
-      cmocka_unit_test(cancel_while_registering_https),
-      cmocka_unit_test(cancel_while_registering_websocket),
-      cmocka_unit_test(cancel_while_assigning),
-      cmocka_unit_test(cancel_while_assigning_https),
+      TRANSPORT_CELL(cancel_while_registering, cancel_while_registering_cell, g_mqtt),
+      TRANSPORT_CELL(cancel_while_registering_https, cancel_while_registering_cell, g_https),
+      TRANSPORT_CELL(cancel_while_registering_websocket, cancel_while_registering_cell,
+                     g_websocket),
+      TRANSPORT_CELL(cancel_while_assigning, cancel_while_assigning_cell, g_mqtt),
+      TRANSPORT_CELL(cancel_while_assigning_https, cancel_while_assigning_cell, g_https),
       cmocka_unit_test(cancel_while_waiting_to_retry),
       cmocka_unit_test(async_register_and_callback_rules),
       cmocka_unit_test(async_cancel_while_assigning),
