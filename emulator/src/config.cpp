@@ -317,7 +317,9 @@ Config parse_config(const std::string &text, const std::string &base_dir) {
   json root;
   try {
     root = json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::parse_error &e) {
+  } catch (const json::exception &e) {
+    // parse_error for bad syntax, out_of_range for a number too large for a
+    // double (e.g. 1e400): both are input the config does not accept.
     throw ConfigError(std::string("config is not valid JSON: ") + e.what());
   }
   const std::string where = "config";

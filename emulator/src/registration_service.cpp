@@ -386,6 +386,20 @@ json RegistrationService::x509_state(const AuthOutcome &auth, const RequestConte
   return x509;
 }
 
+ServiceReply RegistrationService::assigning_reply(const Operation &op, bool with_state) {
+  ServiceReply r;
+  r.status = 202;
+  r.tracking_id = random_uuid();
+  r.retry_after_seconds = op.retry_after_seconds;
+  r.body = {{"operationId", op.operation_id}, {"status", "assigning"}};
+  if (with_state) {
+    r.body["registrationState"] = {{"registrationId", op.record.registration_id},
+                                   {"status", "assigning"}};
+  }
+  r.result = "assigning";
+  return r;
+}
+
 ServiceReply RegistrationService::assigned_reply(Operation &op) {
   if (!op.completed) {
     if (op.failure) {
@@ -588,14 +602,7 @@ ServiceReply RegistrationService::register_device(const RequestContext &ctx,
     auto [it, inserted] = operations_.emplace(op.operation_id, std::move(op));
     (void)inserted;
     if (delay_ms == 0) return finish(assigned_reply(it->second));
-
-    ServiceReply r;
-    r.status = 202;
-    r.tracking_id = random_uuid();
-    r.retry_after_seconds = it->second.retry_after_seconds;
-    r.body = {{"operationId", it->second.operation_id}, {"status", "assigning"}};
-    r.result = "assigning";
-    return finish(r);
+    return finish(assigning_reply(it->second, false));
   });
 }
 
@@ -614,16 +621,7 @@ ServiceReply RegistrationService::operation_status(const RequestContext &ctx,
     }
     Operation &op = it->second;
     if (monotonic_ms() >= op.ready_at_ms) return finish(assigned_reply(op));
-    ServiceReply r;
-    r.status = 202;
-    r.tracking_id = random_uuid();
-    r.retry_after_seconds = op.retry_after_seconds;
-    r.body = {{"operationId", op.operation_id},
-              {"status", "assigning"},
-              {"registrationState",
-               {{"registrationId", op.record.registration_id}, {"status", "assigning"}}}};
-    r.result = "assigning";
-    return finish(r);
+    return finish(assigning_reply(op, true));
   });
 }
 

@@ -124,6 +124,9 @@ class RegistrationService {
                                     const nlohmann::json &extra) const;
   // registrationState.x509 for a device that attested with this (passing) check.
   nlohmann::json x509_state(const AuthOutcome &auth, const RequestContext &ctx) const;
+  // 202 "assigning" with the operation's retry-after; status queries also get a
+  // registrationState (with_state).
+  static ServiceReply assigning_reply(const Operation &op, bool with_state);
   // The terminal reply of an operation: "assigned" (stored first) or "failed".
   ServiceReply assigned_reply(Operation &op);
   void prune_operations(int64_t now_ms);
