@@ -362,6 +362,8 @@ typedef struct ProvCompletion {
 
 struct ProvClient;
 
+typedef struct prov_binding_event prov_binding_event;
+
 /* A wrapper's asynchronous registration, allocated by its first
  * register_async and reached by libprov's callbacks through user_data. One
  * registration at a time (registrations_in_flight guards it). */
@@ -369,7 +371,9 @@ typedef struct prov_binding_async_state {
   int active;                 /* 1 while a registration started here is in flight */
   int64_t context;            /* the language's token for it */
   struct ProvClient *client;  /* the wrapper */
-  ProvCompletion *completion; /* allocated at the start, handed over at the end */
+  /* The completion's queue entry (with its ProvCompletion), allocated at the
+   * start and handed to the dispatcher at the end. */
+  prov_binding_event *completion_event;
 } prov_binding_async_state;
 
 typedef struct ProvClient {
@@ -406,31 +410,150 @@ static int prov_binding_client_open(const ProvClient *client) {
 %{
 /* Asynchronous registration (see register_async at the end of this file),
  * here because SWIG emits the %extend bodies where the class is declared.
- * Defined by the per-language file. `completion` is owned by
- * the callee. Called on the library's thread. */
+ *
+ * libprov calls its callbacks on its event-loop threads, inside the fiber
+ * (a small stack of its own) that runs the registration. A managed runtime
+ * must not be entered there: the JVM and Mono check stack bounds and scan
+ * thread stacks, and a slow callback would stall every registration sharing
+ * that loop. So the callbacks below only append the event to one queue, and
+ * one dispatcher thread per process (created by the first register_async,
+ * an ordinary thread with an ordinary stack, never per registration) hands
+ * the events, in order, to the language through the two functions the
+ * per-language file defines: */
 static void prov_binding_deliver_progress(int64_t context, int state, const char *detail,
                                           uint32_t retry_after_ms);
 static void prov_binding_deliver_completion(int64_t context, ProvCompletion *completion);
-
-/* libprov's progress callback while the wrapper has one asynchronous
- * registration in flight; silent otherwise (e.g. during register()). */
 static void prov_binding_async_progress(int state, const char *detail, uint32_t retry_after_ms,
-                                        void *user_data) {
-  prov_binding_async_state *async = (prov_binding_async_state *)user_data;
-  if (PROV_BINDING_ATOMIC_LOAD(&async->active)) {
-    prov_binding_deliver_progress(async->context, state, detail ? detail : "", retry_after_ms);
+                                        void *user_data);
+
+#include <pthread.h>
+#include <time.h>
+
+struct prov_binding_event {
+  struct prov_binding_event *next;
+  int64_t context;
+  ProvCompletion *completion; /* the end of the registration; NULL for progress */
+  prov_client *client;        /* with a completion: the native client it ran on */
+  void *relay_data;           /* with a completion: the progress relay's user_data */
+  int state;
+  uint32_t retry_after_ms;
+  char detail[1]; /* progress detail, copied (libprov lends it for the call) */
+};
+
+static pthread_mutex_t prov_binding_queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t prov_binding_queue_ready = PTHREAD_COND_INITIALIZER;
+static prov_binding_event *prov_binding_queue_head;
+static prov_binding_event *prov_binding_queue_tail;
+static int prov_binding_dispatcher_started; /* guarded by the queue lock */
+
+static void prov_binding_enqueue(prov_binding_event *event) {
+  event->next = NULL;
+  pthread_mutex_lock(&prov_binding_queue_lock);
+  if (prov_binding_queue_tail) {
+    prov_binding_queue_tail->next = event;
+  } else {
+    prov_binding_queue_head = event;
+  }
+  prov_binding_queue_tail = event;
+  pthread_cond_signal(&prov_binding_queue_ready);
+  pthread_mutex_unlock(&prov_binding_queue_lock);
+}
+
+/* libprov counts the client as busy until its completion callback has
+ * returned, and the dispatcher may reach the completion a moment before
+ * that: the language must not hear of the end (and, say, set an option or
+ * register again at once, which would fail with PROV_E_BUSY) until then.
+ * Re-installing the same progress relay is a no-op setter that answers
+ * PROV_E_BUSY exactly while the client is busy; the wait is microseconds
+ * (bounded at about 5 s, after which the completion is delivered anyway).
+ * The client is alive: every language layer keeps it, and refuses to close
+ * it, until the completion is delivered. */
+static void prov_binding_wait_until_idle(prov_client *client, void *relay_data) {
+  int attempt;
+  for (attempt = 0; attempt < 50000; attempt++) {
+    struct timespec pause = {0, 100000}; /* 100 us */
+    if (prov_client_set_progress_callback(client, prov_binding_async_progress, relay_data) !=
+        PROV_E_BUSY) {
+      return;
+    }
+    nanosleep(&pause, NULL);
   }
 }
 
-/* libprov's completion callback. Allocates nothing (the completion was
- * allocated when the registration started), so the language always hears of
- * the end. */
+static void *prov_binding_dispatch(void *unused) {
+  (void)unused;
+  for (;;) {
+    prov_binding_event *event;
+    pthread_mutex_lock(&prov_binding_queue_lock);
+    while (prov_binding_queue_head == NULL) {
+      pthread_cond_wait(&prov_binding_queue_ready, &prov_binding_queue_lock);
+    }
+    event = prov_binding_queue_head;
+    prov_binding_queue_head = event->next;
+    if (prov_binding_queue_head == NULL) prov_binding_queue_tail = NULL;
+    pthread_mutex_unlock(&prov_binding_queue_lock);
+    if (event->completion) {
+      prov_binding_wait_until_idle(event->client, event->relay_data);
+      prov_binding_deliver_completion(event->context, event->completion);
+    } else {
+      prov_binding_deliver_progress(event->context, event->state, event->detail,
+                                    event->retry_after_ms);
+    }
+    free(event);
+  }
+  return NULL;
+}
+
+/* Starts the dispatcher once; 0 when the thread cannot be created. */
+static int prov_binding_start_dispatcher(void) {
+  int ok = 1;
+  pthread_mutex_lock(&prov_binding_queue_lock);
+  if (!prov_binding_dispatcher_started) {
+    pthread_t thread;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&thread, &attributes, prov_binding_dispatch, NULL) == 0) {
+      prov_binding_dispatcher_started = 1;
+    } else {
+      ok = 0;
+    }
+    pthread_attr_destroy(&attributes);
+  }
+  pthread_mutex_unlock(&prov_binding_queue_lock);
+  return ok;
+}
+
+/* libprov's progress callback while the wrapper has one asynchronous
+ * registration in flight; silent otherwise (e.g. during register()). An
+ * event that cannot be allocated is dropped (progress is advisory). */
+static void prov_binding_async_progress(int state, const char *detail, uint32_t retry_after_ms,
+                                        void *user_data) {
+  prov_binding_async_state *async = (prov_binding_async_state *)user_data;
+  size_t length;
+  prov_binding_event *event;
+  if (!PROV_BINDING_ATOMIC_LOAD(&async->active)) return;
+  if (detail == NULL) detail = "";
+  length = strlen(detail);
+  event = (prov_binding_event *)malloc(sizeof *event + length);
+  if (event == NULL) return;
+  event->context = async->context;
+  event->completion = NULL;
+  event->state = state;
+  event->retry_after_ms = retry_after_ms;
+  memcpy(event->detail, detail, length + 1);
+  prov_binding_enqueue(event);
+}
+
+/* libprov's completion callback. Allocates nothing (the completion and its
+ * event were allocated when the registration started), so the language
+ * always hears of the end. */
 static void prov_binding_async_done(int status, prov_result *result, void *user_data) {
   prov_binding_async_state *async = (prov_binding_async_state *)user_data;
   ProvClient *client = async->client;
-  ProvCompletion *completion = async->completion;
-  int64_t context = async->context;
-  async->completion = NULL;
+  prov_binding_event *event = async->completion_event;
+  ProvCompletion *completion = event->completion;
+  async->completion_event = NULL;
   completion->status = status;
   if (status == PROV_OK) {
     completion->result = result;
@@ -440,11 +563,11 @@ static void prov_binding_async_done(int status, prov_result *result, void *user_
   }
   /* The wrapper counts as idle before the language hears of the end, so that
    * a continuation may close it at once. After this the wrapper is not
-   * touched again: prov_client_free from another thread waits for this
-   * callback to return, and from inside the delivery it is allowed. */
+   * touched again (prov_client_free from another thread waits for this
+   * callback to return). */
   PROV_BINDING_ATOMIC_STORE(&async->active, 0);
   PROV_BINDING_ATOMIC_ADD(&client->registrations_in_flight, -1);
-  prov_binding_deliver_completion(context, completion);
+  prov_binding_enqueue(event);
 }
 %}
 #endif
@@ -518,7 +641,10 @@ typedef struct ProvClient {} ProvClient;
     /* A proxy is only collected when nothing (including a running register
      * call) refers to it, so no registration can be in flight here. */
     prov_client_free($self->handle);
-    if ($self->async) free($self->async->completion);
+    if ($self->async && $self->async->completion_event) {
+      free($self->async->completion_event->completion);
+      free($self->async->completion_event);
+    }
     free($self->async);
     free($self);
   }
@@ -834,13 +960,13 @@ ProvClient *create_x509_pem_client(const char *provisioning_host, const char *re
 /* ------------------------------------------------------------------------ */
 /*
  * For languages whose runtime can take calls from a native thread (Go: cgo
- * exports; Java: JNI attach/detach; C#: delegates). A per-language file opts
- * in with `#define PROV_SWIG_ASYNC` and defines, in a %{ %} block after
- * including this file, the two delivery functions declared below. They run
- * on the library's thread (a thread of its own per registration today, a
- * shared event-loop thread later), so they must only hand the event over to
- * the language's runtime and return: never wait, never run user code that
- * may block. `context` is the language's own token for the registration (a
+ * exports; Java: JNI; C#: delegates). A per-language file opts in with
+ * `#define PROV_SWIG_ASYNC` and defines, in a %{ %} block after including
+ * this file, the two delivery functions declared with the handles above.
+ * They run on the binding's one dispatcher thread (never on libprov's
+ * event-loop threads, see there), in order; they should hand the event over
+ * and return, since every registration's events pass through that thread.
+ * `context` is the language's own token for the registration (a
  * cgo.Handle, a map key, a GCHandle).
  *
  * The completion travels as a ProvCompletion: the status, the error details
@@ -901,6 +1027,7 @@ typedef struct ProvCompletion {} ProvCompletion;
   void register_async(int64_t context) {
     prov_binding_async_state *async;
     ProvCompletion *completion;
+    prov_binding_event *event;
     int status;
     if (!prov_binding_client_open($self)) return;
     if (PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, 1) != 1 ||
@@ -930,20 +1057,33 @@ typedef struct ProvCompletion {} ProvCompletion;
       }
       $self->async = async;
     }
+    if (!prov_binding_start_dispatcher()) {
+      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
+      prov_binding_fail_message(PROV_E_NOMEM, "cannot start the binding's dispatcher thread");
+      return;
+    }
     completion = (ProvCompletion *)calloc(1, sizeof *completion);
-    if (completion == NULL) {
+    event = (prov_binding_event *)calloc(1, sizeof *event);
+    if (completion == NULL || event == NULL) {
+      free(completion);
+      free(event);
       PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
       prov_binding_fail_message(PROV_E_NOMEM, "out of memory starting the registration");
       return;
     }
-    async->completion = completion;
+    event->context = context;
+    event->completion = completion;
+    event->client = $self->handle;
+    event->relay_data = async;
+    async->completion_event = event;
     async->context = context;
     PROV_BINDING_ATOMIC_STORE(&async->active, 1);
     status = prov_client_register_async($self->handle, prov_binding_async_done, async);
     if (status != PROV_OK) {
       PROV_BINDING_ATOMIC_STORE(&async->active, 0);
-      async->completion = NULL;
+      async->completion_event = NULL;
       free(completion);
+      free(event);
       PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
       prov_binding_fail(status, NULL);
     }

@@ -37,16 +37,16 @@
 %typemap(goout, fragment="CopyString") prov_binding_bytes %{ $result = swigCopyString($1) %}
 %apply (char *STRING, size_t LENGTH) { (const uint8_t *der, size_t der_len) }
 
-/* ProvClient.Register_async (prov.i): the library thread hands progress and
- * completion to the cgo exports of internal/native/async.go, which pass
- * them to the idiomatic package without blocking. */
+/* ProvClient.Register_async (prov.i): prov.i's dispatcher thread hands
+ * progress and completion to the cgo exports of internal/native/async.go,
+ * which pass them to the idiomatic package without blocking. */
 #define PROV_SWIG_ASYNC
 
 %include "prov.i"
 
 %{
-/* cgo exports (internal/native/async.go); Go registers each library thread
- * that calls them with its runtime. */
+/* cgo exports (internal/native/async.go), called on prov.i's dispatcher
+ * thread (an ordinary C thread, which cgo binds to the Go runtime). */
 extern void provGoAsyncProgress(int64_t context, int state, char *detail, uint32_t retry_after_ms);
 extern void provGoAsyncCompletion(int64_t context, void *completion);
 

@@ -75,8 +75,8 @@
     return $jnicall;
   }
 
-/* ProvClient.register_async (prov.i): the library thread calls the static
- * methods of org.libprov.AsyncBridge through JNI (below). The completion's
+/* ProvClient.register_async (prov.i): prov.i's dispatcher thread calls the
+ * static methods of org.libprov.AsyncBridge through JNI (below). The completion's
  * pointer constructor is public so that AsyncBridge can wrap it. */
 #define PROV_SWIG_ASYNC
 SWIG_JAVABODY_PROXY(public, public, SWIGTYPE)
@@ -94,40 +94,40 @@ static jclass prov_java_bridge;
 static jmethodID prov_java_on_progress;
 static jmethodID prov_java_on_completion;
 
-/* The calling thread's JNIEnv, attaching it (as a daemon, so it never keeps
- * the JVM alive) when libprov's thread is not attached yet. */
-static JNIEnv *prov_java_enter(int *attached) {
+/* The JNIEnv of prov.i's dispatcher thread (the only caller), attached
+ * once as a daemon (it never keeps the JVM alive) and left attached: it is
+ * one thread for the whole process, not one per registration. */
+static JNIEnv *prov_java_enter(void) {
   JNIEnv *env = NULL;
   jint got;
-  *attached = 0;
   if (prov_java_vm == NULL) return NULL;
   got = (*prov_java_vm)->GetEnv(prov_java_vm, (void **)&env, JNI_VERSION_1_6);
   if (got == JNI_EDETACHED) {
-    if ((*prov_java_vm)->AttachCurrentThreadAsDaemon(prov_java_vm, (void **)&env, NULL) != JNI_OK) {
+    JavaVMAttachArgs arguments;
+    arguments.version = JNI_VERSION_1_6;
+    arguments.name = (char *)"libprov-dispatcher";
+    arguments.group = NULL;
+    if ((*prov_java_vm)->AttachCurrentThreadAsDaemon(prov_java_vm, (void **)&env, &arguments) !=
+        JNI_OK) {
       return NULL;
     }
-    *attached = 1;
   } else if (got != JNI_OK) {
     return NULL;
   }
   return env;
 }
 
-/* Nothing may unwind into libprov: a Java exception is printed and cleared.
- * The thread is detached again when it was attached here (libprov's threads
- * are not Java's to keep). */
-static void prov_java_leave(JNIEnv *env, int attached) {
+/* Nothing may unwind into C: a Java exception is printed and cleared. */
+static void prov_java_leave(JNIEnv *env) {
   if ((*env)->ExceptionCheck(env)) {
     (*env)->ExceptionDescribe(env);
     (*env)->ExceptionClear(env);
   }
-  if (attached) (*prov_java_vm)->DetachCurrentThread(prov_java_vm);
 }
 
 static void prov_binding_deliver_progress(int64_t context, int state, const char *detail,
                                           uint32_t retry_after_ms) {
-  int attached;
-  JNIEnv *env = prov_java_enter(&attached);
+  JNIEnv *env = prov_java_enter();
   jstring text;
   if (env == NULL) return;
   text = (*env)->NewStringUTF(env, detail);
@@ -136,12 +136,11 @@ static void prov_binding_deliver_progress(int64_t context, int state, const char
                                  (jint)state, text, (jlong)retry_after_ms);
     (*env)->DeleteLocalRef(env, text);
   }
-  prov_java_leave(env, attached);
+  prov_java_leave(env);
 }
 
 static void prov_binding_deliver_completion(int64_t context, ProvCompletion *completion) {
-  int attached;
-  JNIEnv *env = prov_java_enter(&attached);
+  JNIEnv *env = prov_java_enter();
   if (env == NULL) {
     /* Cannot happen once the bridge is initialised (a registration cannot
      * start before); release the completion rather than leak it. */
@@ -151,7 +150,7 @@ static void prov_binding_deliver_completion(int64_t context, ProvCompletion *com
   }
   (*env)->CallStaticVoidMethod(env, prov_java_bridge, prov_java_on_completion, (jlong)context,
                                (jlong)(intptr_t)completion);
-  prov_java_leave(env, attached);
+  prov_java_leave(env);
 }
 %}
 

@@ -520,8 +520,8 @@ func (c *Client) Register(ctx context.Context) (*Result, error) {
 }
 
 // asyncRegistration is one prov_client_register_async in flight: the
-// library's thread appends progress and hands over the completion here
-// without blocking; the goroutine in Register drains both.
+// binding's dispatcher thread (prov.i) appends progress and hands over the
+// completion here without blocking; the goroutine in Register drains both.
 type asyncRegistration struct {
 	wantProgress bool
 	mu           sync.Mutex
@@ -566,7 +566,7 @@ func (r *asyncRegistration) deliverProgress(handler func(Progress)) {
 }
 
 // registerAsync runs one registration with prov_client_register_async
-// (libprov's thread, no goroutine or OS thread of ours waiting in C), calls
+// (libprov's event loop; no goroutine or OS thread of ours waits in C), calls
 // onProgress on this goroutine as events arrive, and cancels the
 // registration when ctx is cancelled (a deadline is left to the register
 // timeout, which was set to it). It reports whether the context cancelled

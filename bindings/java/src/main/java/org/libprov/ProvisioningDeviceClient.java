@@ -4,14 +4,14 @@ import java.lang.ref.Cleaner;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.libprov.internal.ProvClient;
+import org.libprov.internal.ProvCompletion;
 import org.libprov.internal.ProvNative;
 import org.libprov.internal.ProvResult;
 
@@ -41,20 +41,6 @@ import org.libprov.internal.ProvResult;
  */
 public final class ProvisioningDeviceClient implements AutoCloseable {
   private static final Cleaner CLEANER = Cleaner.create();
-
-  /** Runs {@link #registerAsync()} registrations: daemon threads, created on demand. */
-  private static final ExecutorService DEFAULT_EXECUTOR =
-      Executors.newCachedThreadPool(
-          new java.util.concurrent.ThreadFactory() {
-            private final AtomicInteger count = new AtomicInteger();
-
-            @Override
-            public Thread newThread(Runnable task) {
-              Thread thread = new Thread(task, "libprov-register-" + count.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            }
-          });
 
   private final ProvClient handle;
   private final Cleaner.Cleanable cleanable;
@@ -264,6 +250,12 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
     return configure("set CSR PEM", () -> handle.set_csr_pem(csrPem));
   }
 
+  /** A CSR the caller made, as DER bytes; its subject CN must be the registration id. Null clears. */
+  public ProvisioningDeviceClient setCsrDer(byte[] csrDer) {
+    byte[] copy = csrDer == null ? null : csrDer.clone();
+    return configure("set CSR DER", () -> handle.set_csr_der(copy));
+  }
+
   /** The issuance request shape (default {@link CsrApi#V2025_07_01_PREVIEW}). */
   public ProvisioningDeviceClient setCsrApi(CsrApi api) {
     return configure("set CSR API", () -> handle.set_csr_api(api.nativeValue));
@@ -401,30 +393,121 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
     }
   }
 
-  /** {@link #register()} on a shared pool of daemon threads. */
+  /**
+   * Registers on libprov's own thread (prov_client_register_async): no Java thread waits for the
+   * registration. The future completes on {@link ForkJoinPool#commonPool()}, so that its
+   * dependent stages never run on libprov's thread.
+   */
   public CompletableFuture<RegistrationResult> registerAsync() {
-    return registerAsync(DEFAULT_EXECUTOR);
+    return registerAsync(null, ForkJoinPool.commonPool());
+  }
+
+  /** {@link #registerAsync()} whose future completes on the given executor. */
+  public CompletableFuture<RegistrationResult> registerAsync(Executor executor) {
+    return registerAsync(null, executor);
   }
 
   /**
-   * {@link #register()} on the given executor. The future completes exceptionally with the {@link
-   * ProvisioningException} (or unchecked exception) register would have thrown. Cancelling this
-   * future (not a stage derived from it) cancels the registration.
+   * Starts the registration on libprov's thread and returns at once. listener (may be null)
+   * receives each step, in order, on libprov's thread (e.g. {@code
+   * client.registerAsync(progress -> log.info(progress.toString()), ForkJoinPool.commonPool())}). The future completes, on executor, with
+   * the result or exceptionally with the {@link ProvisioningException} (or unchecked exception)
+   * {@link #register()} would have thrown. Cancelling this future (not a stage derived from it)
+   * cancels the registration.
    */
-  public CompletableFuture<RegistrationResult> registerAsync(Executor executor) {
-    CompletableFuture<RegistrationResult> future = new RegistrationFuture(this);
-    executor.execute(
-        () -> {
-          try {
-            RegistrationResult result = register(future::isCancelled);
-            if (result != null) {
-              future.complete(result);
+  public CompletableFuture<RegistrationResult> registerAsync(
+      RegistrationProgressListener listener, Executor executor) {
+    if (executor == null) {
+      throw new NullPointerException("executor");
+    }
+    RegistrationFuture future = new RegistrationFuture(this);
+    AsyncBridge.Registration registration =
+        new AsyncBridge.Registration() {
+          @Override
+          public void progress(RegistrationProgress progress) {
+            if (listener == null) {
+              return;
             }
-          } catch (ProvisioningException | RuntimeException failure) {
-            future.completeExceptionally(failure);
+            try {
+              listener.onProgress(progress);
+            } catch (RuntimeException | Error failure) {
+              System.err.println("libprov: the progress listener threw " + failure);
+            }
           }
-        });
+
+          @Override
+          public void complete(ProvCompletion completion) {
+            RegistrationResult result = null;
+            Throwable failure = null;
+            try {
+              ProvResult raw = completion.take_result();
+              NativeError error = NativeError.pending("register");
+              if (error != null) {
+                RuntimeException unchecked = error.uncheckedOrNull();
+                failure = unchecked != null ? unchecked : error.checked();
+              } else {
+                try {
+                  result = new RegistrationResult(raw);
+                } finally {
+                  raw.delete();
+                }
+              }
+            } catch (RuntimeException unexpected) {
+              failure = unexpected;
+            } finally {
+              completion.delete();
+            }
+            registrationEnded();
+            RegistrationResult outcome = result;
+            Throwable problem = failure;
+            Runnable settle =
+                () -> {
+                  if (problem != null) {
+                    future.completeExceptionally(problem);
+                  } else {
+                    future.complete(outcome);
+                  }
+                };
+            try {
+              executor.execute(settle);
+            } catch (RuntimeException rejected) {
+              settle.run(); // an executor that refuses must not leave the future pending
+            }
+          }
+        };
+    synchronized (lock) {
+      if (closed || closeRequested) {
+        future.completeExceptionally(new IllegalStateException("register: client is closed"));
+        return future;
+      }
+      if (registrationsInFlight > 0) {
+        future.completeExceptionally(
+            new IllegalStateException("register: another registration on this client is in flight"));
+        return future;
+      }
+      registrationsInFlight++;
+      registrationSequence++;
+      long key = AsyncBridge.register(registration);
+      handle.register_async(key);
+      NativeError error = NativeError.pending("register");
+      if (error != null) {
+        AsyncBridge.forget(key);
+        registrationsInFlight--;
+        RuntimeException unchecked = error.uncheckedOrNull();
+        future.completeExceptionally(unchecked != null ? unchecked : error.checked());
+      }
+    }
     return future;
+  }
+
+  /** The asynchronous registration in flight has ended (on libprov's thread). */
+  private void registrationEnded() {
+    synchronized (lock) {
+      registrationsInFlight--;
+      if (closeRequested && registrationsInFlight == 0) {
+        freeNow(); // prov_client_free from the completion callback is allowed
+      }
+    }
   }
 
   /** Whether {@link #close()} has been called. */

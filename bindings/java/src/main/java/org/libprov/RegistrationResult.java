@@ -25,6 +25,7 @@ public final class RegistrationResult {
   private final String x509CertificateInfoJson;
   private final String issuedCertificateChainPem;
   private final int issuedCertificateCount;
+  private final byte[][] issuedCertificatesDer;
   private final String generatedPrivateKeyPem;
   private final String trustBundlePem;
 
@@ -46,6 +47,10 @@ public final class RegistrationResult {
     x509CertificateInfoJson = result.x509_certificate_info_json();
     issuedCertificateChainPem = result.issued_certificate_chain_pem();
     issuedCertificateCount = result.issued_certificate_count();
+    issuedCertificatesDer = new byte[issuedCertificateCount][];
+    for (int index = 0; index < issuedCertificateCount; index++) {
+      issuedCertificatesDer[index] = result.issued_certificate_der(index);
+    }
     generatedPrivateKeyPem = result.generated_private_key_pem();
     trustBundlePem = result.trust_bundle_pem();
   }
@@ -125,6 +130,17 @@ public final class RegistrationResult {
   /** The certificate chain the service issued for a CSR (PEM, leaf first), or null. */
   public String getIssuedCertificateChainPem() {
     return issuedCertificateChainPem;
+  }
+
+  /**
+   * Certificate {@code index} (0 = the leaf) of the issued chain as DER bytes (a copy), or null
+   * when index is out of range.
+   */
+  public byte[] getIssuedCertificateDer(int index) {
+    if (index < 0 || index >= issuedCertificatesDer.length) {
+      return null;
+    }
+    return issuedCertificatesDer[index].clone();
   }
 
   /** The number of certificates in the issued chain. */
