@@ -492,12 +492,17 @@ def test_retries_zero_reports_the_first_failure(prov, start_emulator):
     assert bad.returncode != 0 and "--retries" in bad.stderr
 
 
-def wait_for_register_request(emulator, registration_id, process, count=1):
-    """Waits until the emulator has logged `count` register requests of the device."""
+def register_requests(emulator, registration_id):
+    """How many register requests of the device the emulator has logged."""
     needle = f"registrationId={registration_id} op=register"
+    return emulator.log_path.read_text(errors="replace").count(needle)
+
+
+def wait_for_register_request(emulator, registration_id, process, count):
+    """Waits until the emulator has logged `count` register requests of the device."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if emulator.log_path.read_text(errors="replace").count(needle) >= count:
+        if register_requests(emulator, registration_id) >= count:
             return
         assert process.poll() is None, process.communicate()
         time.sleep(0.02)
@@ -511,6 +516,7 @@ def wait_for_register_request(emulator, registration_id, process, count=1):
     ("mqtt", "mqtt"), ("mqtt-ws", "https"), ("https", "https")])
 def test_interrupt_cancels_the_registration_in_flight(prov_bin, emulator, signals, transport,
                                                       port_name):
+    earlier_requests = register_requests(emulator, "cli-slow")  # the emulator is shared
     process = subprocess.Popen(
         [prov_bin, "register", "--host", f"localhost:{emulator.ports[port_name]}", "--id-scope",
          ID_SCOPE, "--ca-file", emulator.ca_file, "--transport", transport,
@@ -518,7 +524,7 @@ def test_interrupt_cancels_the_registration_in_flight(prov_bin, emulator, signal
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # The service answered "assigning" and will not assign for a minute.
-        wait_for_register_request(emulator, "cli-slow", process)
+        wait_for_register_request(emulator, "cli-slow", process, earlier_requests + 1)
         time.sleep(0.2)
         assert process.poll() is None
         interrupted = time.monotonic()
