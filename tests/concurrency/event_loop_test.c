@@ -36,6 +36,7 @@
 #define SCOPE "0ne00000A0A"
 #define FAST_KEY "bGlicHJvdi1ldmVudC1sb29wLWZhc3QtZ3JvdXAqKg=="
 #define SLOW_KEY "bGlicHJvdi1ldmVudC1sb29wLXNsb3ctZ3JvdXAqKg=="
+#define POLLED_KEY "bGlicHJvdi1ldmVudC1sb29wLXBvbGxlZC1ncm91cA=="
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SANITIZED 1
@@ -58,6 +59,9 @@ static const char *kConfig =
     " \"enrollmentGroups\": ["
     "  {\"enrollmentGroupId\": \"fast\", \"attestation\": {\"type\": \"symmetricKey\","
     "   \"primaryKey\": \"" FAST_KEY
+    "\"}},"
+    "  {\"enrollmentGroupId\": \"polled\", \"assignmentDelayMs\": 1500, \"retryAfterSeconds\": 1,"
+    "   \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" POLLED_KEY
     "\"}},"
     "  {\"enrollmentGroupId\": \"slow\", \"assignmentDelayMs\": 12000, \"retryAfterSeconds\": 2,"
     "   \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" SLOW_KEY
@@ -398,6 +402,46 @@ static void callback_frees_own_client(void **state) {
   assert_int_equal(atomic_load(&g_self_freed), SELF_FREED);
 }
 
+/* HTTPS (its own connection cache on the loop's multi handle, polling on
+ * the kept-alive connection) and MQTT over WebSockets, asynchronously, side by
+ * side with MQTT, each polled at least once. */
+#define PER_TRANSPORT 10
+
+static void transports_async(void **state) {
+  (void)state;
+  reset_counters();
+  const int transports[] = {PROV_TRANSPORT_HTTPS, PROV_TRANSPORT_MQTT_WS, PROV_TRANSPORT_MQTT};
+  enum { TOTAL = 3 * PER_TRANSPORT };
+  prov_client *clients[TOTAL];
+  static struct outcome outcomes[TOTAL];
+  memset(outcomes, 0, sizeof outcomes);
+  for (int i = 0; i < TOTAL; ++i) {
+    const int transport = transports[i / PER_TRANSPORT];
+    char id[64];
+    char host[64];
+    snprintf(id, sizeof id, "transport-%d-%d", transport, i);
+    snprintf(host, sizeof host, "localhost:%d",
+             transport == PROV_TRANSPORT_MQTT ? emu_mqtt_port(g_emu) : emu_https_port(g_emu));
+    assert_int_equal(prov_client_create_symkey_group(&clients[i], host, id, SCOPE, POLLED_KEY),
+                     PROV_OK);
+    assert_int_equal(prov_client_set_server_verification_cert(clients[i], emu_ca_pem(g_emu)),
+                     PROV_OK);
+    assert_int_equal(prov_client_set_transport(clients[i], transport), PROV_OK);
+    assert_int_equal(prov_client_set_progress_callback(clients[i], on_progress, &outcomes[i]),
+                     PROV_OK);
+    assert_int_equal(prov_client_register_async(clients[i], on_complete, &outcomes[i]), PROV_OK);
+  }
+  assert_int_equal(wait_count(&g_done, TOTAL, 60000), TOTAL);
+  for (int i = 0; i < TOTAL; ++i) {
+    if (outcomes[i].status != PROV_OK) {
+      fail_msg("registration %d (transport %d): %s: %s", i, transports[i / PER_TRANSPORT],
+               prov_status_str(outcomes[i].status), outcomes[i].message);
+    }
+    assert_true(atomic_load(&outcomes[i].assigning)); /* it polled */
+    prov_client_free(clients[i]);
+  }
+}
+
 static int start_emulator(void **state) {
   (void)state;
   return emu_start_into(&g_emu, kConfig);
@@ -416,6 +460,7 @@ int event_loop_tests_main(void) {
       cmocka_unit_test(callback_runs_sync_registration),
       cmocka_unit_test(callback_starts_async),
       cmocka_unit_test(callback_frees_own_client),
+      cmocka_unit_test(transports_async),
   };
   return cmocka_run_group_tests_name("event_loop", tests, start_emulator, stop_emulator);
 }
