@@ -101,6 +101,7 @@ std::optional<mqtt::Packet> MqttTransport::pump(const core::Deadline &until,
 void MqttTransport::connect(const core::WaitBudget &budget) {
   budget_ = &budget;
   // A reconnect starts from a clean slate: bytes of the old connection are not ours.
+  discard_handshake();
   decoder_ = mqtt::Decoder(kMaxPacketSize);
   connected_ = false;
   stream_->open(budget);
@@ -112,50 +113,88 @@ void MqttTransport::connect(const core::WaitBudget &budget) {
   if (settings_.password) connect.password = settings_.password->str();
   connect.keep_alive = settings_.keep_alive_s;
   connect.clean_session = true;
-  std::vector<uint8_t> bytes = mqtt::encode_connect(connect);
+  std::vector<uint8_t> connect_bytes = mqtt::encode_connect(connect);
   // The CONNECT packet and its copy of the password hold the SAS token.
   if (connect.password) auth::secure_wipe(connect.password->data(), connect.password->size());
-  // SUBSCRIBE goes out in the same write: MQTT 3.1.1 lets a client send
-  // packets after CONNECT without waiting for CONNACK (the server handles them
-  // in order), so CONNACK and SUBACK come back together and the registration
-  // waits for the server twice instead of three times (issue 9). A refused
-  // CONNECT is still reported from its CONNACK, which comes first; the server
-  // then drops the SUBSCRIBE with the connection.
-  const uint16_t subscribe_id = next_packet_id();
-  const std::vector<uint8_t> subscribe = mqtt::encode_subscribe(subscribe_id, kResponseFilter, 1);
-  bytes.insert(bytes.end(), subscribe.begin(), subscribe.end());
+  subscribe_id_ = next_packet_id();
+  const std::vector<uint8_t> subscribe = mqtt::encode_subscribe(subscribe_id_, kResponseFilter, 1);
+  // Reserved up front: a growing vector would leave copies of the token in
+  // freed memory.
+  handshake_bytes_.reserve(connect_bytes.size() + subscribe.size());
+  handshake_bytes_.assign(connect_bytes.begin(), connect_bytes.end());
+  auth::secure_wipe(connect_bytes.data(), connect_bytes.size());
+  handshake_bytes_.insert(handshake_bytes_.end(), subscribe.begin(), subscribe.end());
+  // Sent with the first request (or by finish_handshake before an idle wait).
+  awaiting_connack_ = true;
+  awaiting_suback_ = true;
+}
+
+void MqttTransport::discard_handshake() noexcept {
+  if (!handshake_bytes_.empty())
+    auth::secure_wipe(handshake_bytes_.data(), handshake_bytes_.size());
+  handshake_bytes_.clear();
+}
+
+void MqttTransport::send_handshake(const std::vector<uint8_t> *first_request, const char *what,
+                                   const core::WaitBudget &budget) {
+  std::vector<uint8_t> bytes;
+  bytes.reserve(handshake_bytes_.size() + (first_request ? first_request->size() : 0));
+  bytes.assign(handshake_bytes_.begin(), handshake_bytes_.end());
+  discard_handshake();
+  if (first_request) bytes.insert(bytes.end(), first_request->begin(), first_request->end());
   try {
-    send_packet(bytes, "MQTT CONNECT", budget);
+    send_packet(bytes, what, budget);
   } catch (...) {
     auth::secure_wipe(bytes.data(), bytes.size());
     throw;
   }
   auth::secure_wipe(bytes.data(), bytes.size());
+}
 
-  auto connack = pump(budget.step(), "the MQTT CONNACK",
-                      [](const mqtt::Packet &p) { return p.type == mqtt::PacketType::ConnAck; });
-  if (!connack) throw Error(PROV_E_TIMEOUT, budget.timeout_message("the MQTT CONNACK"));
-  if (connack->return_code != mqtt::kConnAccepted) {
-    const prov_status status = (connack->return_code == mqtt::kConnRefusedBadUsernameOrPassword ||
-                                connack->return_code == mqtt::kConnRefusedNotAuthorized)
-                                   ? PROV_E_CREDENTIAL
-                                   : PROV_E_CONNECTION_FAILED;
-    const std::string reason =
-        "MQTT CONNACK refused: " + mqtt::connack_code_description(connack->return_code);
-    // The server answered: the caller gets a result carrying its refusal.
-    json::ServiceAnswer answer;
-    answer.error_message = reason;
-    throw Error(status, reason, std::make_shared<core::Result>(std::move(answer), 0));
+const char *MqttTransport::handshake_missing() const {
+  if (awaiting_connack_) return "the MQTT CONNACK";
+  if (awaiting_suback_) return "the MQTT SUBACK";
+  return "";
+}
+
+bool MqttTransport::absorb_handshake_packet(const mqtt::Packet &p) {
+  if (awaiting_connack_) {
+    // Nothing counts before CONNACK (the server answers in order).
+    if (p.type != mqtt::PacketType::ConnAck) return false;
+    awaiting_connack_ = false;
+    if (p.return_code != mqtt::kConnAccepted) {
+      const prov_status status = (p.return_code == mqtt::kConnRefusedBadUsernameOrPassword ||
+                                  p.return_code == mqtt::kConnRefusedNotAuthorized)
+                                     ? PROV_E_CREDENTIAL
+                                     : PROV_E_CONNECTION_FAILED;
+      const std::string reason =
+          "MQTT CONNACK refused: " + mqtt::connack_code_description(p.return_code);
+      // The server answered: the caller gets a result carrying its refusal.
+      json::ServiceAnswer answer;
+      answer.error_message = reason;
+      throw Error(status, reason, std::make_shared<core::Result>(std::move(answer), 0));
+    }
+    connected_ = true;
+    return true;
   }
-  connected_ = true;
+  if (awaiting_suback_ && p.type == mqtt::PacketType::SubAck && p.packet_id == subscribe_id_) {
+    awaiting_suback_ = false;
+    if (p.granted_qos.empty() || p.granted_qos[0] == mqtt::kSubAckFailure) {
+      throw Error(PROV_E_PROTOCOL,
+                  std::string("MQTT SUBACK refused the subscription to ") + kResponseFilter);
+    }
+    return true;
+  }
+  return false;
+}
 
-  auto suback = pump(budget.step(), "the MQTT SUBACK", [&](const mqtt::Packet &p) {
-    return p.type == mqtt::PacketType::SubAck && p.packet_id == subscribe_id;
-  });
-  if (!suback) throw Error(PROV_E_TIMEOUT, budget.timeout_message("the MQTT SUBACK"));
-  if (suback->granted_qos.empty() || suback->granted_qos[0] == mqtt::kSubAckFailure) {
-    throw Error(PROV_E_PROTOCOL,
-                std::string("MQTT SUBACK refused the subscription to ") + kResponseFilter);
+void MqttTransport::finish_handshake(const core::WaitBudget &budget) {
+  if (!handshake_bytes_.empty()) send_handshake(nullptr, "MQTT CONNECT", budget);
+  while (*handshake_missing() != '\0') {
+    const std::string waiting_for = handshake_missing();
+    auto packet = pump(budget.step(), waiting_for,
+                       [&](const mqtt::Packet &p) { return absorb_handshake_packet(p); });
+    if (!packet) throw Error(PROV_E_TIMEOUT, budget.timeout_message(waiting_for));
   }
 }
 
@@ -168,20 +207,32 @@ core::ServiceResponse MqttTransport::request(const std::string &topic_base,
   std::string topic = topic_base;
   topic.insert(topic.find("$rid=") + 5, rid);
   const uint16_t publish_id = next_packet_id();
-  send_packet(mqtt::encode_publish(topic, payload, 1, publish_id), (step_name + " request").c_str(),
-              budget);
+  const std::vector<uint8_t> publish = mqtt::encode_publish(topic, payload, 1, publish_id);
+  if (!handshake_bytes_.empty()) {
+    // The first request of a connection: CONNECT + SUBSCRIBE + PUBLISH in one write.
+    send_handshake(&publish, "MQTT CONNECT", budget);
+  } else {
+    send_packet(publish, (step_name + " request").c_str(), budget);
+  }
 
-  const std::string waiting_for = "the " + step_name + " response";
+  const std::string response_name = "the " + step_name + " response";
+  // What the wait lacks first, for messages: CONNACK, SUBACK, then the response.
+  std::string waiting_for = *handshake_missing() ? handshake_missing() : response_name;
   std::optional<ResponseTopic> matched;
   bool acknowledged = false;  // PUBACK seen: a timeout then lies with the answer, not the request
   auto response = pump(budget.step(), waiting_for, [&](const mqtt::Packet &p) {
+    if (absorb_handshake_packet(p)) {
+      waiting_for = *handshake_missing() ? handshake_missing() : response_name;
+      return false;
+    }
+    if (awaiting_connack_) return false;
     if (p.type == mqtt::PacketType::PubAck && p.packet_id == publish_id) acknowledged = true;
     if (p.type != mqtt::PacketType::Publish) return false;
     TopicParse parsed = parse_response_topic(p.topic);
     if (!parsed.is_response) return false;
     if (!parsed.topic) {
       throw Error(PROV_E_PROTOCOL, "MQTT: unusable response topic while waiting for " +
-                                       waiting_for + ": " + parsed.problem);
+                                       response_name + ": " + parsed.problem);
     }
     // A response to an earlier request (e.g. one that timed out) is not ours.
     if (parsed.topic->rid != rid) return false;
@@ -189,8 +240,10 @@ core::ServiceResponse MqttTransport::request(const std::string &topic_base,
     return true;
   });
   if (!response) {
+    if (*handshake_missing())
+      throw Error(PROV_E_TIMEOUT, budget.timeout_message(handshake_missing()));
     throw Error(PROV_E_TIMEOUT,
-                budget.timeout_message(acknowledged ? waiting_for
+                budget.timeout_message(acknowledged ? response_name
                                                     : "the MQTT PUBACK of the " + step_name +
                                                           " request (and its response)"));
   }
@@ -215,6 +268,9 @@ core::ServiceResponse MqttTransport::request_operation_status(const std::string 
 
 void MqttTransport::idle(core::Millis duration, const core::WaitBudget &budget) {
   budget_ = &budget;
+  // A connection that waits before its first request completes its
+  // handshake first (the server expects CONNECT promptly; keep-alive needs it).
+  finish_handshake(budget);
   core::Deadline until = core::Deadline::after(duration).earliest(budget.overall());
   pump(until, "the next poll", [](const mqtt::Packet &) { return false; });
   if (budget.overall().expired()) {
@@ -223,6 +279,9 @@ void MqttTransport::idle(core::Millis duration, const core::WaitBudget &budget) 
 }
 
 void MqttTransport::close() noexcept {
+  discard_handshake();
+  awaiting_connack_ = false;
+  awaiting_suback_ = false;
   if (connected_) {
     connected_ = false;
     try {

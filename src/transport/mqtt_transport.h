@@ -3,6 +3,15 @@
 // username with api-version and ClientVersion, SAS password), SUBSCRIBE to
 // the response topics, PUBLISH register / operation-status requests with a
 // fresh $rid each, and wait for the response carrying that $rid.
+//
+// Pipelined (issue 9): connect() opens the stream and prepares CONNECT +
+// SUBSCRIBE without sending them; the first request sends them together with
+// its PUBLISH in one write (MQTT 3.1.1 section 3.1.4 lets a client send
+// packets before CONNACK; the server handles a connection's packets in
+// order) and then reads CONNACK, SUBACK and the response from one stream, so
+// a registration waits for the server once after the TLS handshake instead of
+// three times. CONNACK and SUBACK are checked as before, with the same
+// statuses and messages; they now surface from the first request.
 #ifndef PROV_TRANSPORT_MQTT_TRANSPORT_H
 #define PROV_TRANSPORT_MQTT_TRANSPORT_H
 
@@ -60,6 +69,20 @@ class MqttTransport final : public core::RegistrationTransport {
   core::ServiceResponse request(const std::string &topic_base, const std::string &payload,
                                 const std::string &step_name, const core::WaitBudget &budget);
   uint16_t next_packet_id();
+  // Sends the prepared CONNECT + SUBSCRIBE (plus `first_request`, a PUBLISH,
+  // when given) in one write.
+  void send_handshake(const std::vector<uint8_t> *first_request, const char *what,
+                      const core::WaitBudget &budget);
+  // Handles CONNACK / SUBACK of a handshake in flight (`p` is any packet);
+  // throws on a refusal. Returns true when `p` was one of them.
+  bool absorb_handshake_packet(const mqtt::Packet &p);
+  // What a wait for the handshake still lacks: "the MQTT CONNACK", "the MQTT
+  // SUBACK", or "" when both arrived.
+  const char *handshake_missing() const;
+  // Completes a handshake in flight without a request (sends it if not yet
+  // sent, waits for CONNACK and SUBACK), e.g. before idling.
+  void finish_handshake(const core::WaitBudget &budget);
+  void discard_handshake() noexcept;
 
   MqttSettings settings_;
   std::unique_ptr<ByteStream> stream_;
@@ -75,7 +98,14 @@ class MqttTransport final : public core::RegistrationTransport {
   core::Clock::time_point last_sent_{};
   uint16_t packet_id_ = 0;
   uint64_t rid_ = 0;
-  bool connected_ = false;
+  bool connected_ = false;  // CONNACK accepted, DISCONNECT owed on close
+  // The handshake of the current connection: CONNECT + SUBSCRIBE bytes
+  // prepared by connect() (holding the SAS token: wiped once sent or
+  // dropped), and whether CONNACK / SUBACK are still to come.
+  std::vector<uint8_t> handshake_bytes_;
+  bool awaiting_connack_ = false;
+  bool awaiting_suback_ = false;
+  uint16_t subscribe_id_ = 0;
 };
 
 }  // namespace prov::transport
