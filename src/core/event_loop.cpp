@@ -34,6 +34,13 @@ std::atomic<size_t> g_threads_running{0};
 // How long a shutting-down loop waits for its fibers to end once told to stop.
 constexpr auto kStopGrace = std::chrono::seconds(5);
 
+// Easy handles per libcurl multi handle. curl_easy_send/recv on a
+// CONNECT_ONLY handle look its connection up by a linear walk of the multi
+// handle's connection cache (libcurl 7.88 Curl_getconnectinfo), so one multi
+// handle with 10,000 connections makes every read O(10,000); a loop spreads
+// its handles over multi handles of at most this many.
+constexpr size_t kHandlesPerMulti = 128;
+
 uint32_t epoll_mask(short poll_events) {
   uint32_t mask = 0;
   if (poll_events & POLLIN) mask |= EPOLLIN;
@@ -68,6 +75,14 @@ struct EventLoop::Task {
   }
 };
 
+// One libcurl multi handle of a loop and its timer.
+struct CurlShard {
+  EventLoop::State *state = nullptr;
+  CURLM *multi = nullptr;
+  std::optional<Clock::time_point> timer;  // libcurl's CURLMOPT_TIMERFUNCTION
+  size_t handles = 0;
+};
+
 struct EventLoop::State {
   std::thread thread;
   int epoll_fd = -1;
@@ -85,6 +100,7 @@ struct EventLoop::State {
   std::multimap<Clock::time_point, Task *> timers;
   struct Interest {
     int curl_events = 0;         // CURL_POLL_IN/OUT bits libcurl wants
+    CurlShard *shard = nullptr;  // whose multi handle wants them
     Task *waiter = nullptr;      // a fiber waiting on the descriptor
     uint32_t waiter_events = 0;  // EPOLLIN/EPOLLOUT
     bool registered = false;     // in the epoll set
@@ -96,8 +112,13 @@ struct EventLoop::State {
     int result = 0;
   };
   std::unordered_map<void *, Transfer> transfers;
-  std::optional<Clock::time_point> curl_timer;
+  std::vector<std::unique_ptr<CurlShard>> shards;
+  std::unordered_map<void *, CurlShard *> shard_of;  // easy handle -> its multi
   Task *running = nullptr;
+
+  ~State() {
+    for (auto &shard : shards) curl_multi_cleanup(shard->multi);
+  }
 
   void update_epoll(int fd) {
     auto it = fds.find(fd);
@@ -159,25 +180,29 @@ struct SignalHook final : WakeSignal::Listener {
 };
 
 int on_curl_socket(CURL *, curl_socket_t socket, int what, void *user, void *) {
-  auto *state = static_cast<EventLoop::State *>(user);
+  auto *shard = static_cast<CurlShard *>(user);
+  EventLoop::State *state = shard->state;
   const int fd = static_cast<int>(socket);
   if (what == CURL_POLL_REMOVE) {
     auto it = state->fds.find(fd);
     if (it == state->fds.end()) return 0;
     it->second.curl_events = 0;
+    it->second.shard = nullptr;
   } else {
-    state->fds[fd].curl_events = what;
+    EventLoop::State::Interest &interest = state->fds[fd];
+    interest.curl_events = what;
+    interest.shard = shard;
   }
   state->update_epoll(fd);
   return 0;
 }
 
 int on_curl_timer(CURLM *, long timeout_ms, void *user) {
-  auto *state = static_cast<EventLoop::State *>(user);
+  auto *shard = static_cast<CurlShard *>(user);
   if (timeout_ms < 0) {
-    state->curl_timer.reset();
+    shard->timer.reset();
   } else {
-    state->curl_timer = Clock::now() + Millis(timeout_ms);
+    shard->timer = Clock::now() + Millis(timeout_ms);
   }
   return 0;
 }
@@ -220,7 +245,6 @@ struct LoopRegistry {
 EventLoop::EventLoop() : state_(std::make_unique<State>()) {}
 
 EventLoop::~EventLoop() {
-  if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM *>(multi_));
   if (state_->epoll_fd >= 0) ::close(state_->epoll_fd);
   if (state_->wake_fd >= 0) ::close(state_->wake_fd);
 }
@@ -234,14 +258,8 @@ void EventLoop::start_thread() {
     throw Error(PROV_E_INTERNAL, std::string("could not create the event loop's descriptors: ") +
                                      std::strerror(errno));
   }
-  if (multi_ == nullptr) {
-    CURLM *multi = curl_multi_init();
-    if (multi == nullptr) throw std::bad_alloc();
-    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &on_curl_socket);
-    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, state_.get());
-    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &on_curl_timer);
-    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, state_.get());
-    multi_ = multi;
+  if (!wake_registered_) {
+    wake_registered_ = true;
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.fd = state_->wake_fd;
@@ -371,9 +389,50 @@ void EventLoop::forget_transfer(void *easy) noexcept {
   state_->transfers.erase(easy);
 }
 
+void EventLoop::attach(void *easy) {
+  State &s = *state_;
+  CurlShard *shard = nullptr;
+  for (auto &candidate : s.shards) {
+    if (candidate->handles < kHandlesPerMulti) {
+      shard = candidate.get();
+      break;
+    }
+  }
+  if (shard == nullptr) {
+    auto made = std::make_unique<CurlShard>();
+    made->state = &s;
+    made->multi = curl_multi_init();
+    if (made->multi == nullptr) throw std::bad_alloc();
+    curl_multi_setopt(made->multi, CURLMOPT_SOCKETFUNCTION, &on_curl_socket);
+    curl_multi_setopt(made->multi, CURLMOPT_SOCKETDATA, made.get());
+    curl_multi_setopt(made->multi, CURLMOPT_TIMERFUNCTION, &on_curl_timer);
+    curl_multi_setopt(made->multi, CURLMOPT_TIMERDATA, made.get());
+    s.shards.push_back(std::move(made));
+    shard = s.shards.back().get();
+  }
+  forget_transfer(easy);
+  const CURLMcode rc = curl_multi_add_handle(shard->multi, static_cast<CURL *>(easy));
+  if (rc != CURLM_OK) {
+    throw Error(PROV_E_INTERNAL,
+                std::string("libcurl refused the connection handle: ") + curl_multi_strerror(rc));
+  }
+  ++shard->handles;
+  s.shard_of[easy] = shard;
+}
+
+void EventLoop::detach(void *easy) noexcept {
+  State &s = *state_;
+  forget_transfer(easy);
+  auto it = s.shard_of.find(easy);
+  if (it == s.shard_of.end()) return;
+  CurlShard *shard = it->second;
+  s.shard_of.erase(it);
+  --shard->handles;
+  curl_multi_remove_handle(shard->multi, static_cast<CURL *>(easy));
+}
+
 void EventLoop::run() noexcept {
   State &s = *state_;
-  CURLM *multi = static_cast<CURLM *>(multi_);
   g_threads_running.fetch_add(1, std::memory_order_relaxed);
   t_loop = this;
   bool stopping = false;
@@ -425,7 +484,9 @@ void EventLoop::run() noexcept {
 
     // 3. Sleep until a descriptor, libcurl's timer or a fiber's deadline.
     Clock::time_point wake_at = Clock::now() + std::chrono::seconds(60);
-    if (s.curl_timer) wake_at = std::min(wake_at, *s.curl_timer);
+    for (const auto &shard : s.shards) {
+      if (shard->timer) wake_at = std::min(wake_at, *shard->timer);
+    }
     if (!s.timers.empty()) wake_at = std::min(wake_at, s.timers.begin()->first);
     if (stopping) wake_at = std::min(wake_at, stop_deadline);
     const int64_t timeout =
@@ -443,13 +504,13 @@ void EventLoop::run() noexcept {
       }
       auto it = s.fds.find(fd);
       if (it == s.fds.end()) continue;
-      if (it->second.curl_events != 0) {
+      if (it->second.curl_events != 0 && it->second.shard != nullptr) {
         int mask = 0;
         if (happened & (EPOLLIN | EPOLLHUP)) mask |= CURL_CSELECT_IN;
         if (happened & EPOLLOUT) mask |= CURL_CSELECT_OUT;
         if (happened & EPOLLERR) mask |= CURL_CSELECT_ERR;
         int running = 0;
-        curl_multi_socket_action(multi, fd, mask, &running);
+        curl_multi_socket_action(it->second.shard->multi, fd, mask, &running);
         it = s.fds.find(fd);  // libcurl may have changed its interest
       }
       if (it != s.fds.end() && it->second.waiter != nullptr &&
@@ -460,18 +521,20 @@ void EventLoop::run() noexcept {
 
     // 4. Timers: libcurl's, then the fibers'.
     const Clock::time_point now = Clock::now();
-    if (s.curl_timer && *s.curl_timer <= now) {
-      s.curl_timer.reset();
-      int running = 0;
-      curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
-    int queued = 0;
-    while (CURLMsg *message = curl_multi_info_read(multi, &queued)) {
-      if (message->msg != CURLMSG_DONE) continue;
-      State::Transfer &transfer = s.transfers[message->easy_handle];
-      transfer.done = true;
-      transfer.result = message->data.result;
-      if (transfer.waiter != nullptr) s.wake(transfer.waiter, Wake::Ready);
+    for (const auto &shard : s.shards) {
+      if (shard->timer && *shard->timer <= now) {
+        shard->timer.reset();
+        int running = 0;
+        curl_multi_socket_action(shard->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
+      int queued = 0;
+      while (CURLMsg *message = curl_multi_info_read(shard->multi, &queued)) {
+        if (message->msg != CURLMSG_DONE) continue;
+        State::Transfer &transfer = s.transfers[message->easy_handle];
+        transfer.done = true;
+        transfer.result = message->data.result;
+        if (transfer.waiter != nullptr) s.wake(transfer.waiter, Wake::Ready);
+      }
     }
     while (!s.timers.empty() && s.timers.begin()->first <= now) {
       Task *task = s.timers.begin()->second;

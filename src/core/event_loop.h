@@ -1,7 +1,8 @@
 // EventLoop: the engine behind prov_client_register_async. A few library
 // threads (one per CPU, at most 4, started on first use) each run one
-// epoll loop that owns ONE libcurl multi handle for all of its connections
-// (curl_multi_socket_action) and a timer queue, and runs every asynchronous
+// epoll loop that drives all of its connections with libcurl's multi socket
+// API (curl_multi_socket_action; one multi handle per 128 connections, see
+// kHandlesPerMulti) and a timer queue, and runs every asynchronous
 // registration as a fiber (fiber.h). A fiber runs until it has to wait —
 // for its socket, a libcurl connect or transfer, a deadline, or a signal
 // such as prov_client_cancel — and then yields to the loop, which resumes
@@ -52,15 +53,15 @@ class EventLoop {
   // Yields until `fd` (may be -1: none) is ready for `events` (POLLIN /
   // POLLOUT), `until` passes or `signal` (may be null) is raised.
   Wake wait_fd(int fd, short events, const Deadline &until, const WakeSignal *signal);
-  // The loop's libcurl multi handle (a CURLM*); add and remove easy handles
-  // only from this loop's fibers.
-  void *multi() const { return multi_; }
-  // Yields until libcurl reports the transfer of `easy` (a CURL* added to
-  // multi(); for CURLOPT_CONNECT_ONLY the connect) done — then stores its
-  // CURLcode in *result and returns Ready — or until `until` or `signal`.
+  // Adds `easy` (a CURL*) to one of the loop's libcurl multi handles (throws
+  // Error(PROV_E_INTERNAL) if libcurl refuses); detach() removes it. A
+  // CONNECT_ONLY handle stays attached while curl_easy_send/recv use it.
+  void attach(void *easy);
+  void detach(void *easy) noexcept;
+  // Yields until libcurl reports the transfer of `easy` (attached; for
+  // CURLOPT_CONNECT_ONLY the connect) done — then stores its CURLcode in
+  // *result and returns Ready — or until `until` or `signal`.
   Wake wait_transfer(void *easy, const Deadline &until, const WakeSignal *signal, int *result);
-  // Forgets what is known about `easy`; call before removing it from multi().
-  void forget_transfer(void *easy) noexcept;
 
   EventLoop(const EventLoop &) = delete;
   EventLoop &operator=(const EventLoop &) = delete;
@@ -79,8 +80,9 @@ class EventLoop {
   void request_stop();
   void join();
   void run() noexcept;
+  void forget_transfer(void *easy) noexcept;
 
-  void *multi_ = nullptr;  // CURLM*
+  bool wake_registered_ = false;  // wake_fd is in the epoll set
   std::unique_ptr<State> state_;
 };
 

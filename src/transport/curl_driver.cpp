@@ -28,14 +28,17 @@ CurlDriver::~CurlDriver() {
 }
 
 void CurlDriver::add(void *easy) {
-  CURLM *multi = static_cast<CURLM *>(loop_ != nullptr ? loop_->multi() : own_multi_);
   added_.reserve(added_.size() + 1);
-  if (loop_ != nullptr) loop_->forget_transfer(easy);
-  done_.erase(easy);
-  const CURLMcode rc = curl_multi_add_handle(multi, static_cast<CURL *>(easy));
-  if (rc != CURLM_OK) {
-    throw Error(PROV_E_INTERNAL,
-                std::string("libcurl refused the connection handle: ") + curl_multi_strerror(rc));
+  if (loop_ != nullptr) {
+    loop_->attach(easy);
+  } else {
+    done_.erase(easy);
+    const CURLMcode rc =
+        curl_multi_add_handle(static_cast<CURLM *>(own_multi_), static_cast<CURL *>(easy));
+    if (rc != CURLM_OK) {
+      throw Error(PROV_E_INTERNAL,
+                  std::string("libcurl refused the connection handle: ") + curl_multi_strerror(rc));
+    }
   }
   added_.push_back(easy);
 }
@@ -44,11 +47,13 @@ void CurlDriver::remove(void *easy) noexcept {
   auto it = std::find(added_.begin(), added_.end(), easy);
   if (it == added_.end()) return;
   added_.erase(it);
-  CURLM *multi = static_cast<CURLM *>(loop_ != nullptr ? loop_->multi() : own_multi_);
-  // Forgotten first: a later handle at the same address is a new transfer.
-  if (loop_ != nullptr) loop_->forget_transfer(easy);
-  done_.erase(easy);
-  curl_multi_remove_handle(multi, static_cast<CURL *>(easy));
+  if (loop_ != nullptr) {
+    // Also forgets its transfer: a later handle at this address is a new one.
+    loop_->detach(easy);
+  } else {
+    done_.erase(easy);
+    curl_multi_remove_handle(static_cast<CURLM *>(own_multi_), static_cast<CURL *>(easy));
+  }
 }
 
 CurlDriver::Outcome CurlDriver::wait_done(void *easy, const core::Deadline &until,
