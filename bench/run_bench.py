@@ -57,13 +57,13 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 FULL_COUNTS = {
     "c-seq": 1500, "c-threads": 3000, "c-async": 3000, "cli-proc": 300, "cli-batch": 1500,
     "py-libprov": 600, "py-sdk": 300, "node-sdk": 300, "node-sdk-conc": 600,
-    "tls-seq": 3000, "tls-conc": 6000, "tls-fresh": 1500,
+    "tls-seq": 3000, "tls-conc": 6000, "tls-fresh": 1500, "tls-resume": 3000,
     "real": 10, "real-conc": 200, "scale": 1000,
 }
 SMOKE_COUNTS = {
     "c-seq": 20, "c-threads": 40, "c-async": 40, "cli-proc": 5, "cli-batch": 20, "py-libprov": 20,
     "py-sdk": 0, "node-sdk": 0, "node-sdk-conc": 0,
-    "tls-seq": 20, "tls-conc": 40, "tls-fresh": 20,
+    "tls-seq": 20, "tls-conc": 40, "tls-fresh": 20, "tls-resume": 20,
     "real": 2, "real-conc": 10, "scale": 20,
 }
 
@@ -284,7 +284,7 @@ class Runner:
             "_latencies": latencies, "_cpu_s": cpu, "_process_cpu_s": process_cpu,
             "_emu_cpu_s": emu_cpu, "rounds": 1,
         }
-        for key in ("protocol", "cipher", "fresh_context", "baseline", "peak", "after",
+        for key in ("protocol", "cipher", "fresh_context", "resumed", "baseline", "peak", "after",
                     "thread_stack_kb", "fd_limit", "threads_started", "thread_error",
                     "thread_start_s", "stacks_at_full"):
             if key in report:
@@ -320,6 +320,8 @@ class Runner:
             for kind, n in row["failures"].items():
                 into["failures"][kind] = into["failures"].get(kind, 0) + n
             into["first_error"] = into["first_error"] or row["first_error"]
+            if "resumed" in into and "resumed" in row:
+                into["resumed"] += row["resumed"]
             into["rounds"] += 1
         for key in order:
             row, ok = merged[key], merged[key]["ok"]
@@ -403,14 +405,17 @@ class Runner:
         return self.run_json_peer(peer, "scale", what, count, cmd, env=env, concurrency=count,
                                   timeout=900)
 
-    def tls(self, peer, count, threads, fresh):
+    def tls(self, peer, count, threads, fresh, resume=False):
         cmd = [self.bench_bin("prov-bench-tls"), "--port", str(self.emulator.ports["mqtt"]),
                "--ca", self.emulator.ca_path, "--count", str(count), "--threads", str(threads)]
         if fresh:
             cmd.append("--fresh-context")
+        if resume:
+            cmd.append("--resume")
         what = "OpenSSL handshakes, %s, %s" % (
             "sequential" if threads == 1 else "%d threads" % threads,
-            "new SSL_CTX + CA load each" if fresh else "one SSL_CTX")
+            "new SSL_CTX + CA load each" if fresh else
+            "one SSL_CTX, resuming the previous session" if resume else "one SSL_CTX")
         return self.run_json_peer(peer, "fast", what, count, cmd, concurrency=threads)
 
     def cli_proc(self, scenario, count):
@@ -757,8 +762,12 @@ def markdown(results):
         add("")
     tls_rows = [r for r in rows if r["peer"].startswith("tls")]
     if tls_rows:
-        add("TLS: %s, %s (no session resumption)." % (tls_rows[0].get("protocol"),
-                                                     tls_rows[0].get("cipher")))
+        add("TLS: %s, %s (no session resumption, except `tls-resume`)." % (
+            tls_rows[0].get("protocol"), tls_rows[0].get("cipher")))
+        resume_row = find(rows, "tls-resume")
+        if resume_row and "resumed" in resume_row:
+            add("`tls-resume`: %d of %d handshakes resumed the previous session."
+                % (resume_row["resumed"], resume_row["ok"]))
         add("")
     c_seq = find(rows, "c-seq")
     if c_seq:
@@ -774,17 +783,19 @@ def markdown(results):
                 r["cpu_per_reg_ms"] / c_seq["cpu_per_reg_ms"]))
         add("")
     ceiling = [(find(rows, "c-seq"), find(rows, "tls-seq")),
+               (find(rows, "c-seq"), find(rows, "tls-resume")),
                (find(rows, "c-threads"), find(rows, "tls-conc")),
                (find(rows, "c-async"), find(rows, "tls-conc"))]
     ceiling = [(a, b) for a, b in ceiling if a and b]
     if ceiling:
         add("### libprov against the TLS handshake ceiling (same emulator, same OpenSSL)")
         add("")
-        add("| libprov | its rate | handshakes/s | fraction | CPU per registration / CPU per handshake |")
-        add("|---|---:|---:|---:|---:|")
+        add("| libprov | its rate | handshakes | handshakes/s | fraction "
+            "| CPU per registration / CPU per handshake |")
+        add("|---|---:|---|---:|---:|---:|")
         for reg, tls in ceiling:
-            add("| %s | %.1f/s | %.1f/s | %.0f%% | %.2fx |" % (
-                reg["description"], reg["rate_per_s"], tls["rate_per_s"],
+            add("| %s | %.1f/s | %s | %.1f/s | %.0f%% | %.2fx |" % (
+                reg["description"], reg["rate_per_s"], tls["peer"], tls["rate_per_s"],
                 100 * reg["rate_per_s"] / tls["rate_per_s"],
                 reg["cpu_per_reg_ms"] / tls["cpu_per_reg_ms"]))
         add("")
@@ -948,6 +959,7 @@ def main(argv):
 
         add_run("tls-seq", True, lambda n: runner.tls("tls-seq", n, 1, False))
         add_run("tls-fresh", True, lambda n: runner.tls("tls-fresh", n, 1, True))
+        add_run("tls-resume", True, lambda n: runner.tls("tls-resume", n, 1, False, True))
         add_run("tls-conc", True, lambda n: runner.tls("tls-conc", n, threads, False))
         add_run("c-seq", True, lambda n: runner.c_run("c-seq", "fast", n, 1))
         add_run("c-threads", True, lambda n: runner.c_run("c-threads", "fast", n, threads))

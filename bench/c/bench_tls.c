@@ -6,7 +6,7 @@
  * libprov uses through libcurl).
  *
  *   prov-bench-tls --port P --ca PEM_FILE [--host 127.0.0.1] [--server-name localhost]
- *                  [--count N] [--threads T] [--fresh-context]
+ *                  [--count N] [--threads T] [--fresh-context | --resume]
  *
  * Each handshake: TCP connect (TCP_NODELAY), TLS handshake with SNI and
  * host-name verification against the CA, close. No session resumption (a
@@ -14,7 +14,12 @@
  * By default one SSL_CTX (with the CA loaded once) serves every handshake:
  * the ceiling. --fresh-context builds a new SSL_CTX and loads the CA for
  * every handshake, as a client object that owns its TLS setup does; the
- * difference is the cost of per-client context setup.
+ * difference is the cost of per-client context setup. --resume offers the
+ * session (TLS 1.3 ticket) of the previous handshake, as libprov does between
+ * the symmetric-key registrations of one process: after each handshake it
+ * waits (at most 100 ms) for the server's ticket and closes with close_notify
+ * (as libcurl does), and the next handshake resumes it: the ceiling for
+ * resumed handshakes.
  *
  * Prints one JSON object: count, ok, elapsed, CPU (user+sys of the process
  * during the handshakes), latency of every handshake, the protocol and cipher.
@@ -26,6 +31,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -40,6 +47,48 @@ static long port;
 static long count = 200;
 static long threads = 1;
 static int fresh_context;
+static int resume;
+
+/* --resume: the newest session the server gave (a TLS 1.3 ticket). */
+static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
+static SSL_SESSION *last_session;
+static atomic_long resumed_count;
+static atomic_long tickets_seen;
+
+static int on_new_session(SSL *ssl, SSL_SESSION *session) {
+  (void)ssl;
+  pthread_mutex_lock(&session_lock);
+  if (last_session) SSL_SESSION_free(last_session);
+  last_session = session; /* we keep the reference OpenSSL hands over */
+  atomic_fetch_add(&tickets_seen, 1);
+  pthread_mutex_unlock(&session_lock);
+  return 1;
+}
+
+static SSL_SESSION *take_session(void) {
+  pthread_mutex_lock(&session_lock);
+  SSL_SESSION *session = last_session;
+  if (session) SSL_SESSION_up_ref(session);
+  pthread_mutex_unlock(&session_lock);
+  return session;
+}
+
+/* Reads until the server's session ticket arrived (or 100 ms passed): TLS 1.3
+ * tickets come after the handshake, before any application data. */
+static void wait_for_ticket(SSL *ssl, int fd, SSL_SESSION *before) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  double give_up = bench_now_s() + 0.1;
+  for (;;) {
+    pthread_mutex_lock(&session_lock);
+    int arrived = last_session != NULL && last_session != before;
+    pthread_mutex_unlock(&session_lock);
+    if (arrived || bench_now_s() > give_up) return;
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10) < 0) return;
+    char byte;
+    if (SSL_read(ssl, &byte, 1) <= 0 && SSL_get_error(ssl, -1) != SSL_ERROR_WANT_READ) return;
+  }
+}
 
 static SSL_CTX *shared_context;
 static atomic_long next_handshake;
@@ -64,7 +113,13 @@ static SSL_CTX *make_context(void) {
   SSL_CTX *context = SSL_CTX_new(TLS_client_method());
   if (!context) return NULL;
   SSL_CTX_set_verify(context, SSL_VERIFY_PEER, NULL);
-  SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
+  if (resume) {
+    SSL_CTX_set_session_cache_mode(context,
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(context, on_new_session);
+  } else {
+    SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
+  }
   if (SSL_CTX_load_verify_locations(context, ca_path, NULL) != 1) {
     SSL_CTX_free(context);
     return NULL;
@@ -98,10 +153,16 @@ static int handshake_once(void) {
     remember_error("SSL setup failed");
     goto done;
   }
+  SSL_SESSION *offered = resume ? take_session() : NULL;
+  if (offered) SSL_set_session(ssl, offered);
   if (SSL_connect(ssl) != 1 || SSL_get_verify_result(ssl) != X509_V_OK) {
+    if (offered) SSL_SESSION_free(offered);
     remember_error("TLS handshake or verification failed");
     goto done;
   }
+  if (SSL_session_reused(ssl)) atomic_fetch_add(&resumed_count, 1);
+  if (resume) wait_for_ticket(ssl, fd, offered);
+  if (offered) SSL_SESSION_free(offered);
   ok = 1;
   if (protocol[0] == '\0') {
     pthread_mutex_lock(&error_lock);
@@ -110,6 +171,9 @@ static int handshake_once(void) {
     pthread_mutex_unlock(&error_lock);
   }
 done:
+  /* --resume: close_notify first, as libcurl does; OpenSSL marks the session
+   * of a connection freed without it as not resumable. */
+  if (ssl && ok && resume) SSL_shutdown(ssl);
   if (ssl) SSL_free(ssl);
   if (fd >= 0) close(fd);
   if (fresh_context) SSL_CTX_free(context);
@@ -135,10 +199,14 @@ int main(int argc, char **argv) {
       fresh_context = 1;
       continue;
     }
+    if (strcmp(option, "--resume") == 0) {
+      resume = 1;
+      continue;
+    }
     if (strcmp(option, "--help") == 0) {
       fputs(
           "usage: prov-bench-tls --port P --ca PEM_FILE [--host IPv4] [--server-name NAME]\n"
-          "                      [--count N] [--threads T] [--fresh-context]\n",
+          "                      [--count N] [--threads T] [--fresh-context | --resume]\n",
           stderr);
       return 2;
     }
@@ -160,6 +228,7 @@ int main(int argc, char **argv) {
       bench_die("unknown option '%s'", option);
   }
   if (!port || !ca_path) bench_die("--port and --ca are required");
+  if (resume && fresh_context) bench_die("--resume needs the shared SSL_CTX (no --fresh-context)");
   latencies_ms = bench_xcalloc((size_t)count, sizeof *latencies_ms);
   succeeded = bench_xcalloc((size_t)count, sizeof *succeeded);
   shared_context = make_context();
@@ -187,6 +256,8 @@ int main(int argc, char **argv) {
   for (long i = 0; i < count; i++) ok += succeeded[i];
   printf("{\"mode\":\"tls\",\"threads\":%ld,\"fresh_context\":%s,\"count\":%ld,\"ok\":%ld,",
          threads, fresh_context ? "true" : "false", count, ok);
+  printf("\"resume\":%s,\"resumed\":%ld,\"tickets\":%ld,", resume ? "true" : "false",
+         atomic_load(&resumed_count), atomic_load(&tickets_seen));
   printf("\"elapsed_s\":%.6f,\"cpu_user_s\":%.6f,\"cpu_sys_s\":%.6f,", elapsed,
          cpu_after.user_s - cpu_before.user_s, cpu_after.sys_s - cpu_before.sys_s);
   printf("\"protocol\":");
@@ -198,6 +269,7 @@ int main(int argc, char **argv) {
   putchar(',');
   bench_json_latencies(stdout, latencies_ms, succeeded, (size_t)count);
   puts("}");
+  if (last_session) SSL_SESSION_free(last_session);
   SSL_CTX_free(shared_context);
   return 0;
 }
