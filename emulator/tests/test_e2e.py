@@ -341,6 +341,17 @@ def test_admin_faults_and_stats(emulator_factory):
     assert status == 404
 
 
+def subscribed_connection(emu, reg_id="dev-1"):
+    """An MQTT connection of `reg_id` past CONNACK and SUBACK, ready for requests."""
+    conn = dc.MqttConnection(emu.ports["mqtt"], emu.ca_path)
+    conn.send(dc.connect_packet(reg_id, f"{SCOPE}/registrations/{reg_id}/api-version=x",
+                                token(reg_id)))
+    assert conn.read_packet()[0] == 2
+    conn.send(dc.subscribe_packet(1, "$dps/registrations/res/#"))
+    assert conn.read_packet()[0] == 9
+    return conn
+
+
 def test_drop_after_connect_and_silent(emulator_factory):
     config = base_config(faults=[{"type": "drop", "after": "connect", "count": 1},
                                  {"type": "silent", "count": 1, "registrationId": "dev-1"}])
@@ -350,12 +361,7 @@ def test_drop_after_connect_and_silent(emulator_factory):
                                 token("dev-1")))
     assert conn.read_packet(timeout=5) is None  # closed without CONNACK
     conn.close()
-    conn = dc.MqttConnection(emu.ports["mqtt"], emu.ca_path)
-    conn.send(dc.connect_packet("dev-1", f"{SCOPE}/registrations/dev-1/api-version=x",
-                                token("dev-1")))
-    assert conn.read_packet()[0] == 2
-    conn.send(dc.subscribe_packet(1, "$dps/registrations/res/#"))
-    assert conn.read_packet()[0] == 9
+    conn = subscribed_connection(emu)
     conn.send(dc.publish_packet("$dps/registrations/PUT/iotdps-register/?$rid=1", "{}"))
     assert conn.read_packet()[0] == 4  # PUBACK, then silence
     with pytest.raises(TimeoutError):
@@ -367,12 +373,7 @@ def test_registration_is_fast(emu):
     # Assignment delay 0: register -> PUBACK + 200 comes back at once. With Nagle left on, the
     # response publish would wait ~40 ms for the delayed ACK of the PUBACK; best of 10 rounds on
     # one connection stays far below that.
-    conn = dc.MqttConnection(emu.ports["mqtt"], emu.ca_path)
-    conn.send(dc.connect_packet("dev-1", f"{SCOPE}/registrations/dev-1/api-version=x",
-                                token("dev-1")))
-    assert conn.read_packet()[0] == 2
-    conn.send(dc.subscribe_packet(1, "$dps/registrations/res/#"))
-    assert conn.read_packet()[0] == 9
+    conn = subscribed_connection(emu)
     rounds = []
     for i in range(10):
         t0 = time.perf_counter()
@@ -650,13 +651,8 @@ def test_error_fault_retry_after_is_optional(emulator_factory):
 def test_no_puback_fault_withholds_the_puback_and_the_answer(emulator_factory):
     emu = emulator_factory(base_config(faults=[
         {"type": "noPuback", "count": 1, "registrationId": "dev-1"}]))
-    conn = dc.MqttConnection(emu.ports["mqtt"], emu.ca_path)
+    conn = subscribed_connection(emu)
     try:
-        conn.send(dc.connect_packet("dev-1", f"{SCOPE}/registrations/dev-1/api-version=x",
-                                    token("dev-1")))
-        assert conn.read_packet()[0] == 2
-        conn.send(dc.subscribe_packet(1, "$dps/registrations/res/#"))
-        assert conn.read_packet()[0] == 9
         conn.send(dc.publish_packet("$dps/registrations/PUT/iotdps-register/?$rid=1", "{}",
                                     qos=1, packet_id=7))
         with pytest.raises(TimeoutError):
