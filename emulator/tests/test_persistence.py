@@ -5,7 +5,7 @@ import signal
 import threading
 
 import dps_client as dc
-from conftest import GROUP_KEY, SCOPE, base_config
+from conftest import GROUP_KEY, KEY_1, SCOPE, base_config
 
 
 def register_many(emu, prefix, count, transport="mqtt"):
@@ -103,3 +103,41 @@ def test_kill9_mid_load_loses_no_completed_registration(emulator_factory):
     records = listed(emu)
     missing = [r for r in assigned if r not in records]
     assert not missing, missing
+
+
+def test_store_from_before_failed_records_is_read_and_upgraded(emulator_bin, tmp_path):
+    """A registrations.sqlite3 made before failed registrations were stored (no error columns) is
+    listed read-only as it is, and gains the columns when `serve` opens it."""
+    import sqlite3
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    db = sqlite3.connect(data_dir / "registrations.sqlite3")
+    db.execute(
+        "CREATE TABLE registrations (id_key TEXT PRIMARY KEY, registration_id TEXT NOT NULL,"
+        " enrollment_group_id TEXT NOT NULL, attestation TEXT NOT NULL, device_id TEXT NOT NULL,"
+        " assigned_hub TEXT NOT NULL, status TEXT NOT NULL, substatus TEXT NOT NULL,"
+        " created_utc TEXT NOT NULL, last_updated_utc TEXT NOT NULL, etag TEXT NOT NULL,"
+        " payload TEXT, registration_count INTEGER NOT NULL)")
+    db.execute("INSERT INTO registrations VALUES ('old-dev', 'old-dev', '', 'symmetricKey',"
+               " 'old-dev', 'hub-1.example.net', 'assigned', 'initialAssignment',"
+               " '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'ZXRhZw==', NULL, 1)")
+    db.commit()
+    db.close()
+
+    config = base_config()
+    config["enrollments"][0]["faults"] = [{"type": "allocationFailed", "count": 1}]
+    emu = dc.EmulatorProcess(emulator_bin, config, data_dir=str(data_dir))
+    try:
+        old = listed(emu)  # read-only, before any `serve`
+        assert old["old-dev"]["status"] == "assigned" and "errorCode" not in old["old-dev"]
+        emu.start()
+        r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-1",
+                             dc.sas_token(SCOPE, "dev-1", KEY_1))
+        assert r.status == 200 and r.body["status"] == "failed", r
+        records = listed(emu)
+        assert records["old-dev"]["assignedHub"] == "hub-1.example.net"
+        assert records["dev-1"]["status"] == "failed" and records["dev-1"]["errorCode"] == 400207
+        assert emu.stop() == 0
+    finally:
+        emu.cleanup()
