@@ -1,7 +1,11 @@
 #include "interrupts.h"
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -12,20 +16,32 @@ InterruptSignals::InterruptSignals() {
   sigaddset(&signals_, SIGINT);
   sigaddset(&signals_, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals_, &previous_mask_);
+  signal_fd_ = signalfd(-1, &signals_, SFD_CLOEXEC);
 }
 
 InterruptSignals::~InterruptSignals() {
   const timespec no_wait{0, 0};
   while (sigtimedwait(&signals_, nullptr, &no_wait) > 0) {
   }
+  if (signal_fd_ >= 0) close(signal_fd_);
   pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
 }
 
-int InterruptSignals::wait(std::chrono::milliseconds timeout) const {
-  const timespec interval{static_cast<time_t>(timeout.count() / 1000),
-                          static_cast<long>((timeout.count() % 1000) * 1000000)};
-  int signal_number = sigtimedwait(&signals_, nullptr, &interval);
-  return signal_number > 0 ? signal_number : 0;
+int InterruptSignals::wait(std::chrono::milliseconds timeout, int wake_fd) const {
+  if (signal_fd_ < 0) {
+    std::chrono::milliseconds interval =
+        timeout.count() < 0 ? kPollFallback : std::min(timeout, kPollFallback);
+    const timespec wait_for{static_cast<time_t>(interval.count() / 1000),
+                            static_cast<long>((interval.count() % 1000) * 1000000)};
+    int signal_number = sigtimedwait(&signals_, nullptr, &wait_for);
+    return signal_number > 0 ? signal_number : 0;
+  }
+  pollfd fds[2] = {{signal_fd_, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  if (poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(timeout.count())) <= 0) return 0;
+  if ((fds[0].revents & POLLIN) == 0) return 0;  // woken, not signalled
+  signalfd_siginfo info{};
+  if (read(signal_fd_, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) return 0;
+  return static_cast<int>(info.ssi_signo);
 }
 
 bool InFlightClients::add(prov_client *client) {
@@ -52,17 +68,23 @@ InterruptWatcher::InterruptWatcher(const InterruptSignals &signals, InFlightClie
       clients_(clients),
       on_first_(std::move(on_first)),
       on_second_(std::move(on_second)),
+      wake_fd_(eventfd(0, EFD_CLOEXEC)),
       thread_([this] { run(); }) {}
 
 InterruptWatcher::~InterruptWatcher() {
   stop_ = true;
+  if (wake_fd_ >= 0) eventfd_write(wake_fd_, 1);
   thread_.join();
+  if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 void InterruptWatcher::run() {
+  // Without an eventfd the loop must look at stop_ now and then.
+  const std::chrono::milliseconds idle_wait =
+      wake_fd_ >= 0 ? std::chrono::milliseconds(-1) : kCancelRepeatInterval;
   bool interrupted = false;
   while (!stop_.load()) {
-    if (signals_.wait(kCancelRepeatInterval) != 0) {
+    if (signals_.wait(interrupted ? kCancelRepeatInterval : idle_wait, wake_fd_) != 0) {
       if (interrupted) {
         on_second_();
       } else {

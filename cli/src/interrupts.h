@@ -31,12 +31,16 @@ class InterruptSignals {
   InterruptSignals(const InterruptSignals &) = delete;
   InterruptSignals &operator=(const InterruptSignals &) = delete;
 
-  // Waits up to `timeout` for SIGINT or SIGTERM: its number, or 0.
-  int wait(std::chrono::milliseconds timeout) const;
+  // Waits up to `timeout` (negative: no limit) for SIGINT or SIGTERM, or
+  // until `wake_fd` (an eventfd, -1 = none) becomes readable. Returns the
+  // signal's number, or 0. Without a signalfd (out of descriptors) it polls
+  // with sigtimedwait and returns after at most kPollFallback.
+  int wait(std::chrono::milliseconds timeout, int wake_fd = -1) const;
 
  private:
   sigset_t signals_;
   sigset_t previous_mask_;
+  int signal_fd_ = -1;  // signalfd for signals_, or -1
 };
 
 // The clients whose registration is in flight, so that another thread can
@@ -81,11 +85,14 @@ class InterruptWatcher {
   InFlightClients &clients_;
   std::function<void()> on_first_, on_second_;
   std::atomic<bool> stop_{false};
+  int wake_fd_ = -1;  // eventfd: the destructor wakes the thread at once
   std::thread thread_;
 };
 
 // How often cancellation is repeated while clients are still in flight.
 constexpr std::chrono::milliseconds kCancelRepeatInterval{50};
+// The longest InterruptSignals::wait sleeps when it cannot use a signalfd.
+constexpr std::chrono::milliseconds kPollFallback{50};
 
 }  // namespace prov_cli
 
