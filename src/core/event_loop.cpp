@@ -1,6 +1,7 @@
 #include "core/event_loop.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -22,6 +23,7 @@
 #include "core/cancel.h"
 #include "core/error.h"
 #include "core/fiber.h"
+#include "transport/connection.h"
 
 namespace prov::core {
 
@@ -294,6 +296,10 @@ void EventLoop::submit(std::unique_ptr<Task> task) {
 }
 
 void EventLoop::spawn(std::function<void()> body, std::shared_ptr<WakeSignal> stop) {
+  // libcurl (and so OpenSSL, whose atexit cleanup frees its per-thread
+  // state only for threads that ended before it) is set up before the loop
+  // registry, so at exit the loops are joined first.
+  transport::ensure_curl_initialized();
   auto task = std::make_unique<Task>();
   task->body = std::move(body);
   task->stop = std::move(stop);
@@ -550,6 +556,9 @@ void EventLoop::run() noexcept {
   }
   s.tasks.clear();
   t_loop = nullptr;
+  // The TLS handshakes ran here: free this thread's OpenSSL state (error
+  // queue, random generators) now rather than rely on exit-time ordering.
+  OPENSSL_thread_stop();
   g_threads_running.fetch_sub(1, std::memory_order_relaxed);
 }
 
