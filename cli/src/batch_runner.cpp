@@ -148,7 +148,7 @@ int run_batch(const RegistrationSettings &settings, const BatchOptions &options)
   }
 
   // Blocked in every thread (the workers and libprov's threads inherit the
-  // mask) and collected below with sigtimedwait, so no registration is ever
+  // mask) and read below (InterruptSignals::wait), so no registration is ever
   // interrupted by a signal handler.
   InterruptSignals signals;
   InFlightClients in_flight;

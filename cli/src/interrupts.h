@@ -2,7 +2,7 @@
 //
 // Signals are never handled in a signal handler: they are blocked in every
 // thread (InterruptSignals, created before any thread starts, so libprov's
-// threads inherit the mask) and collected with sigtimedwait by one thread,
+// threads inherit the mask) and read from a signalfd by one thread,
 // which then cancels the registrations in flight through InFlightClients
 // (prov_client_cancel is allowed from any thread).
 #ifndef PROV_CLI_INTERRUPTS_H
