@@ -99,12 +99,6 @@ void HttpsTransport::connect(const core::WaitBudget &) {
   if (easy_ == nullptr) throw std::bad_alloc();
   driver_ = std::make_unique<CurlDriver>();
   CURL *easy = as_easy(easy_);
-  if (driver_->on_event_loop()) {
-    share_ = curl_share_init();
-    if (share_ == nullptr) throw std::bad_alloc();
-    curl_share_setopt(static_cast<CURLSH *>(share_), CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_easy_setopt(easy, CURLOPT_SHARE, static_cast<CURLSH *>(share_));
-  }
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer_);
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
@@ -116,6 +110,19 @@ void HttpsTransport::connect(const core::WaitBudget &) {
   // Only the service's headers count (a proxy's CONNECT answer is not its).
   curl_easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   configure_tls_and_proxy(easy, settings_.connection, /*tunnel=*/true, tls_hook_);
+  if (driver_->on_event_loop()) {
+    // On a loop the transfers share multi handles with other registrations,
+    // and libcurl would lend this idle kept-alive connection to any of them
+    // with an equal TLS configuration as it sees it — blind to the roots
+    // installed by the TLS-context hook. A share of its own keeps the
+    // connection (and its TLS sessions) to this transport; it replaces the
+    // process-wide session cache set above.
+    share_ = curl_share_init();
+    if (share_ == nullptr) throw std::bad_alloc();
+    curl_share_setopt(static_cast<CURLSH *>(share_), CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(static_cast<CURLSH *>(share_), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_easy_setopt(easy, CURLOPT_SHARE, static_cast<CURLSH *>(share_));
+  }
 }
 
 core::ServiceResponse HttpsTransport::perform(const char *method, const std::string &path,

@@ -64,11 +64,12 @@ class HttpsTransport final : public core::RegistrationTransport {
   std::string peer_;      // "host:port"
   void *easy_ = nullptr;  // CURL*
   // Runs the transfers so a cancel wakes them (on an event loop, through
-  // its shared multi handle).
+  // multi handles shared with other registrations).
   std::unique_ptr<CurlDriver> driver_;
-  // On an event loop: this transport's own connection cache (a CURLSH*),
-  // so the kept-alive connection is never lent to another client's
-  // transfers on the loop's shared multi handle.
+  // On an event loop: this transport's own connection cache and TLS
+  // sessions (a CURLSH*), so its kept-alive connection is never lent to
+  // another registration's transfers (libcurl cannot see the roots each
+  // connection was verified against).
   void *share_ = nullptr;
   char error_buffer_[256 + 1] = {};
   TlsContextHook tls_hook_;       // trusted roots for each TLS context of easy_
