@@ -1,5 +1,6 @@
 """`prov register --batch` against a real dps-emulator process."""
 
+import contextlib
 import json
 import math
 import os
@@ -301,6 +302,73 @@ def test_second_sigint_cancels_those_in_flight(prov_bin, emulator_bin, tmp_path_
         assert lines[rid]["error"]["status"] == "PROV_E_CANCELLED", lines[rid]
     assert summary_counts(stderr) == (17, 3, 4, 10)
     assert "batch summary (interrupted)" in stderr
+
+
+def test_third_sigint_quits_when_the_output_is_stuck(prov_bin, emulator, tmp_path):
+    """Nobody reads the result pipe: the workers block writing, so neither waiting (first
+    Ctrl-C) nor cancelling (second) can end the run; the third quits at once, and what reached
+    the pipe is whole lines."""
+    count = 400  # far more result lines than a pipe holds
+    batch = tmp_path / "many.csv"
+    batch.write_text("registration_id,group_key\n" +
+                     "".join(f"stuck-{n:03d},{GROUP_KEY}\n" for n in range(count)))
+    stderr_path = tmp_path / "stderr.txt"
+    read_end, write_end = os.pipe()
+    try:
+        with open(stderr_path, "w") as stderr_file:
+            process = subprocess.Popen(
+                [prov_bin, "register", "--batch", str(batch), *emulator.common_args(),
+                 "--concurrency", "8", "--progress", "never"],
+                stdout=write_end, stderr=stderr_file)
+        os.close(write_end)
+        write_end = -1
+
+        def blocked_writing():
+            """True once a thread of prov sleeps in the kernel's pipe write."""
+            tasks = f"/proc/{process.pid}/task"
+            for task in os.listdir(tasks):
+                with contextlib.suppress(OSError):
+                    with open(f"{tasks}/{task}/wchan") as wchan:
+                        if "pipe_write" in wchan.read():
+                            return True
+            return False
+
+        # Once the writer is blocked on the full pipe (holding the line lock), no worker can
+        # finish: every one ends up waiting to write its line.
+        deadline = time.monotonic() + 60
+        while not blocked_writing():
+            assert process.poll() is None, "prov ended although nobody read its output"
+            assert time.monotonic() < deadline, "prov never blocked on its full output pipe"
+            time.sleep(0.05)
+        for _ in range(2):
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+        assert process.poll() is None, "the output is stuck: only the third Ctrl-C can end it"
+        interrupted = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        returncode = process.wait(timeout=30)
+        elapsed = time.monotonic() - interrupted
+        written = b""
+        while chunk := os.read(read_end, 65536):
+            written += chunk
+    finally:
+        if write_end >= 0:
+            os.close(write_end)
+        os.close(read_end)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stderr = stderr_path.read_text()
+    assert GROUP_KEY not in stderr
+    assert returncode == 130, stderr
+    assert elapsed < 2.0, elapsed
+    assert "interrupt a third time to quit at once" in stderr
+    assert "batch summary (interrupted)" in stderr
+    text = written.decode()
+    assert text.endswith("\n")
+    lines = parse_lines(text)  # whole JSON lines only
+    assert 0 < len(lines) < count
+    assert all(line["status"] == "assigned" for line in lines)
 
 
 @pytest.mark.parametrize("stdout_on_terminal", [False, True])
