@@ -163,6 +163,28 @@ static int wait_count(atomic_int *counter, int target, long timeout_ms) {
   return atomic_load(counter);
 }
 
+/* Resident KB of the mappings of exactly `size_kb` (the fibers' stacks are
+ * 256 KB mappings of their own), and how many there are. */
+static long resident_kb_of_mappings(long size_kb, int *count) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  char line[512];
+  long total = 0;
+  int matching = 0;
+  int in_match = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    long kb = 0;
+    if (sscanf(line, "Size: %ld kB", &kb) == 1) {
+      in_match = kb == size_kb;
+      matching += in_match;
+    } else if (in_match && sscanf(line, "Rss: %ld kB", &kb) == 1) {
+      total += kb;
+    }
+  }
+  if (f) fclose(f);
+  *count = matching;
+  return total;
+}
+
 static void raise_fd_limit(void) {
   struct rlimit limit;
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
@@ -195,6 +217,10 @@ static void in_flight_at_scale(void **state) {
   const int threads_during = thread_count();
   const int fds_during = fd_count();
   const int finished_early = atomic_load(&g_done);
+  int stacks = 0;
+  const long stack_kb = resident_kb_of_mappings(256, &stacks);
+  fprintf(stderr, "fiber stacks: %d mappings of 256 KB, %ld KB resident (%.1f KB each)\n", stacks,
+          stack_kb, stacks > 0 ? (double)stack_kb / stacks : 0.0);
   const int in_flight = assigning - finished_early;
   fprintf(stderr,
           "%d registrations: %d assigning after %.0f ms (%d already done); threads %d -> %d, "
