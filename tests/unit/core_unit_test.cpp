@@ -2,19 +2,26 @@
 // the DPS response-topic parser, the JSON codecs, the retry policy, argument
 // parsers, and RegistrationFlow decisions for service answers the emulator
 // cannot be made to send (driven by a scripted transport).
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/firewall.h"
 #include "auth/crypto.h"
+#include "core/cancel.h"
 #include "core/error.h"
+#include "core/event_loop.h"
+#include "core/fiber.h"
 #include "core/registration_flow.h"
 #include "core/retry_policy.h"
 #include "core/validate.h"
+#include "core/wait.h"
 #include "json/json.h"
 #include "transport/dps_topic.h"
 #include "transport/mqtt_transport.h"
@@ -330,6 +337,131 @@ void test_firewall() {
   CHECK(std::string(prov::api::last_error()).size() == 2047);
 }
 
+// The fiber: runs on its own stack, yields back to resume()'s caller, and
+// "who is running" is the fiber while it runs, the thread otherwise.
+struct FiberProbe {
+  std::vector<int> steps;
+  const void *identity_inside = nullptr;
+  prov::core::Fiber *current_inside = nullptr;
+};
+
+void probe_entry(void *argument) noexcept {
+  auto *probe = static_cast<FiberProbe *>(argument);
+  probe->steps.push_back(1);
+  probe->identity_inside = prov::core::Fiber::context_identity();
+  probe->current_inside = prov::core::Fiber::current();
+  prov::core::Fiber::yield();
+  probe->steps.push_back(3);
+}
+
+void test_fiber() {
+  using prov::core::Fiber;
+  FiberProbe probe;
+  Fiber fiber(&probe_entry, &probe, Fiber::default_stack_size());
+  const void *thread_identity = Fiber::context_identity();
+  CHECK(Fiber::current() == nullptr);
+  fiber.resume();
+  probe.steps.push_back(2);
+  CHECK(!fiber.finished());
+  fiber.resume();
+  CHECK(fiber.finished());
+  CHECK((probe.steps == std::vector<int>{1, 2, 3}));
+  CHECK(probe.current_inside == &fiber);
+  CHECK(probe.identity_inside == &fiber && probe.identity_inside != thread_identity);
+  CHECK(Fiber::current() == nullptr && Fiber::context_identity() == thread_identity);
+}
+
+// The wake signal: no descriptor until a blocking waiter asks; a listener
+// hears the raise once; a raise from another thread ends a blocking wait.
+struct CountingListener final : prov::core::WakeSignal::Listener {
+  int raised = 0;
+  void on_raised() noexcept override { ++raised; }
+};
+
+void test_wake_signal() {
+  using namespace prov::core;
+  {
+    CancelSignal signal;
+    CountingListener listener;
+    CHECK(signal.listen(&listener));
+    signal.cancel();
+    signal.cancel();
+    CHECK(listener.raised == 1 && signal.cancelled());
+    CountingListener late;
+    CHECK(!signal.listen(&late));  // already raised: not kept
+    CHECK(signal.fd() >= 0);       // made on demand, readable at once
+    CHECK(wait_for_signal(Deadline::after(Millis(5000)), &signal) == Wake::Signalled);
+  }
+  {
+    CancelSignal signal;
+    CountingListener listener;
+    CHECK(signal.listen(&listener));
+    signal.unlisten(&listener);
+    signal.cancel();
+    CHECK(listener.raised == 0);
+  }
+  {
+    // A blocking waiter is woken by a raise from another thread at once.
+    CancelSignal signal;
+    const auto started = Clock::now();
+    std::thread raiser([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      signal.cancel();
+    });
+    const Wake why = wait_for_signal(Deadline::after(Millis(10000)), &signal);
+    raiser.join();
+    CHECK(why == Wake::Signalled);
+    CHECK(Clock::now() - started < std::chrono::seconds(5));
+    // And the deadline alone ends a wait.
+    CHECK(wait_for_signal(Deadline::after(Millis(20)), nullptr) == Wake::Timeout);
+  }
+}
+
+// The event loop: bodies run on fibers (EventLoop::current() set there, not
+// here); two fibers sleeping at once overlap instead of running in turn; a
+// raise from this thread wakes a fiber's wait.
+void test_event_loop() {
+  using namespace prov::core;
+  CHECK(EventLoop::current() == nullptr);
+  std::atomic<int> finished{0};
+  std::atomic<bool> on_loop{true};
+  const auto started = Clock::now();
+  for (int i = 0; i < 8; ++i) {
+    EventLoop::spawn(
+        [&] {
+          if (EventLoop::current() == nullptr || Fiber::current() == nullptr) on_loop = false;
+          wait_for_signal(Deadline::after(Millis(300)), nullptr);
+          finished.fetch_add(1);
+        },
+        nullptr);
+  }
+  auto signal = std::make_shared<CancelSignal>();
+  std::atomic<int> signalled{0};
+  EventLoop::spawn(
+      [&, signal] {
+        if (wait_for_signal(Deadline::after(Millis(60000)), signal.get()) == Wake::Signalled) {
+          signalled = 1;
+        }
+        finished.fetch_add(1);
+      },
+      nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  signal->cancel();
+  while (finished.load() < 9 && Clock::now() - started < std::chrono::seconds(30)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(finished.load() == 9);
+  CHECK(on_loop.load());
+  CHECK(signalled.load() == 1);
+  // 8 sleeps of 300 ms on at most 4 threads: concurrent, not 2.4 s in turn.
+  CHECK(Clock::now() - started < std::chrono::milliseconds(2000));
+  CHECK(EventLoop::threads_running() >= 1 && EventLoop::threads_running() <= 4);
+  while (EventLoop::fibers_alive() != 0 && Clock::now() - started < std::chrono::seconds(30)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(EventLoop::fibers_alive() == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -339,6 +471,9 @@ int main() {
   test_retry_policy();
   test_parsers();
   test_flow();
+  test_fiber();
+  test_wake_signal();
+  test_event_loop();
   if (g_failures != 0) {
     std::fprintf(stderr, "%d check(s) failed\n", g_failures);
     return 1;
