@@ -50,7 +50,7 @@ if [ "${PROV_TEST_QUICK:-0}" != 1 ]; then
     -DPROV_BUILD_BINDINGS=OFF -DPROV_EMULATOR_BIN="$root/build/emulator/dps-emulator" >/dev/null
   cmake --build build-tsan -j "$jobs" --target prov_concurrency_stress_test \
     prov_fault_matrix_test prov_robust_unit_test
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/concurrency/tsan.supp" \
     ctest --test-dir build-tsan --output-on-failure -j "$jobs" --timeout 600 \
     -L 'concurrency|faults' -LE valgrind
 fi
