@@ -85,11 +85,14 @@ Store::Store(const std::string &path, bool read_only) : path_(path) {
         " registration_count INTEGER NOT NULL)");
   }
   // Stores made before failed registrations were kept lack the error columns.
-  has_error_columns_ = has_column("error_code");
-  if (!has_error_columns_ && !read_only) {
+  if (!has_column("error_code")) {
+    if (read_only) {
+      throw std::runtime_error("registration store '" + path +
+                               "' is from an older dps-emulator; open it once for writing "
+                               "(serve or list) to upgrade it");
+    }
     exec("ALTER TABLE registrations ADD COLUMN error_code INTEGER NOT NULL DEFAULT 0");
     exec("ALTER TABLE registrations ADD COLUMN error_message TEXT NOT NULL DEFAULT ''");
-    has_error_columns_ = true;
   }
 }
 
@@ -141,18 +144,10 @@ constexpr const char *kColumns =
     "registration_id, enrollment_group_id, attestation, device_id, assigned_hub, status, "
     "substatus, created_utc, last_updated_utc, etag, payload, registration_count, error_code, "
     "error_message";
-// The same without the error columns, for an old store opened read-only.
-constexpr const char *kColumnsBeforeErrors =
-    "registration_id, enrollment_group_id, attestation, device_id, assigned_hub, status, "
-    "substatus, created_utc, last_updated_utc, etag, payload, registration_count, 0, ''";
 }  // namespace
 
-std::string Store::select_columns() const {
-  return std::string("SELECT ") + (has_error_columns_ ? kColumns : kColumnsBeforeErrors);
-}
-
 std::optional<RegistrationRecord> Store::find(const std::string &registration_id) {
-  std::string sql = select_columns() + " FROM registrations WHERE id_key = ?";
+  std::string sql = std::string("SELECT ") + kColumns + " FROM registrations WHERE id_key = ?";
   Statement stmt(db_, sql.c_str());
   stmt.bind(1, to_lower(registration_id));
   int rc = sqlite3_step(stmt.get());
@@ -193,7 +188,8 @@ void Store::put(const RegistrationRecord &r) {
 }
 
 std::vector<RegistrationRecord> Store::list() {
-  std::string sql = select_columns() + " FROM registrations ORDER BY registration_id";
+  std::string sql =
+      std::string("SELECT ") + kColumns + " FROM registrations ORDER BY registration_id";
   Statement stmt(db_, sql.c_str());
   std::vector<RegistrationRecord> out;
   int rc;

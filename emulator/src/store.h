@@ -45,10 +45,6 @@ class Store {
   RegistrationRecord read_row(sqlite3_stmt *stmt);
   void exec(const char *sql);
   bool has_column(const char *name);
-  std::string select_columns() const;
-
-  // False for a read-only store made before the error columns existed.
-  bool has_error_columns_ = true;
   sqlite3 *db_ = nullptr;
   std::string path_;
 };

@@ -107,7 +107,8 @@ def test_kill9_mid_load_loses_no_completed_registration(emulator_factory):
 
 def test_store_from_before_failed_records_is_read_and_upgraded(emulator_bin, tmp_path):
     """A registrations.sqlite3 made before failed registrations were stored (no error columns) is
-    listed read-only as it is, and gains the columns when `serve` opens it."""
+    upgraded when opened (here by `list`, before any `serve`): old records stay, failed ones are
+    stored."""
     import sqlite3
 
     data_dir = tmp_path / "data"
@@ -129,7 +130,7 @@ def test_store_from_before_failed_records_is_read_and_upgraded(emulator_bin, tmp
     config["enrollments"][0]["faults"] = [{"type": "allocationFailed", "count": 1}]
     emu = dc.EmulatorProcess(emulator_bin, config, data_dir=str(data_dir))
     try:
-        old = listed(emu)  # read-only, before any `serve`
+        old = listed(emu)  # before any `serve`
         assert old["old-dev"]["status"] == "assigned" and "errorCode" not in old["old-dev"]
         emu.start()
         r = dc.mqtt_register(emu.ports["mqtt"], emu.ca_path, SCOPE, "dev-1",
