@@ -51,7 +51,7 @@
 #define SCALE 1000
 #endif
 
-/* The slow group stays "assigning" for 12 s (polled every 2 s on the open
+/* The slow group stays "assigning" for 20 s (polled every 4 s on the open
  * connection): long enough for every registration to be in flight at once. */
 static const char *kConfig =
     "{\"idScope\": \"" SCOPE
@@ -63,7 +63,7 @@ static const char *kConfig =
     "  {\"enrollmentGroupId\": \"polled\", \"assignmentDelayMs\": 1500, \"retryAfterSeconds\": 1,"
     "   \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" POLLED_KEY
     "\"}},"
-    "  {\"enrollmentGroupId\": \"slow\", \"assignmentDelayMs\": 12000, \"retryAfterSeconds\": 2,"
+    "  {\"enrollmentGroupId\": \"slow\", \"assignmentDelayMs\": 20000, \"retryAfterSeconds\": 4,"
     "   \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" SLOW_KEY
     "\"}}"
     " ]}";
