@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -267,12 +268,21 @@ void EventLoop::start_thread() {
     event.data.fd = state_->wake_fd;
     ::epoll_ctl(state_->epoll_fd, EPOLL_CTL_ADD, state_->wake_fd, &event);
   }
+  // A library thread takes no signals (they belong to the application's
+  // threads, e.g. a CLI waiting for SIGINT on a signalfd): it inherits a
+  // full mask, set here around its creation.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
   try {
     state_->thread = std::thread([this] { run(); });
   } catch (const std::system_error &error) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     throw Error(PROV_E_INTERNAL,
                 std::string("could not start the event loop thread: ") + error.what());
   }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 void EventLoop::request_stop() {

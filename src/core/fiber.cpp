@@ -1,5 +1,7 @@
 #include "core/fiber.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -126,6 +128,11 @@ void Fiber::resume() {
   if (finished_) return;
   previous_ = t_current;
   t_current = this;
+  if (!started_) {
+    // swapcontext installs the target's signal mask: a fresh fiber gets
+    // this thread's, not that of the thread which created it.
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &context_.uc_sigmask);
+  }
   started_ = true;
 #ifdef PROV_FIBER_ASAN
   void *caller_fake_stack = nullptr;
