@@ -226,8 +226,10 @@ static int stop_emulator(void **state) {
 }
 
 int main(int argc, char **argv) {
-  /* "event-loop": the engine tests of event_loop_test.c instead. */
-  if (argc > 1 && strcmp(argv[1], "event-loop") == 0) return event_loop_tests_main();
+  /* "event-loop [pattern]": the engine tests of event_loop_test.c instead. */
+  if (argc > 1 && strcmp(argv[1], "event-loop") == 0) {
+    return event_loop_tests_main(argc > 2 ? argv[2] : NULL);
+  }
   const struct CMUnitTest tests[] = {cmocka_unit_test(hundred_clients)};
   return cmocka_run_group_tests(tests, start_emulator, stop_emulator);
 }

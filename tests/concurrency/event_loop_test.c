@@ -478,7 +478,8 @@ static int stop_emulator(void **state) {
   return emu_stop_slot(&g_emu);
 }
 
-int event_loop_tests_main(void) {
+int event_loop_tests_main(const char *filter) {
+  if (filter != NULL) cmocka_set_test_filter(filter);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(in_flight_at_scale),
       cmocka_unit_test(cancel_many_in_flight),

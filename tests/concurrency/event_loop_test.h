@@ -3,6 +3,7 @@
 #ifndef PROV_TESTS_EVENT_LOOP_TEST_H
 #define PROV_TESTS_EVENT_LOOP_TEST_H
 
-int event_loop_tests_main(void);
+/* `filter`: a cmocka test-name pattern (NULL: every test). */
+int event_loop_tests_main(const char *filter);
 
 #endif
