@@ -64,15 +64,16 @@ class Fiber {
   bool finished_ = false;
   Fiber *previous_ = nullptr;  // the current() of the resume() caller
 
+  // Used only in builds with the tool in question (hence maybe_unused).
   // ASan: the caller's stack while the fiber runs, and the fiber's fake stack.
-  const void *caller_stack_bottom_ = nullptr;
-  size_t caller_stack_size_ = 0;
-  void *fake_stack_ = nullptr;
+  [[maybe_unused]] const void *caller_stack_bottom_ = nullptr;
+  [[maybe_unused]] size_t caller_stack_size_ = 0;
+  [[maybe_unused]] void *fake_stack_ = nullptr;
   // TSan: the fiber's and the caller's TSan contexts.
-  void *tsan_fiber_ = nullptr;
-  void *tsan_caller_ = nullptr;
+  [[maybe_unused]] void *tsan_fiber_ = nullptr;
+  [[maybe_unused]] void *tsan_caller_ = nullptr;
   // valgrind: the stack's registration id.
-  unsigned valgrind_stack_id_ = 0;
+  [[maybe_unused]] unsigned valgrind_stack_id_ = 0;
 };
 
 }  // namespace prov::core
