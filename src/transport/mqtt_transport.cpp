@@ -127,6 +127,11 @@ void MqttTransport::connect(const core::WaitBudget &budget) {
   // Sent with the first request (or by finish_handshake before an idle wait).
   awaiting_connack_ = true;
   awaiting_suback_ = true;
+  // After a server dropped a pipelined connection before its CONNACK, this
+  // transport's later connections wait for CONNACK and SUBACK before the
+  // first request, as MQTT clients commonly do: a server that refuses packets
+  // ahead of CONNACK must not fail every retry the same way.
+  if (!pipeline_first_request_) finish_handshake(budget);
 }
 
 void MqttTransport::discard_handshake() noexcept {
@@ -208,9 +213,21 @@ core::ServiceResponse MqttTransport::request(const std::string &topic_base,
   topic.insert(topic.find("$rid=") + 5, rid);
   const uint16_t publish_id = next_packet_id();
   const std::vector<uint8_t> publish = mqtt::encode_publish(topic, payload, 1, publish_id);
-  if (!handshake_bytes_.empty()) {
+  const bool pipelined = !handshake_bytes_.empty();
+  // A pipelined connection the server dropped before CONNACK: see connect().
+  auto note_early_drop = [&](const Error &failure) {
+    if (pipelined && awaiting_connack_ && failure.status() == PROV_E_CONNECTION_DROPPED) {
+      pipeline_first_request_ = false;
+    }
+  };
+  if (pipelined) {
     // The first request of a connection: CONNECT + SUBSCRIBE + PUBLISH in one write.
-    send_handshake(&publish, "MQTT CONNECT", budget);
+    try {
+      send_handshake(&publish, "MQTT CONNECT", budget);
+    } catch (const Error &failure) {
+      note_early_drop(failure);
+      throw;
+    }
   } else {
     send_packet(publish, (step_name + " request").c_str(), budget);
   }
@@ -220,25 +237,31 @@ core::ServiceResponse MqttTransport::request(const std::string &topic_base,
   std::string waiting_for = *handshake_missing() ? handshake_missing() : response_name;
   std::optional<ResponseTopic> matched;
   bool acknowledged = false;  // PUBACK seen: a timeout then lies with the answer, not the request
-  auto response = pump(budget.step(), waiting_for, [&](const mqtt::Packet &p) {
-    if (absorb_handshake_packet(p)) {
-      waiting_for = *handshake_missing() ? handshake_missing() : response_name;
-      return false;
-    }
-    if (awaiting_connack_) return false;
-    if (p.type == mqtt::PacketType::PubAck && p.packet_id == publish_id) acknowledged = true;
-    if (p.type != mqtt::PacketType::Publish) return false;
-    TopicParse parsed = parse_response_topic(p.topic);
-    if (!parsed.is_response) return false;
-    if (!parsed.topic) {
-      throw Error(PROV_E_PROTOCOL, "MQTT: unusable response topic while waiting for " +
-                                       response_name + ": " + parsed.problem);
-    }
-    // A response to an earlier request (e.g. one that timed out) is not ours.
-    if (parsed.topic->rid != rid) return false;
-    matched = std::move(parsed.topic);
-    return true;
-  });
+  std::optional<mqtt::Packet> response;
+  try {
+    response = pump(budget.step(), waiting_for, [&](const mqtt::Packet &p) {
+      if (absorb_handshake_packet(p)) {
+        waiting_for = *handshake_missing() ? handshake_missing() : response_name;
+        return false;
+      }
+      if (awaiting_connack_) return false;
+      if (p.type == mqtt::PacketType::PubAck && p.packet_id == publish_id) acknowledged = true;
+      if (p.type != mqtt::PacketType::Publish) return false;
+      TopicParse parsed = parse_response_topic(p.topic);
+      if (!parsed.is_response) return false;
+      if (!parsed.topic) {
+        throw Error(PROV_E_PROTOCOL, "MQTT: unusable response topic while waiting for " +
+                                         response_name + ": " + parsed.problem);
+      }
+      // A response to an earlier request (e.g. one that timed out) is not ours.
+      if (parsed.topic->rid != rid) return false;
+      matched = std::move(parsed.topic);
+      return true;
+    });
+  } catch (const Error &failure) {
+    note_early_drop(failure);
+    throw;
+  }
   if (!response) {
     if (*handshake_missing())
       throw Error(PROV_E_TIMEOUT, budget.timeout_message(handshake_missing()));

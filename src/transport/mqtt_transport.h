@@ -106,6 +106,9 @@ class MqttTransport final : public core::RegistrationTransport {
   bool awaiting_connack_ = false;
   bool awaiting_suback_ = false;
   uint16_t subscribe_id_ = 0;
+  // Cleared when a server dropped a pipelined connection before CONNACK: the
+  // next connections then complete the handshake before the first request.
+  bool pipeline_first_request_ = true;
 };
 
 }  // namespace prov::transport

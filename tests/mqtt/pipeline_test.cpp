@@ -41,6 +41,9 @@ std::string config() {
       {"registrationId": "dev-slow", "assignmentDelayMs": 800, )" +
          symmetric + R"(},
       {"registrationId": "dev-drop", "faults": [{"type": "drop", "after": "connect"}], )" +
+         symmetric + R"(},
+      {"registrationId": "dev-drop-once",
+       "faults": [{"type": "drop", "after": "connect", "count": 1}], )" +
          symmetric + R"(}]})";
 }
 
@@ -278,7 +281,40 @@ TEST(drop_after_connect_names_the_connack) {
       failure_of([&] { mqtt->request_register(register_body("dev-drop"), budget); });
   // The write may still succeed (then the read sees the close) or fail.
   CHECK_EQ(status, PROV_E_CONNECTION_DROPPED);
-  CHECK(contains(message, "MQTT CONNACK") || contains(message, "sending the MQTT CONNECT"));
+  CHECK(message.find("MQTT CONNACK") != std::string::npos ||
+        message.find("sending the MQTT CONNECT") != std::string::npos);
+  CHECK(!events.empty() && packet_types(events.front().bytes) == kConnectSubscribePublish);
+
+  // A server that drops a pipelined connection before CONNACK may refuse
+  // packets ahead of CONNACK: the transport's next connection waits for
+  // CONNACK before its first request (this server drops that one too).
+  events.clear();
+  auto [again, again_message] = failure_of([&] { mqtt->connect(budget); });
+  CHECK_EQ(again, PROV_E_CONNECTION_DROPPED);
+  CHECK(contains(again_message, "while waiting for the MQTT CONNACK"));
+  CHECK_EQ(count_sent(events), 1u);
+  CHECK(!events.empty() && packet_types(events.front().bytes) == (std::vector<int>{1, 8}));
+}
+
+TEST(after_an_early_drop_the_next_connection_waits_for_connack) {
+  // The drop fault fires once: the retry's connection completes its handshake
+  // in connect() and sends the request on its own.
+  std::vector<Event> events;
+  auto mqtt = transport_for("dev-drop-once", events);
+  core::WaitBudget budget(20000, 10000);
+  mqtt->connect(budget);
+  auto [status, message] =
+      failure_of([&] { mqtt->request_register(register_body("dev-drop-once"), budget); });
+  CHECK_EQ(status, PROV_E_CONNECTION_DROPPED);
+  mqtt->close();
+  events.clear();
+  mqtt->connect(budget);
+  CHECK(!events.empty() && packet_types(events.front().bytes) == (std::vector<int>{1, 8}));
+  CHECK(types_of(events, false) == (std::vector<int>{2, 9}));
+  core::ServiceResponse response = mqtt->request_register(register_body("dev-drop-once"), budget);
+  CHECK_EQ(response.status, 200);
+  CHECK_EQ(count_sent(events), 2u);
+  mqtt->close();
 }
 
 // A TLS server (the emulator's certificate) that accepts one connection and
