@@ -416,16 +416,21 @@ static int prov_binding_client_open(const ProvClient *client) {
  * must not be entered there: the JVM and Mono check stack bounds and scan
  * thread stacks, and a slow callback would stall every registration sharing
  * that loop. So the callbacks below only append the event to one queue, and
- * one dispatcher thread per process (created by the first register_async,
- * an ordinary thread with an ordinary stack, never per registration) hands
- * the events, in order, to the language through the two functions the
- * per-language file defines: */
+ * one dispatcher thread per process (an ordinary thread with an ordinary
+ * stack, never one per registration; started by register_async, gone again
+ * 200 ms after the last registration was delivered) hands the events, in
+ * order, to the language through the functions the per-language file
+ * defines: */
 static void prov_binding_deliver_progress(int64_t context, int state, const char *detail,
                                           uint32_t retry_after_ms);
 static void prov_binding_deliver_completion(int64_t context, ProvCompletion *completion);
+/* Called on the dispatcher thread just before it exits (e.g. to detach it
+ * from the JVM). */
+static void prov_binding_dispatcher_exiting(void);
 static void prov_binding_async_progress(int state, const char *detail, uint32_t retry_after_ms,
                                         void *user_data);
 
+#include <errno.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -445,6 +450,11 @@ static pthread_cond_t prov_binding_queue_ready = PTHREAD_COND_INITIALIZER;
 static prov_binding_event *prov_binding_queue_head;
 static prov_binding_event *prov_binding_queue_tail;
 static int prov_binding_dispatcher_started; /* guarded by the queue lock */
+/* Asynchronous registrations started and not yet delivered; guarded by the
+ * queue lock. The dispatcher exits once this is 0 and it has been idle for
+ * a moment: a runtime that attached it (Mono) then need not wait for it at
+ * exit, and the next register_async starts it again. */
+static long prov_binding_outstanding;
 
 static void prov_binding_enqueue(prov_binding_event *event) {
   event->next = NULL;
@@ -486,7 +496,21 @@ static void *prov_binding_dispatch(void *unused) {
     prov_binding_event *event;
     pthread_mutex_lock(&prov_binding_queue_lock);
     while (prov_binding_queue_head == NULL) {
-      pthread_cond_wait(&prov_binding_queue_ready, &prov_binding_queue_lock);
+      struct timespec deadline;
+      clock_gettime(CLOCK_REALTIME, &deadline);
+      deadline.tv_nsec += 200000000L; /* 200 ms */
+      if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec += 1;
+        deadline.tv_nsec -= 1000000000L;
+      }
+      if (pthread_cond_timedwait(&prov_binding_queue_ready, &prov_binding_queue_lock, &deadline) ==
+              ETIMEDOUT &&
+          prov_binding_queue_head == NULL && prov_binding_outstanding == 0) {
+        prov_binding_dispatcher_started = 0;
+        pthread_mutex_unlock(&prov_binding_queue_lock);
+        prov_binding_dispatcher_exiting();
+        return NULL;
+      }
     }
     event = prov_binding_queue_head;
     prov_binding_queue_head = event->next;
@@ -495,6 +519,9 @@ static void *prov_binding_dispatch(void *unused) {
     if (event->completion) {
       prov_binding_wait_until_idle(event->client, event->relay_data);
       prov_binding_deliver_completion(event->context, event->completion);
+      pthread_mutex_lock(&prov_binding_queue_lock);
+      prov_binding_outstanding--;
+      pthread_mutex_unlock(&prov_binding_queue_lock);
     } else {
       prov_binding_deliver_progress(event->context, event->state, event->detail,
                                     event->retry_after_ms);
@@ -504,7 +531,8 @@ static void *prov_binding_dispatch(void *unused) {
   return NULL;
 }
 
-/* Starts the dispatcher once; 0 when the thread cannot be created. */
+/* Counts one more registration outstanding and makes sure the dispatcher
+ * runs; 0 (nothing counted) when its thread cannot be created. */
 static int prov_binding_start_dispatcher(void) {
   int ok = 1;
   pthread_mutex_lock(&prov_binding_queue_lock);
@@ -520,8 +548,17 @@ static int prov_binding_start_dispatcher(void) {
     }
     pthread_attr_destroy(&attributes);
   }
+  if (ok) prov_binding_outstanding++;
   pthread_mutex_unlock(&prov_binding_queue_lock);
   return ok;
+}
+
+/* For a registration counted by prov_binding_start_dispatcher that did not
+ * start after all. */
+static void prov_binding_forget_outstanding(void) {
+  pthread_mutex_lock(&prov_binding_queue_lock);
+  prov_binding_outstanding--;
+  pthread_mutex_unlock(&prov_binding_queue_lock);
 }
 
 /* libprov's progress callback while the wrapper has one asynchronous
@@ -1067,6 +1104,7 @@ typedef struct ProvCompletion {} ProvCompletion;
     if (completion == NULL || event == NULL) {
       free(completion);
       free(event);
+      prov_binding_forget_outstanding();
       PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
       prov_binding_fail_message(PROV_E_NOMEM, "out of memory starting the registration");
       return;
@@ -1084,6 +1122,7 @@ typedef struct ProvCompletion {} ProvCompletion;
       async->completion_event = NULL;
       free(completion);
       free(event);
+      prov_binding_forget_outstanding();
       PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
       prov_binding_fail(status, NULL);
     }

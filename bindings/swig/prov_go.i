@@ -55,6 +55,8 @@ static void prov_binding_deliver_progress(int64_t context, int state, const char
   provGoAsyncProgress(context, state, (char *)detail, retry_after_ms);
 }
 
+static void prov_binding_dispatcher_exiting(void) {}
+
 static void prov_binding_deliver_completion(int64_t context, ProvCompletion *completion) {
   provGoAsyncCompletion(context, completion);
 }

@@ -95,8 +95,8 @@ static jmethodID prov_java_on_progress;
 static jmethodID prov_java_on_completion;
 
 /* The JNIEnv of prov.i's dispatcher thread (the only caller), attached
- * once as a daemon (it never keeps the JVM alive) and left attached: it is
- * one thread for the whole process, not one per registration. */
+ * once as a daemon (it never keeps the JVM alive) and left attached until
+ * the dispatcher exits (prov_binding_dispatcher_exiting). */
 static JNIEnv *prov_java_enter(void) {
   JNIEnv *env = NULL;
   jint got;
@@ -137,6 +137,15 @@ static void prov_binding_deliver_progress(int64_t context, int state, const char
     (*env)->DeleteLocalRef(env, text);
   }
   prov_java_leave(env);
+}
+
+/* An attached thread must detach before it exits. */
+static void prov_binding_dispatcher_exiting(void) {
+  JNIEnv *env = NULL;
+  if (prov_java_vm != NULL &&
+      (*prov_java_vm)->GetEnv(prov_java_vm, (void **)&env, JNI_VERSION_1_6) == JNI_OK) {
+    (*prov_java_vm)->DetachCurrentThread(prov_java_vm);
+  }
 }
 
 static void prov_binding_deliver_completion(int64_t context, ProvCompletion *completion) {

@@ -109,6 +109,8 @@ namespace Libprov
         public KeyType? CsrKeyType { get; set; }
         /// <summary>A CSR the caller made (PEM); its subject CN must be the registration id.</summary>
         public string CsrPem { get; set; }
+        /// <summary>A CSR the caller made, as DER bytes; its subject CN must be the registration id.</summary>
+        public byte[] CsrDer { get; set; }
         /// <summary>The issuance request shape.</summary>
         public CsrApi? CsrApi { get; set; }
     }
@@ -127,7 +129,7 @@ namespace Libprov
     /// client and wipes its key (when a registration is in flight, as soon as it ends); a finalizer
     /// is the safety net. A second registration while one is in flight on the same client throws
     /// InvalidOperationException. <see cref="Cancel"/>, or the CancellationToken of
-    /// <see cref="RegisterAsync"/>, stops a registration in flight.
+    /// <see cref="RegisterAsync(CancellationToken)"/>, stops a registration in flight.
     /// </summary>
     public sealed class ProvisioningDeviceClient : IDisposable
     {
@@ -258,6 +260,11 @@ namespace Libprov
                 Configure("set CSR", () => handle.set_csr_auto((int)options.CsrKeyType.Value));
             if (options.CsrPem != null)
                 Configure("set CSR PEM", () => handle.set_csr_pem(options.CsrPem));
+            if (options.CsrDer != null)
+            {
+                byte[] der = (byte[])options.CsrDer.Clone();
+                Configure("set CSR DER", () => handle.set_csr_der(der, (uint)der.Length));
+            }
             if (options.CsrApi.HasValue)
                 Configure("set CSR API", () => handle.set_csr_api((int)options.CsrApi.Value));
         }
@@ -361,27 +368,149 @@ namespace Libprov
         }
 
         /// <summary>
-        /// <see cref="Register"/> on a thread of its own. Cancelling the token stops the
-        /// registration (within about 100 ms) and the task ends as cancelled
-        /// (OperationCanceledException, with our <see cref="OperationCancelledException"/> inside).
+        /// Registers on libprov's own event loop (prov_client_register_async): no thread of this
+        /// process waits for the registration. Cancelling the token stops the registration (within
+        /// about 100 ms) and the task ends as cancelled. Continuations never run on libprov's
+        /// threads.
         /// </summary>
         public Task<RegistrationResult> RegisterAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
-            return Task.Factory.StartNew(() =>
+            return RegisterAsync(null, cancellationToken);
+        }
+
+        /// <summary>
+        /// <see cref="RegisterAsync(CancellationToken)"/> reporting each step to progress, in order,
+        /// from the binding's dispatcher thread (one per process, shared by every registration):
+        /// IProgress.Report must return promptly. <see cref="Progress{T}"/> posts each report to the
+        /// captured SynchronizationContext (or the thread pool, where reports may run out of order).
+        /// </summary>
+        public Task<RegistrationResult> RegisterAsync(IProgress<RegistrationProgress> progress,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (cancellationToken.IsCancellationRequested)
+                return Task.FromCanceled<RegistrationResult>(cancellationToken);
+            var registration = new AsyncRegistration(this, progress, cancellationToken);
+            lock (gate)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                using (cancellationToken.Register(Cancel))
+                if (disposed || disposeRequested)
+                    return Task.FromException<RegistrationResult>(
+                        new ObjectDisposedException(GetType().Name, "register: client is closed"));
+                if (registrationsInFlight > 0)
+                    return Task.FromException<RegistrationResult>(
+                        new InvalidOperationException("register: another registration on this client is in flight"));
+                registrationsInFlight++;
+                registrationSequence++;
+                long context = AsyncBridge.Register(registration);
+                handle.register_async(context);
+                try
+                {
+                    NativeError.ThrowIfPending("register");
+                }
+                catch (Exception notStarted)
+                {
+                    AsyncBridge.Forget(context);
+                    registrationsInFlight--;
+                    return Task.FromException<RegistrationResult>(notStarted);
+                }
+            }
+            registration.WatchCancellation();
+            return registration.Task;
+        }
+
+        /// <summary>The asynchronous registration in flight has ended (on the dispatcher thread).</summary>
+        private void AsyncRegistrationEnded()
+        {
+            lock (gate)
+            {
+                registrationsInFlight--;
+                if (disposeRequested && registrationsInFlight == 0) FreeNow();
+            }
+        }
+
+        /// <summary>One RegisterAsync in flight: its task, progress sink and cancellation.</summary>
+        private sealed class AsyncRegistration : AsyncBridge.IRegistration
+        {
+            private readonly ProvisioningDeviceClient client;
+            private readonly IProgress<RegistrationProgress> progress;
+            private readonly CancellationToken cancellationToken;
+            // Continuations run on the thread pool, never on the dispatcher thread.
+            private readonly TaskCompletionSource<RegistrationResult> completion =
+                new TaskCompletionSource<RegistrationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            private readonly object cancellationGate = new object();
+            private CancellationTokenRegistration cancellation; // guarded by cancellationGate
+            private bool ended; // guarded by cancellationGate
+
+            internal AsyncRegistration(ProvisioningDeviceClient client, IProgress<RegistrationProgress> progress,
+                CancellationToken cancellationToken)
+            {
+                this.client = client;
+                this.progress = progress;
+                this.cancellationToken = cancellationToken;
+            }
+
+            internal Task<RegistrationResult> Task
+            {
+                get { return completion.Task; }
+            }
+
+            /// <summary>
+            /// Cancels the registration when the token is cancelled. The registration counts as in
+            /// flight from the moment register_async returned, so one cancel always lands.
+            /// </summary>
+            internal void WatchCancellation()
+            {
+                if (!cancellationToken.CanBeCanceled) return;
+                CancellationTokenRegistration registered = cancellationToken.Register(client.Cancel);
+                lock (cancellationGate)
+                {
+                    if (!ended)
+                    {
+                        cancellation = registered;
+                        return;
+                    }
+                }
+                registered.Dispose(); // already over
+            }
+
+            public void Progress(RegistrationProgress step)
+            {
+                if (progress != null) progress.Report(step);
+            }
+
+            public void Complete(ProvCompletion native)
+            {
+                RegistrationResult result = null;
+                Exception failure = null;
+                using (native)
                 {
                     try
                     {
-                        return RegisterUnlessCancelled(cancellationToken);
+                        using (ProvResult raw = native.take_result())
+                        {
+                            NativeError.ThrowIfPending("register");
+                            result = new RegistrationResult(raw);
+                        }
                     }
-                    catch (OperationCancelledException e) when (cancellationToken.IsCancellationRequested)
+                    catch (Exception e)
                     {
-                        throw new OperationCanceledException(e.Message, e, cancellationToken);
+                        failure = e;
                     }
                 }
-            }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                CancellationTokenRegistration watching;
+                lock (cancellationGate)
+                {
+                    ended = true;
+                    watching = cancellation;
+                }
+                watching.Dispose();
+                client.AsyncRegistrationEnded();
+                if (failure is OperationCancelledException && cancellationToken.IsCancellationRequested)
+                    completion.TrySetCanceled(cancellationToken);
+                else if (failure != null)
+                    completion.TrySetException(failure);
+                else
+                    completion.TrySetResult(result);
+            }
         }
 
         /// <summary>

@@ -28,8 +28,23 @@ namespace Libprov
             X509CertificateInfoJson = result.x509_certificate_info_json();
             IssuedCertificateChainPem = result.issued_certificate_chain_pem();
             IssuedCertificateCount = result.issued_certificate_count();
+            issuedCertificatesDer = new byte[IssuedCertificateCount][];
+            for (int index = 0; index < IssuedCertificateCount; index++)
+                issuedCertificatesDer[index] = result.issued_certificate_der((uint)index);
             GeneratedPrivateKeyPem = result.generated_private_key_pem();
             TrustBundlePem = result.trust_bundle_pem();
+        }
+
+        private readonly byte[][] issuedCertificatesDer;
+
+        /// <summary>
+        /// Certificate index (0 = the leaf) of the issued chain as DER bytes (a copy), or null when
+        /// index is out of range.
+        /// </summary>
+        public byte[] GetIssuedCertificateDer(int index)
+        {
+            if (index < 0 || index >= issuedCertificatesDer.Length) return null;
+            return (byte[])issuedCertificatesDer[index].Clone();
         }
 
         /// <summary>The registration operation's id.</summary>

@@ -9,7 +9,7 @@ using System.Threading.Tasks;
 namespace Libprov.Tests
 {
     /// <summary>The C# binding against a real dps-emulator.</summary>
-    public class ClientTests
+    public partial class ClientTests
     {
         private static TestEmulator emulator;
         private static readonly string[] Hubs = { "hub-1.example.net", "hub-2.example.net" };
