@@ -8,6 +8,18 @@
 #     provConfigVersion.cmake, provTargets*.cmake
 #   bin/prov, bin/dps-emulator                  when those targets are built
 #
+# and, with PROV_BUILD_BINDINGS, one component per binding (install it with
+# `--component bindings-<language>` next to runtime + development):
+#
+#   bindings-go      share/libprov/go/          the Go module, SWIG output included
+#                                               (builds with pkg-config: prov)
+#   bindings-java    share/java/libprov-<v>.jar, lib/libprov_java.so
+#   bindings-csharp  lib/mono/libprov/Libprov.dll (+ .xml docs, libprov_csharp.so)
+#   bindings-lua     lib/lua/5.4/prov_native.so, share/lua/5.4/prov.lua
+#
+# The native wrappers find libprov.so.1 relative to themselves (RUNPATH
+# $ORIGIN/...: prov_install_binding_rpath below), wherever the prefix is.
+#
 # Included at the end of src/CMakeLists.txt, after the `prov` target exists.
 # The CLI and the emulator are defined later (cli/, emulator/), so their
 # rules are deferred to the end of the top-level directory.
@@ -85,3 +97,15 @@ function(prov_install_programs)
   endforeach()
 endfunction()
 cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL prov_install_programs)
+
+# --- bindings ----------------------------------------------------------------
+# prov_install_binding_rpath(TARGET DESTINATION): TARGET is installed into
+# DESTINATION (relative to the prefix) and finds libprov.so.1 in the
+# prefix's library directory relative to itself.
+function(prov_install_binding_rpath target destination)
+  file(RELATIVE_PATH to_lib "/prefix/${destination}" "/prefix/${CMAKE_INSTALL_LIBDIR}")
+  if(to_lib STREQUAL "")
+    set(to_lib ".")
+  endif()
+  set_property(TARGET ${target} PROPERTY INSTALL_RPATH "$ORIGIN/${to_lib}")
+endfunction()

@@ -362,7 +362,18 @@ typedef struct ProvCompletion {
 
 struct ProvClient;
 
-typedef struct prov_binding_event prov_binding_event;
+/* An event of an asynchronous registration on its way to the language
+ * (see the dispatcher below). */
+typedef struct prov_binding_event {
+  struct prov_binding_event *next;
+  int64_t context;
+  ProvCompletion *completion; /* the end of the registration; NULL for progress */
+  prov_client *client;        /* with a completion: the native client it ran on */
+  void *relay_data;           /* with a completion: the progress relay's user_data */
+  int state;
+  uint32_t retry_after_ms;
+  char detail[1]; /* progress detail, copied (libprov lends it for the call) */
+} prov_binding_event;
 
 /* A wrapper's asynchronous registration, allocated by its first
  * register_async and reached by libprov's callbacks through user_data. One
@@ -434,16 +445,6 @@ static void prov_binding_async_progress(int state, const char *detail, uint32_t 
 #include <pthread.h>
 #include <time.h>
 
-struct prov_binding_event {
-  struct prov_binding_event *next;
-  int64_t context;
-  ProvCompletion *completion; /* the end of the registration; NULL for progress */
-  prov_client *client;        /* with a completion: the native client it ran on */
-  void *relay_data;           /* with a completion: the progress relay's user_data */
-  int state;
-  uint32_t retry_after_ms;
-  char detail[1]; /* progress detail, copied (libprov lends it for the call) */
-};
 
 static pthread_mutex_t prov_binding_queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t prov_binding_queue_ready = PTHREAD_COND_INITIALIZER;
