@@ -3,7 +3,13 @@
  * joined by libprov's static destructor. This program does not link libprov;
  * it loads it (path in argv[1]) twice, each time running async registrations
  * against a real dps-emulator, then unloads it: no crash, and once libprov is
- * really unmapped no libprov thread is left behind. */
+ * really unmapped no libprov thread is left behind.
+ *
+ * With "exit-in-flight" as second argument it instead leaves registrations
+ * in flight and calls exit(): libprov's static destructor cancels them, their
+ * completions run (PROV_E_CANCELLED) and the process ends promptly; an
+ * atexit handler registered before libprov was loaded (so it runs after
+ * libprov's destructor) checks that. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
@@ -16,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -24,18 +31,24 @@
 
 #define SCOPE "0ne00000A0A"
 #define GROUP_KEY "bGlicHJvdi1kbGNsb3NlLXRlc3QtZ3JvdXAta2V5Kio="
+#define SLOW_KEY "bGlicHJvdi1kbGNsb3NlLXNsb3ctZ3JvdXAta2V5Kio="
 #define CLIENTS 8
+#define LEFT_IN_FLIGHT 10
 
 static const char *kConfig =
     "{\"idScope\": \"" SCOPE
     "\", \"iotHubs\": [\"hub-1.example.net\"], \"enrollmentGroups\": ["
     " {\"enrollmentGroupId\": \"g\", \"assignmentDelayMs\": 300, \"retryAfterSeconds\": 1,"
-    "  \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" GROUP_KEY "\"}}]}";
+    "  \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" GROUP_KEY
+    "\"}},"
+    " {\"enrollmentGroupId\": \"slow\", \"assignmentDelayMs\": 60000, \"retryAfterSeconds\": 5,"
+    "  \"attestation\": {\"type\": \"symmetricKey\", \"primaryKey\": \"" SLOW_KEY "\"}}]}";
 
 static emu_fixture *g_emu;
 static const char *g_library_path;
 static atomic_int g_done;
 static atomic_int g_assigned;
+static atomic_int g_cancelled;
 
 struct api {
   void *handle;
@@ -74,6 +87,7 @@ static void on_complete(int status, prov_result *result, void *user) {
   (void)user;
   g_api.result_free(result);
   if (status == PROV_OK) atomic_fetch_add(&g_assigned, 1);
+  if (status == PROV_E_CANCELLED) atomic_fetch_add(&g_cancelled, 1);
   atomic_fetch_add(&g_done, 1);
 }
 
@@ -152,12 +166,50 @@ static int stop_emulator(void **state) {
   return emu_stop_slot(&g_emu);
 }
 
+/* Runs after libprov's static destructor (registered before libprov was
+ * loaded): every registration left in flight was cancelled and completed. */
+static void check_after_libprov_exit(void) {
+  const int done = atomic_load(&g_done);
+  const int cancelled = atomic_load(&g_cancelled);
+  emu_stop(g_emu);
+  fprintf(stderr, "at exit: %d of %d in-flight registrations completed, %d cancelled\n", done,
+          LEFT_IN_FLIGHT, cancelled);
+  if (done != LEFT_IN_FLIGHT || cancelled != LEFT_IN_FLIGHT) _exit(3);
+}
+
+static int exit_in_flight(void) {
+  if (atexit(check_after_libprov_exit) != 0) return 2;
+  g_emu = emu_start(kConfig);
+  if (g_emu == NULL) return 2;
+  load();
+  for (int i = 0; i < LEFT_IN_FLIGHT; ++i) {
+    char id[64];
+    prov_client *client = NULL;
+    snprintf(id, sizeof id, "left-in-flight-%d", i);
+    if (g_api.create_group(&client, emu_mqtt_host(g_emu), id, SCOPE, SLOW_KEY) != PROV_OK ||
+        g_api.set_ca(client, emu_ca_pem(g_emu)) != PROV_OK ||
+        g_api.register_async(client, on_complete, NULL) != PROV_OK) {
+      fprintf(stderr, "starting %s: %s\n", id, g_api.last_error());
+      return 2;
+    }
+    /* Never freed: the process exits with it in flight. */
+  }
+  struct timespec settle = {1, 0}; /* connected and waiting for the assignment */
+  nanosleep(&settle, NULL);
+  if (atomic_load(&g_done) != 0) {
+    fprintf(stderr, "a registration ended before exit\n");
+    return 2;
+  }
+  exit(0);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s PATH_TO_LIBPROV_SO\n", argv[0]);
+    fprintf(stderr, "usage: %s PATH_TO_LIBPROV_SO [exit-in-flight]\n", argv[0]);
     return 2;
   }
   g_library_path = argv[1];
+  if (argc > 2 && strcmp(argv[2], "exit-in-flight") == 0) return exit_in_flight();
   const struct CMUnitTest tests[] = {cmocka_unit_test(load_register_unload_twice)};
   return cmocka_run_group_tests(tests, start_emulator, stop_emulator);
 }
