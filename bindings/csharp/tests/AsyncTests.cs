@@ -85,6 +85,70 @@ namespace Libprov.Tests
             }
         }
 
+        /// <summary>Reports the first Registering step of one registration.</summary>
+        private sealed class FirstRequestSent : IProgress<RegistrationProgress>
+        {
+            private readonly CountdownEvent registering;
+            private int sent;
+
+            internal FirstRequestSent(CountdownEvent registering)
+            {
+                this.registering = registering;
+            }
+
+            public void Report(RegistrationProgress value)
+            {
+                if (value.State == RegistrationProgressState.Registering && Interlocked.Exchange(ref sent, 1) == 0)
+                    registering.Signal();
+            }
+        }
+
+        private static int OsThreads()
+        {
+            using (Process self = Process.GetCurrentProcess()) return self.Threads.Count;
+        }
+
+        /// <summary>
+        /// Registrations waiting for the service hold no thread each: libprov's event loop runs
+        /// them, and one dispatcher thread serves all of them.
+        /// </summary>
+        [Test]
+        public void RegistrationsInFlightHoldNoThreadEach()
+        {
+            const int count = 100;
+            var clients = new List<ProvisioningDeviceClient>();
+            var tasks = new List<Task<RegistrationResult>>();
+            using (var registering = new CountdownEvent(count))
+            using (var cancellation = new CancellationTokenSource())
+            {
+                int before = OsThreads();
+                try
+                {
+                    for (int index = 0; index < count; index++)
+                    {
+                        var client = Client("cs-silent", TestEmulator.DeviceKey,
+                            new ProvisioningClientOptions { RegisterTimeout = TimeSpan.FromSeconds(60) });
+                        clients.Add(client);
+                        tasks.Add(client.RegisterAsync(new FirstRequestSent(registering), cancellation.Token));
+                    }
+                    Assert.True(registering.Wait(TimeSpan.FromSeconds(45)), registering.CurrentCount + " did not send");
+                    int during = OsThreads();
+                    // A thread per registration would add 100.
+                    Assert.True(during - before <= 30, count + " in flight: " + before + " -> " + during + " threads");
+                    cancellation.Cancel();
+                    foreach (var task in tasks)
+                    {
+                        Assert.Throws<AggregateException>(() => task.Wait(TimeSpan.FromSeconds(30)));
+                        Assert.True(task.IsCanceled, "task status " + task.Status);
+                    }
+                }
+                finally
+                {
+                    foreach (var client in clients) client.Dispose();
+                }
+            }
+        }
+
         [Test]
         public void DisposeDuringRegisterAsyncFreesAtTheEnd()
         {

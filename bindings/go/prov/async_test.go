@@ -9,6 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,4 +146,73 @@ func TestIssuedCertificatesAsDERAndCSRAsDER(t *testing.T) {
 	if !errors.Is(err, prov.ErrCertificate) && !errors.Is(err, prov.ErrInvalidArgument) {
 		t.Fatalf("garbage CSR: %v; want ErrCertificate", err)
 	}
+}
+
+// osThreads is the number of OS threads of this process.
+func osThreads(t *testing.T) int {
+	t.Helper()
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if value, ok := strings.CutPrefix(line, "Threads:"); ok {
+			count, err := strconv.Atoi(strings.TrimSpace(value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return count
+		}
+	}
+	t.Fatal("no Threads: line in /proc/self/status")
+	return 0
+}
+
+// Registrations waiting for the service hold no OS thread each: Register
+// waits in Go while libprov's event loop runs them (a blocking cgo call per
+// registration would park one thread each).
+func TestRegistrationsInFlightHoldNoThreadEach(t *testing.T) {
+	const count = 100
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	registering := make(chan struct{}, count)
+	errs := make(chan error, count)
+	before := osThreads(t)
+	for index := 0; index < count; index++ {
+		sent := false
+		client := newClient(t, "go-silent", prov.WithRegisterTimeout(60*time.Second),
+			prov.WithProgress(func(p prov.Progress) {
+				if p.State == prov.ProgressRegistering && !sent {
+					sent = true
+					registering <- struct{}{}
+				}
+			}))
+		go func() {
+			_, err := client.Register(ctx)
+			errs <- err
+		}()
+	}
+	deadline := time.After(45 * time.Second)
+	for index := 0; index < count; index++ {
+		select {
+		case <-registering:
+		case err := <-errs:
+			t.Fatalf("a registration ended early: %v", err)
+		case <-deadline:
+			t.Fatalf("only %d of %d registrations sent their request", index, count)
+		}
+	}
+	during := osThreads(t)
+	cancel()
+	for index := 0; index < count; index++ {
+		if err := <-errs; !errors.Is(err, prov.ErrCancelled) {
+			t.Errorf("registration %d: %v; want ErrCancelled", index, err)
+		}
+	}
+	// A thread per registration would add 100; the event loop, the
+	// dispatcher and the Go runtime's own threads stay far below that.
+	if during-before > 40 {
+		t.Fatalf("%d registrations in flight took %d -> %d OS threads", count, before, during)
+	}
+	t.Logf("%d registrations in flight: %d -> %d OS threads", count, before, during)
 }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateFactory;
@@ -18,9 +19,11 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -110,6 +113,47 @@ class AsyncAndBytesTest {
     } finally {
       for (ProvisioningDeviceClient client : clients) {
         client.close();
+      }
+    }
+  }
+
+  /**
+   * Registrations waiting for the service hold no Java thread each: libprov's event loop runs
+   * them, and one dispatcher thread serves all of them.
+   */
+  @Test
+  void registrationsInFlightHoldNoThreadEach() throws Exception {
+    int count = 100;
+    CountDownLatch registering = new CountDownLatch(count);
+    List<ProvisioningDeviceClient> clients = new ArrayList<>();
+    List<CompletableFuture<RegistrationResult>> futures = new ArrayList<>();
+    int before = ManagementFactory.getThreadMXBean().getThreadCount();
+    try {
+      for (int index = 0; index < count; index++) {
+        ProvisioningDeviceClient client =
+            client("java-silent", TestEmulator.DEVICE_KEY).setRegisterTimeout(Duration.ofSeconds(60));
+        clients.add(client);
+        AtomicBoolean sent = new AtomicBoolean();
+        futures.add(
+            client.registerAsync(
+                progress -> {
+                  if (progress.getState() == RegistrationProgress.State.REGISTERING
+                      && sent.compareAndSet(false, true)) {
+                    registering.countDown();
+                  }
+                },
+                ForkJoinPool.commonPool()));
+      }
+      assertTrue(registering.await(45, TimeUnit.SECONDS), registering.getCount() + " did not send");
+      int during = ManagementFactory.getThreadMXBean().getThreadCount();
+      // A thread per registration would add 100; the dispatcher adds one.
+      assertTrue(during - before <= 20, count + " in flight: " + before + " -> " + during + " threads");
+      for (CompletableFuture<RegistrationResult> future : futures) {
+        future.cancel(true);
+      }
+    } finally {
+      for (ProvisioningDeviceClient client : clients) {
+        client.close(); // deferred until each cancelled registration has ended
       }
     }
   }
