@@ -244,6 +244,10 @@ void CurlConnection::open(const core::WaitBudget &budget) {
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer_);
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+  // curl_easy_recv reads into the caller's buffer, so libcurl's own download
+  // buffer (16 KB by default, per handle) only serves the proxy handshakes:
+  // the minimum is enough (a SOCKS5 request or login is at most ~520 bytes).
+  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 1024L);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(std::max<int64_t>(1, step.remaining().count())));
   configure_tls_and_proxy(easy, settings_, /*tunnel=*/true, tls_hook_);
