@@ -370,6 +370,7 @@ typedef struct prov_binding_event {
   ProvCompletion *completion; /* the end of the registration; NULL for progress */
   prov_client *client;        /* with a completion: the native client it ran on */
   void *relay_data;           /* with a completion: the progress relay's user_data */
+  int is_log;                 /* a log line (state = its level), else progress */
   int state;
   uint32_t retry_after_ms;
   char detail[1]; /* progress detail, copied (libprov lends it for the call) */
@@ -438,6 +439,8 @@ static void prov_binding_deliver_completion(int64_t context, ProvCompletion *com
 /* Called on the dispatcher thread just before it exits (e.g. to detach it
  * from the JVM). */
 static void prov_binding_dispatcher_exiting(void);
+/* A log line (prov_client_set_log_callback) of the registration `context`. */
+static void prov_binding_deliver_log(int64_t context, int level, const char *message);
 static void prov_binding_async_progress(int state, const char *detail, uint32_t retry_after_ms,
                                         void *user_data);
 
@@ -523,6 +526,8 @@ static void *prov_binding_dispatch(void *unused) {
       pthread_mutex_lock(&prov_binding_queue_lock);
       prov_binding_outstanding--;
       pthread_mutex_unlock(&prov_binding_queue_lock);
+    } else if (event->is_log) {
+      prov_binding_deliver_log(event->context, event->state, event->detail);
     } else {
       prov_binding_deliver_progress(event->context, event->state, event->detail,
                                     event->retry_after_ms);
@@ -562,12 +567,11 @@ static void prov_binding_forget_outstanding(void) {
   pthread_mutex_unlock(&prov_binding_queue_lock);
 }
 
-/* libprov's progress callback while the wrapper has one asynchronous
- * registration in flight; silent otherwise (e.g. during register()). An
- * event that cannot be allocated is dropped (progress is advisory). */
-static void prov_binding_async_progress(int state, const char *detail, uint32_t retry_after_ms,
-                                        void *user_data) {
-  prov_binding_async_state *async = (prov_binding_async_state *)user_data;
+/* Queues a progress step or log line of the wrapper's asynchronous
+ * registration in flight; nothing otherwise (e.g. during register()). An
+ * event that cannot be allocated is dropped (both are advisory). */
+static void prov_binding_async_event(prov_binding_async_state *async, int is_log, int state,
+                                     const char *detail, uint32_t retry_after_ms) {
   size_t length;
   prov_binding_event *event;
   if (!PROV_BINDING_ATOMIC_LOAD(&async->active)) return;
@@ -577,10 +581,45 @@ static void prov_binding_async_progress(int state, const char *detail, uint32_t 
   if (event == NULL) return;
   event->context = async->context;
   event->completion = NULL;
+  event->is_log = is_log;
   event->state = state;
   event->retry_after_ms = retry_after_ms;
   memcpy(event->detail, detail, length + 1);
   prov_binding_enqueue(event);
+}
+
+/* libprov's progress callback (user_data: the wrapper's async state). */
+static void prov_binding_async_progress(int state, const char *detail, uint32_t retry_after_ms,
+                                        void *user_data) {
+  prov_binding_async_event((prov_binding_async_state *)user_data, 0, state, detail,
+                           retry_after_ms);
+}
+
+/* libprov's log callback, when the language asked for log lines. */
+static void prov_binding_async_log(int level, const char *message, void *user_data) {
+  prov_binding_async_event((prov_binding_async_state *)user_data, 1, level, message, 0);
+}
+
+/* The wrapper's async state, created (with the progress relay installed) on
+ * first use; NULL with the failure recorded as the pending error. */
+static prov_binding_async_state *prov_binding_async_state_of(ProvClient *client) {
+  prov_binding_async_state *async = client->async;
+  int status;
+  if (async != NULL) return async;
+  async = (prov_binding_async_state *)calloc(1, sizeof *async);
+  if (async == NULL) {
+    prov_binding_fail_message(PROV_E_NOMEM, "out of memory starting the registration");
+    return NULL;
+  }
+  async->client = client;
+  status = prov_client_set_progress_callback(client->handle, prov_binding_async_progress, async);
+  if (status != PROV_OK) {
+    free(async);
+    prov_binding_fail(status, NULL);
+    return NULL;
+  }
+  client->async = async;
+  return async;
 }
 
 /* libprov's completion callback. Allocates nothing (the completion and its
@@ -1077,23 +1116,10 @@ typedef struct ProvCompletion {} ProvCompletion;
                                         : "another registration on this client is in flight");
       return;
     }
-    async = $self->async;
+    async = prov_binding_async_state_of($self);
     if (async == NULL) {
-      async = (prov_binding_async_state *)calloc(1, sizeof *async);
-      if (async == NULL) {
-        PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
-        prov_binding_fail_message(PROV_E_NOMEM, "out of memory starting the registration");
-        return;
-      }
-      async->client = $self;
-      status = prov_client_set_progress_callback($self->handle, prov_binding_async_progress, async);
-      if (status != PROV_OK) {
-        free(async);
-        PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
-        prov_binding_fail(status, NULL);
-        return;
-      }
-      $self->async = async;
+      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
+      return;
     }
     if (!prov_binding_start_dispatcher()) {
       PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
@@ -1127,6 +1153,24 @@ typedef struct ProvCompletion {} ProvCompletion;
       PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
       prov_binding_fail(status, NULL);
     }
+  }
+}
+
+%extend ProvClient {
+  /* Log lines of level >= min_level (PROV_LOG_*) of the asynchronous
+   * registrations go through prov_binding_deliver_log, with the
+   * registration's context; min_level -1 turns them off (the default). */
+  void set_async_log_level(int min_level) {
+    prov_binding_async_state *async;
+    if (!prov_binding_client_open($self)) return;
+    if (min_level < 0) {
+      prov_binding_check(prov_client_set_log_callback($self->handle, PROV_LOG_ERROR, NULL, NULL));
+      return;
+    }
+    async = prov_binding_async_state_of($self);
+    if (async == NULL) return;
+    prov_binding_check(
+        prov_client_set_log_callback($self->handle, min_level, prov_binding_async_log, async));
   }
 }
 #endif

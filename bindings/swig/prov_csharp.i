@@ -54,6 +54,14 @@ static void prov_binding_deliver_progress(int64_t context, int state, const char
   if (prov_csharp_progress) prov_csharp_progress(context, state, detail, retry_after_ms);
 }
 
+/* Log lines are not wrapped for C# yet (set_async_log_level is never
+ * called, so none arrive). */
+static void prov_binding_deliver_log(int64_t context, int level, const char *message) {
+  (void)context;
+  (void)level;
+  (void)message;
+}
+
 /* Mono detaches the thread itself when it exits. */
 static void prov_binding_dispatcher_exiting(void) {}
 

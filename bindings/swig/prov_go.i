@@ -49,6 +49,11 @@
  * thread (an ordinary C thread, which cgo binds to the Go runtime). */
 extern void provGoAsyncProgress(int64_t context, int state, char *detail, uint32_t retry_after_ms);
 extern void provGoAsyncCompletion(int64_t context, void *completion);
+extern void provGoAsyncLog(int64_t context, int level, char *message);
+
+static void prov_binding_deliver_log(int64_t context, int level, const char *message) {
+  provGoAsyncLog(context, level, (char *)message);
+}
 
 static void prov_binding_deliver_progress(int64_t context, int state, const char *detail,
                                           uint32_t retry_after_ms) {

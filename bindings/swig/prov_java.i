@@ -139,6 +139,14 @@ static void prov_binding_deliver_progress(int64_t context, int state, const char
   prov_java_leave(env);
 }
 
+/* Log lines are not wrapped for Java yet (set_async_log_level is never
+ * called, so none arrive). */
+static void prov_binding_deliver_log(int64_t context, int level, const char *message) {
+  (void)context;
+  (void)level;
+  (void)message;
+}
+
 /* An attached thread must detach before it exits. */
 static void prov_binding_dispatcher_exiting(void) {
   JNIEnv *env = NULL;

@@ -216,3 +216,34 @@ func TestRegistrationsInFlightHoldNoThreadEach(t *testing.T) {
 	}
 	t.Logf("%d registrations in flight: %d -> %d OS threads", count, before, during)
 }
+
+// WithLog receives libprov's log lines (through the same dispatcher as the
+// progress), in order, before Register returns, and never a secret.
+func TestLogLinesReachHandler(t *testing.T) {
+	var lines []string
+	client := newClient(t, "go-dev-1", prov.WithLog(prov.LogDebug, func(level prov.LogLevel, message string) {
+		lines = append(lines, level.String()+": "+message)
+	}))
+	if _, err := registerWithin(t, client, 20*time.Second); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if len(lines) == 0 {
+		t.Fatal("no log lines at debug level")
+	}
+	for _, line := range lines {
+		if strings.Contains(line, deviceKey) {
+			t.Fatalf("the key leaked into a log line: %q", line)
+		}
+	}
+	// Errors only: a successful registration logs nothing at that level.
+	var errorLines []string
+	quiet := newClient(t, "go-dev-1", prov.WithLog(prov.LogError, func(level prov.LogLevel, message string) {
+		errorLines = append(errorLines, message)
+	}))
+	if _, err := registerWithin(t, quiet, 20*time.Second); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if len(errorLines) != 0 {
+		t.Fatalf("error-level lines for a successful registration: %q", errorLines)
+	}
+}

@@ -32,6 +32,7 @@ type settings struct {
 	setters         []setter
 	registerTimeout time.Duration
 	progress        func(Progress)
+	log             func(LogLevel, string)
 	problem         error // the first invalid option, reported by NewSymmetricKeyClient
 }
 
@@ -320,6 +321,37 @@ func WithProgress(handler func(Progress)) Option {
 	return func(s *settings) { s.progress = handler }
 }
 
+// LogLevel is the level of a libprov log line (prov_log_level).
+type LogLevel int
+
+// Log levels.
+const (
+	LogDebug   LogLevel = 0
+	LogInfo    LogLevel = 1
+	LogWarning LogLevel = 2
+	LogError   LogLevel = 3
+)
+
+var logLevelNames = map[LogLevel]string{LogDebug: "debug", LogInfo: "info", LogWarning: "warning", LogError: "error"}
+
+// String names the level ("debug", "info", "warning", "error").
+func (l LogLevel) String() string {
+	if name, ok := logLevelNames[l]; ok {
+		return name
+	}
+	return fmt.Sprintf("LogLevel(%d)", int(l))
+}
+
+// WithLog calls handler with libprov's log lines of level minLevel and
+// above, in order, on the goroutine that called Register (as WithProgress).
+// Lines never contain a secret (keys, SAS tokens, passwords are redacted).
+func WithLog(minLevel LogLevel, handler func(LogLevel, string)) Option {
+	return func(s *settings) {
+		s.log = handler
+		s.add("set log level", func(c native.ProvClient) { c.Set_async_log_level(int(minLevel)) })
+	}
+}
+
 // CSRAPI is the shape of the certificate issuance request.
 type CSRAPI int
 
@@ -344,6 +376,7 @@ type Client struct {
 	inFlight        bool
 	registerTimeout time.Duration
 	onProgress      func(Progress)
+	onLog           func(LogLevel, string)
 }
 
 // NewSymmetricKeyClient creates a client that registers registrationID in
@@ -410,7 +443,8 @@ func newClient(create func() native.ProvClient, options []Option) (*Client, erro
 			return nil, err
 		}
 	}
-	client := &Client{handle: handle, registerTimeout: config.registerTimeout, onProgress: config.progress}
+	client := &Client{handle: handle, registerTimeout: config.registerTimeout,
+		onProgress: config.progress, onLog: config.log}
 	runtime.SetFinalizer(client, (*Client).release)
 	return client, nil
 }
@@ -502,7 +536,7 @@ func (c *Client) Register(ctx context.Context) (*Result, error) {
 	}
 
 	var raw native.ProvResult
-	cancelledByContext, err := registerAsync(ctx, handle, c.onProgress, &raw)
+	cancelledByContext, err := c.registerAsync(ctx, handle, &raw)
 	if err != nil {
 		var failure *Error
 		if asError(err, &failure) {
@@ -524,26 +558,37 @@ func (c *Client) Register(ctx context.Context) (*Result, error) {
 // completion here without blocking; the goroutine in Register drains both.
 type asyncRegistration struct {
 	wantProgress bool
+	wantLog      bool
 	mu           sync.Mutex
-	progress     []Progress // guarded by mu
+	events       []func(*Client) // guarded by mu: progress and log deliveries, in order
 	notify       chan struct{}
 	done         chan native.ProvCompletion
+}
+
+// queue appends one delivery and wakes the Register goroutine.
+func (r *asyncRegistration) queue(deliver func(*Client)) {
+	r.mu.Lock()
+	r.events = append(r.events, deliver)
+	r.mu.Unlock()
+	select {
+	case r.notify <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 }
 
 func init() {
 	native.AsyncProgress = func(context int64, state int, detail string, retryAfterMs uint32) {
 		registration := cgo.Handle(context).Value().(*asyncRegistration)
-		if !registration.wantProgress {
-			return
+		if registration.wantProgress {
+			step := Progress{State: ProgressState(state), Detail: detail,
+				RetryAfter: time.Duration(retryAfterMs) * time.Millisecond}
+			registration.queue(func(c *Client) { c.onProgress(step) })
 		}
-		registration.mu.Lock()
-		registration.progress = append(registration.progress, Progress{
-			State: ProgressState(state), Detail: detail,
-			RetryAfter: time.Duration(retryAfterMs) * time.Millisecond})
-		registration.mu.Unlock()
-		select {
-		case registration.notify <- struct{}{}:
-		default: // a wake-up is already pending
+	}
+	native.AsyncLog = func(context int64, level int, message string) {
+		registration := cgo.Handle(context).Value().(*asyncRegistration)
+		if registration.wantLog {
+			registration.queue(func(c *Client) { c.onLog(LogLevel(level), message) })
 		}
 	}
 	native.AsyncCompletion = func(context int64, completion native.ProvCompletion) {
@@ -554,27 +599,28 @@ func init() {
 	}
 }
 
-// deliverProgress calls handler with the progress received so far, in order.
-func (r *asyncRegistration) deliverProgress(handler func(Progress)) {
+// deliver runs the progress and log deliveries received so far, in order.
+func (r *asyncRegistration) deliver(c *Client) {
 	r.mu.Lock()
-	pending := r.progress
-	r.progress = nil
+	pending := r.events
+	r.events = nil
 	r.mu.Unlock()
 	for _, event := range pending {
-		handler(event)
+		event(c)
 	}
 }
 
 // registerAsync runs one registration with prov_client_register_async
-// (libprov's event loop; no goroutine or OS thread of ours waits in C), calls
-// onProgress on this goroutine as events arrive, and cancels the
-// registration when ctx is cancelled (a deadline is left to the register
-// timeout, which was set to it). It reports whether the context cancelled
-// it; *raw is the result on success.
-func registerAsync(ctx context.Context, handle native.ProvClient, onProgress func(Progress),
+// (libprov's event loop; no goroutine or OS thread of ours waits in C), runs
+// the progress and log handlers on this goroutine as events arrive, and
+// cancels the registration when ctx is cancelled (a deadline is left to the
+// register timeout, which was set to it). It reports whether the context
+// cancelled it; *raw is the result on success.
+func (c *Client) registerAsync(ctx context.Context, handle native.ProvClient,
 	raw *native.ProvResult) (cancelledByContext bool, err error) {
 	registration := &asyncRegistration{
-		wantProgress: onProgress != nil,
+		wantProgress: c.onProgress != nil,
+		wantLog:      c.onLog != nil,
 		notify:       make(chan struct{}, 1),
 		done:         make(chan native.ProvCompletion, 1),
 	}
@@ -591,7 +637,7 @@ func registerAsync(ctx context.Context, handle native.ProvClient, onProgress fun
 	for completion == nil {
 		select {
 		case <-registration.notify:
-			registration.deliverProgress(onProgress)
+			registration.deliver(c)
 		case completion = <-registration.done:
 		case <-cancelled:
 			cancelled = nil
@@ -602,9 +648,7 @@ func registerAsync(ctx context.Context, handle native.ProvClient, onProgress fun
 		}
 	}
 	defer native.DeleteProvCompletion(completion)
-	if onProgress != nil {
-		registration.deliverProgress(onProgress)
-	}
+	registration.deliver(c)
 	err = callNative("register", func() { *raw = completion.Take_result() })
 	return cancelledByContext, err
 }

@@ -21,6 +21,15 @@ var AsyncProgress func(context int64, state int, detail string, retryAfterMs uin
 // receiver owns completion (DeleteProvCompletion).
 var AsyncCompletion func(context int64, completion ProvCompletion)
 
+// AsyncLog receives the log lines of that registration (see
+// ProvClient.Set_async_log_level).
+var AsyncLog func(context int64, level int, message string)
+
+//export provGoAsyncLog
+func provGoAsyncLog(context C.int64_t, level C.int, message *C.char) {
+	AsyncLog(int64(context), int(level), C.GoString(message))
+}
+
 //export provGoAsyncProgress
 func provGoAsyncProgress(context C.int64_t, state C.int, detail *C.char, retryAfterMs C.uint32_t) {
 	AsyncProgress(int64(context), int(state), C.GoString(detail), uint32(retryAfterMs))
