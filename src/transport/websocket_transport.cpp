@@ -124,7 +124,6 @@ ByteStream::Received WebSocketStream::receive(uint8_t *buffer, size_t capacity,
     throw Error(PROV_E_CONNECTION_DROPPED,
                 "the WebSocket connection to " + inner_->peer() + " is closed");
   }
-  std::array<uint8_t, 16384> chunk;
   for (;;) {
     if (pending_pos_ < pending_.size()) {
       const size_t n = std::min(capacity, pending_.size() - pending_pos_);
@@ -165,9 +164,12 @@ ByteStream::Received WebSocketStream::receive(uint8_t *buffer, size_t capacity,
           return {ReceiveStatus::Closed, 0};
       }
     }
-    Received got = inner_->receive(chunk.data(), chunk.size(), until);
+    // The caller's buffer is scratch until a payload is handed out: frames
+    // are read into it and copied by the decoder (no 16 KB chunk on the
+    // stack of every waiting registration, issue 9).
+    Received got = inner_->receive(buffer, capacity, until);
     if (got.status != ReceiveStatus::Data) return got;
-    decoder_.feed(chunk.data(), got.size);
+    decoder_.feed(buffer, got.size);
   }
 }
 
