@@ -46,20 +46,18 @@
 typedef void (SWIGSTDCALL *prov_csharp_progress_fn)(int64_t context, int state, const char *detail,
                                                     uint32_t retry_after_ms);
 typedef void (SWIGSTDCALL *prov_csharp_completion_fn)(int64_t context, void *completion);
+typedef void (SWIGSTDCALL *prov_csharp_log_fn)(int64_t context, int level, const char *message);
 static prov_csharp_progress_fn prov_csharp_progress;
 static prov_csharp_completion_fn prov_csharp_completion;
+static prov_csharp_log_fn prov_csharp_log;
 
 static void prov_binding_deliver_progress(int64_t context, int state, const char *detail,
                                           uint32_t retry_after_ms) {
   if (prov_csharp_progress) prov_csharp_progress(context, state, detail, retry_after_ms);
 }
 
-/* Log lines are not wrapped for C# yet (set_async_log_level is never
- * called, so none arrive). */
 static void prov_binding_deliver_log(int64_t context, int level, const char *message) {
-  (void)context;
-  (void)level;
-  (void)message;
+  if (prov_csharp_log) prov_csharp_log(context, level, message);
 }
 
 /* Mono detaches the thread itself when it exits. */
@@ -78,8 +76,9 @@ static void prov_binding_deliver_completion(int64_t context, ProvCompletion *com
 %inline %{
 /* The delegates' function pointers (Marshal.GetFunctionPointerForDelegate),
  * as 64-bit integers. Called once, before the first register_async. */
-void set_async_delivery(int64_t progress, int64_t completion) {
+void set_async_delivery(int64_t progress, int64_t completion, int64_t log) {
   prov_csharp_progress = (prov_csharp_progress_fn)(intptr_t)progress;
   prov_csharp_completion = (prov_csharp_completion_fn)(intptr_t)completion;
+  prov_csharp_log = (prov_csharp_log_fn)(intptr_t)log;
 }
 %}

@@ -93,6 +93,7 @@ static JavaVM *prov_java_vm;
 static jclass prov_java_bridge;
 static jmethodID prov_java_on_progress;
 static jmethodID prov_java_on_completion;
+static jmethodID prov_java_on_log;
 
 /* The JNIEnv of prov.i's dispatcher thread (the only caller), attached
  * once as a daemon (it never keeps the JVM alive) and left attached until
@@ -139,12 +140,17 @@ static void prov_binding_deliver_progress(int64_t context, int state, const char
   prov_java_leave(env);
 }
 
-/* Log lines are not wrapped for Java yet (set_async_log_level is never
- * called, so none arrive). */
 static void prov_binding_deliver_log(int64_t context, int level, const char *message) {
-  (void)context;
-  (void)level;
-  (void)message;
+  JNIEnv *env = prov_java_enter();
+  jstring text;
+  if (env == NULL) return;
+  text = (*env)->NewStringUTF(env, message);
+  if (text != NULL) {
+    (*env)->CallStaticVoidMethod(env, prov_java_bridge, prov_java_on_log, (jlong)context,
+                                 (jint)level, text);
+    (*env)->DeleteLocalRef(env, text);
+  }
+  prov_java_leave(env);
 }
 
 /* An attached thread must detach before it exits. */
@@ -182,7 +188,10 @@ int prov_java_async_init(JNIEnv *jenv) {
   prov_java_on_progress =
       (*jenv)->GetStaticMethodID(jenv, found, "onProgress", "(JILjava/lang/String;J)V");
   prov_java_on_completion = (*jenv)->GetStaticMethodID(jenv, found, "onCompletion", "(JJ)V");
-  if (prov_java_on_progress == NULL || prov_java_on_completion == NULL) return 0;
+  prov_java_on_log = (*jenv)->GetStaticMethodID(jenv, found, "onLog", "(JILjava/lang/String;)V");
+  if (prov_java_on_progress == NULL || prov_java_on_completion == NULL || prov_java_on_log == NULL) {
+    return 0;
+  }
   prov_java_bridge = (jclass)(*jenv)->NewGlobalRef(jenv, found);
   (*jenv)->DeleteLocalRef(jenv, found);
   return prov_java_bridge != NULL;

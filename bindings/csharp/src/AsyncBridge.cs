@@ -24,6 +24,15 @@ namespace Libprov
         Failed = 7,
     }
 
+    /// <summary>Level of a libprov log line (prov_log_level).</summary>
+    public enum ProvisioningLogLevel
+    {
+        Debug = 0,
+        Info = 1,
+        Warning = 2,
+        Error = 3,
+    }
+
     /// <summary>A step of a registration, reported to the IProgress of RegisterAsync.</summary>
     public sealed class RegistrationProgress
     {
@@ -58,6 +67,7 @@ namespace Libprov
         internal interface IRegistration
         {
             void Progress(RegistrationProgress progress);
+            void Log(ProvisioningLogLevel level, string message);
             /// <summary>Owns completion (disposes it).</summary>
             void Complete(ProvCompletion completion);
         }
@@ -68,14 +78,19 @@ namespace Libprov
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         private delegate void CompletionDelivery(long context, IntPtr completion);
 
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        private delegate void LogDelivery(long context, int level, IntPtr message);
+
         private static readonly ProgressDelivery progressDelivery = OnProgress;
         private static readonly CompletionDelivery completionDelivery = OnCompletion;
+        private static readonly LogDelivery logDelivery = OnLog;
 
         static AsyncBridge()
         {
             ProvNative.set_async_delivery(
                 Marshal.GetFunctionPointerForDelegate(progressDelivery).ToInt64(),
-                Marshal.GetFunctionPointerForDelegate(completionDelivery).ToInt64());
+                Marshal.GetFunctionPointerForDelegate(completionDelivery).ToInt64(),
+                Marshal.GetFunctionPointerForDelegate(logDelivery).ToInt64());
         }
 
         /// <summary>The context for register_async; the registration stays reachable until its end.</summary>
@@ -126,6 +141,20 @@ namespace Libprov
             catch (Exception e)
             {
                 Console.Error.WriteLine("libprov: a progress handler threw " + e);
+            }
+        }
+
+        private static void OnLog(long context, int level, IntPtr message)
+        {
+            try
+            {
+                MarkBackground();
+                var registration = (IRegistration)GCHandle.FromIntPtr(new IntPtr(context)).Target;
+                registration.Log((ProvisioningLogLevel)level, Utf8(message));
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine("libprov: a log handler threw " + e);
             }
         }
 

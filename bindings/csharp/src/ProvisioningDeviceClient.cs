@@ -111,6 +111,14 @@ namespace Libprov
         public string CsrPem { get; set; }
         /// <summary>A CSR the caller made, as DER bytes; its subject CN must be the registration id.</summary>
         public byte[] CsrDer { get; set; }
+        /// <summary>
+        /// Receives libprov's log lines (secrets redacted) of level <see cref="MinLogLevel"/> and
+        /// above for <see cref="ProvisioningDeviceClient.RegisterAsync(CancellationToken)"/>
+        /// registrations, in order, on the binding's dispatcher thread: it must return promptly.
+        /// </summary>
+        public Action<ProvisioningLogLevel, string> LogHandler { get; set; }
+        /// <summary>The lowest level LogHandler receives (default Info).</summary>
+        public ProvisioningLogLevel MinLogLevel { get; set; } = ProvisioningLogLevel.Info;
         /// <summary>The issuance request shape.</summary>
         public CsrApi? CsrApi { get; set; }
     }
@@ -134,6 +142,7 @@ namespace Libprov
     public sealed class ProvisioningDeviceClient : IDisposable
     {
         private readonly ProvClient handle;
+        private Action<ProvisioningLogLevel, string> logHandler; // set once, by the options
         private readonly object gate = new object();
         private int registrationsInFlight; // guarded by gate
         private bool disposeRequested; // guarded by gate
@@ -260,6 +269,12 @@ namespace Libprov
                 Configure("set CSR", () => handle.set_csr_auto((int)options.CsrKeyType.Value));
             if (options.CsrPem != null)
                 Configure("set CSR PEM", () => handle.set_csr_pem(options.CsrPem));
+            if (options.LogHandler != null)
+            {
+                int level = (int)options.MinLogLevel;
+                Configure("set log handler", () => handle.set_async_log_level(level));
+                logHandler = options.LogHandler;
+            }
             if (options.CsrDer != null)
             {
                 byte[] der = (byte[])options.CsrDer.Clone();
@@ -475,6 +490,12 @@ namespace Libprov
             public void Progress(RegistrationProgress step)
             {
                 if (progress != null) progress.Report(step);
+            }
+
+            public void Log(ProvisioningLogLevel level, string message)
+            {
+                Action<ProvisioningLogLevel, string> handler = client.logHandler;
+                if (handler != null) handler(level, message);
             }
 
             public void Complete(ProvCompletion native)

@@ -55,6 +55,27 @@ namespace Libprov.Tests
         }
 
         [Test]
+        public void LogHandlerReceivesLinesWithoutSecrets()
+        {
+            var lines = new List<string>();
+            var options = new ProvisioningClientOptions
+            {
+                MinLogLevel = ProvisioningLogLevel.Debug,
+                LogHandler = (level, message) => { lock (lines) lines.Add(level + ": " + message); },
+            };
+            using (var client = Client("cs-dev-1", TestEmulator.DeviceKey, options))
+            {
+                client.RegisterAsync().Wait(TimeSpan.FromSeconds(30));
+                lock (lines)
+                {
+                    Assert.True(lines.Count > 0, "no log lines at debug level");
+                    foreach (string line in lines)
+                        Assert.True(!line.Contains(TestEmulator.DeviceKey), "the key leaked: " + line);
+                }
+            }
+        }
+
+        [Test]
         public void ManyAsyncRegistrationsInFlight()
         {
             var clients = Enumerable.Range(0, 24)

@@ -8,16 +8,18 @@ import org.libprov.internal.ProvCompletion;
 import org.libprov.internal.ProvNative;
 
 /**
- * Where libprov's thread enters Java for asynchronous registrations (prov_java.i calls the static
- * methods through JNI, attaching the thread for the call and detaching it afterwards). Each
+ * Where prov.i's dispatcher thread enters Java for asynchronous registrations (prov_java.i calls
+ * the static methods through JNI; the dispatcher is attached as a daemon thread while it runs). Each
  * registration in flight has a key in {@link #IN_FLIGHT}; the key is the context prov.i hands
  * back, so no JNI global reference is needed and the registration (and its client) stay
  * reachable until the completion arrives.
  */
 final class AsyncBridge {
-  /** What a registration in flight does with its events; both run on libprov's thread. */
+  /** What a registration in flight does with its events (on the dispatcher thread). */
   interface Registration {
     void progress(RegistrationProgress progress);
+
+    void log(RegistrationLogListener.Level level, String message);
 
     /** Owns completion (deletes it). */
     void complete(ProvCompletion completion);
@@ -46,7 +48,7 @@ final class AsyncBridge {
     IN_FLIGHT.remove(key);
   }
 
-  // Called from C (prov_java.i) on libprov's thread.
+  // Called from C (prov_java.i) on the dispatcher thread.
   @SuppressWarnings("unused")
   private static void onProgress(long key, int state, String detail, long retryAfterMs) {
     Registration registration = IN_FLIGHT.get(key);
@@ -57,7 +59,16 @@ final class AsyncBridge {
     }
   }
 
-  // Called from C (prov_java.i) on libprov's thread, exactly once per registration.
+  // Called from C (prov_java.i) on the dispatcher thread.
+  @SuppressWarnings("unused")
+  private static void onLog(long key, int level, String message) {
+    Registration registration = IN_FLIGHT.get(key);
+    if (registration != null) {
+      registration.log(RegistrationLogListener.Level.of(level), message);
+    }
+  }
+
+  // Called from C (prov_java.i) on the dispatcher thread, exactly once per registration.
   @SuppressWarnings("unused")
   private static void onCompletion(long key, long completionPointer) {
     ProvCompletion completion = new ProvCompletion(completionPointer, true);

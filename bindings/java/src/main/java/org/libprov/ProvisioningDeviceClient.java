@@ -250,6 +250,20 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
     return configure("set CSR PEM", () -> handle.set_csr_pem(csrPem));
   }
 
+  private volatile RegistrationLogListener logListener;
+
+  /**
+   * Receives libprov's log lines of level minLevel and above for the registrations started with
+   * {@link #registerAsync()} (see {@link RegistrationLogListener} for its thread); null stops them.
+   */
+  public ProvisioningDeviceClient setLogListener(
+      RegistrationLogListener.Level minLevel, RegistrationLogListener listener) {
+    int level = listener == null ? -1 : minLevel.nativeValue;
+    configure("set log listener", () -> handle.set_async_log_level(level));
+    logListener = listener;
+    return this;
+  }
+
   /** A CSR the caller made, as DER bytes; its subject CN must be the registration id. Null clears. */
   public ProvisioningDeviceClient setCsrDer(byte[] csrDer) {
     byte[] copy = csrDer == null ? null : csrDer.clone();
@@ -432,6 +446,19 @@ public final class ProvisioningDeviceClient implements AutoCloseable {
               listener.onProgress(progress);
             } catch (RuntimeException | Error failure) {
               System.err.println("libprov: the progress listener threw " + failure);
+            }
+          }
+
+          @Override
+          public void log(RegistrationLogListener.Level level, String message) {
+            RegistrationLogListener listener = logListener;
+            if (listener == null) {
+              return;
+            }
+            try {
+              listener.onLog(level, message);
+            } catch (RuntimeException | Error failure) {
+              System.err.println("libprov: the log listener threw " + failure);
             }
           }
 

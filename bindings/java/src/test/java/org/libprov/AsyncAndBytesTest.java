@@ -89,6 +89,27 @@ class AsyncAndBytesTest {
   }
 
   @Test
+  void logListenerReceivesLinesWithoutSecrets() throws Exception {
+    List<String> lines = new ArrayList<>();
+    try (ProvisioningDeviceClient client = client("java-dev-1", TestEmulator.DEVICE_KEY)) {
+      client.setLogListener(
+          RegistrationLogListener.Level.DEBUG,
+          (level, message) -> {
+            synchronized (lines) {
+              lines.add(level + ": " + message);
+            }
+          });
+      client.registerAsync().get(30, TimeUnit.SECONDS);
+      synchronized (lines) {
+        assertTrue(!lines.isEmpty(), "no log lines at debug level");
+        for (String line : lines) {
+          assertTrue(!line.contains(TestEmulator.DEVICE_KEY), "the key leaked: " + line);
+        }
+      }
+    }
+  }
+
+  @Test
   void manyAsyncRegistrationsInFlightEachCompleteTheirOwnFuture() throws Exception {
     List<ProvisioningDeviceClient> clients = new ArrayList<>();
     List<CompletableFuture<RegistrationResult>> futures = new ArrayList<>();
