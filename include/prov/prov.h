@@ -578,7 +578,10 @@ typedef enum prov_progress_state {
   /* Opening the connection (DNS, TCP, TLS, proxy, MQTT CONNECT/SUBSCRIBE).
    * detail: "host:port" and the transport. */
   PROV_PROGRESS_CONNECTING = 1,
-  /* The connection is up and authenticated. */
+  /* The connection is up: TCP, proxy and TLS (with the client certificate
+   * for X.509). Over MQTT the CONNECT goes out with the first request, so the
+   * service's verdict on the credentials (CONNACK) arrives after this event,
+   * together with the answer to that request. */
   PROV_PROGRESS_CONNECTED = 2,
   /* The register request was sent (detail "register") or an operation
    * status query (detail: the operation id). */
