@@ -646,6 +646,73 @@ static void prov_binding_async_done(int status, prov_result *result, void *user_
   PROV_BINDING_ATOMIC_ADD(&client->registrations_in_flight, -1);
   prov_binding_enqueue(event);
 }
+
+/* prov_client_register_async: starts the registration on a library thread
+ * and returns at once; prov_binding_deliver_progress reports its progress
+ * and prov_binding_deliver_completion its end, exactly once, with this
+ * context. On failure to start (closed, busy, out of memory) nothing is
+ * delivered and the failure is the pending error. */
+static void prov_binding_register_async(ProvClient *self, int64_t context) {
+  prov_binding_async_state *async;
+  ProvCompletion *completion;
+  prov_binding_event *event;
+  int status;
+  if (!prov_binding_client_open(self)) return;
+  if (PROV_BINDING_ATOMIC_ADD(&self->registrations_in_flight, 1) != 1 ||
+      PROV_BINDING_ATOMIC_LOAD(&self->closing)) {
+    int closing = PROV_BINDING_ATOMIC_LOAD(&self->closing);
+    PROV_BINDING_ATOMIC_ADD(&self->registrations_in_flight, -1);
+    prov_binding_fail_message(closing ? PROV_E_INVALID_ARG : PROV_E_BUSY,
+                              closing ? "client is closed"
+                                      : "another registration on this client is in flight");
+    return;
+  }
+  async = prov_binding_async_state_of(self);
+  if (async == NULL) {
+    PROV_BINDING_ATOMIC_ADD(&self->registrations_in_flight, -1);
+    return;
+  }
+  /* Again each time: a language (Python) may have installed its own
+   * progress callback for a blocking register() since. */
+  status = prov_client_set_progress_callback(self->handle, prov_binding_async_progress, async);
+  if (status != PROV_OK) {
+    PROV_BINDING_ATOMIC_ADD(&self->registrations_in_flight, -1);
+    prov_binding_fail(status, NULL);
+    return;
+  }
+  if (!prov_binding_start_dispatcher()) {
+    PROV_BINDING_ATOMIC_ADD(&self->registrations_in_flight, -1);
+    prov_binding_fail_message(PROV_E_NOMEM, "cannot start the binding's dispatcher thread");
+    return;
+  }
+  completion = (ProvCompletion *)calloc(1, sizeof *completion);
+  event = (prov_binding_event *)calloc(1, sizeof *event);
+  if (completion == NULL || event == NULL) {
+    free(completion);
+    free(event);
+    prov_binding_forget_outstanding();
+    PROV_BINDING_ATOMIC_ADD(&self->registrations_in_flight, -1);
+    prov_binding_fail_message(PROV_E_NOMEM, "out of memory starting the registration");
+    return;
+  }
+  event->context = context;
+  event->completion = completion;
+  event->client = self->handle;
+  event->relay_data = async;
+  async->completion_event = event;
+  async->context = context;
+  PROV_BINDING_ATOMIC_STORE(&async->active, 1);
+  status = prov_client_register_async(self->handle, prov_binding_async_done, async);
+  if (status != PROV_OK) {
+    PROV_BINDING_ATOMIC_STORE(&async->active, 0);
+    async->completion_event = NULL;
+    free(completion);
+    free(event);
+    prov_binding_forget_outstanding();
+    PROV_BINDING_ATOMIC_ADD(&self->registrations_in_flight, -1);
+    prov_binding_fail(status, NULL);
+  }
+}
 %}
 #endif
 
@@ -1096,64 +1163,8 @@ typedef struct ProvCompletion {} ProvCompletion;
 
 #if defined(PROV_SWIG_ASYNC)
 %extend ProvClient {
-  /* prov_client_register_async: starts the registration on a library thread
-   * and returns at once; prov_binding_deliver_progress reports its progress
-   * and prov_binding_deliver_completion its end, exactly once, with this
-   * context. On failure to start (closed, busy, out of memory) nothing is
-   * delivered and the failure is the pending error. */
-  void register_async(int64_t context) {
-    prov_binding_async_state *async;
-    ProvCompletion *completion;
-    prov_binding_event *event;
-    int status;
-    if (!prov_binding_client_open($self)) return;
-    if (PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, 1) != 1 ||
-        PROV_BINDING_ATOMIC_LOAD(&$self->closing)) {
-      int closing = PROV_BINDING_ATOMIC_LOAD(&$self->closing);
-      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
-      prov_binding_fail_message(closing ? PROV_E_INVALID_ARG : PROV_E_BUSY,
-                                closing ? "client is closed"
-                                        : "another registration on this client is in flight");
-      return;
-    }
-    async = prov_binding_async_state_of($self);
-    if (async == NULL) {
-      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
-      return;
-    }
-    if (!prov_binding_start_dispatcher()) {
-      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
-      prov_binding_fail_message(PROV_E_NOMEM, "cannot start the binding's dispatcher thread");
-      return;
-    }
-    completion = (ProvCompletion *)calloc(1, sizeof *completion);
-    event = (prov_binding_event *)calloc(1, sizeof *event);
-    if (completion == NULL || event == NULL) {
-      free(completion);
-      free(event);
-      prov_binding_forget_outstanding();
-      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
-      prov_binding_fail_message(PROV_E_NOMEM, "out of memory starting the registration");
-      return;
-    }
-    event->context = context;
-    event->completion = completion;
-    event->client = $self->handle;
-    event->relay_data = async;
-    async->completion_event = event;
-    async->context = context;
-    PROV_BINDING_ATOMIC_STORE(&async->active, 1);
-    status = prov_client_register_async($self->handle, prov_binding_async_done, async);
-    if (status != PROV_OK) {
-      PROV_BINDING_ATOMIC_STORE(&async->active, 0);
-      async->completion_event = NULL;
-      free(completion);
-      free(event);
-      prov_binding_forget_outstanding();
-      PROV_BINDING_ATOMIC_ADD(&$self->registrations_in_flight, -1);
-      prov_binding_fail(status, NULL);
-    }
-  }
+  /* See prov_binding_register_async. */
+  void register_async(int64_t context) { prov_binding_register_async($self, context); }
 }
 
 %extend ProvClient {

@@ -87,7 +87,77 @@ static void prov_python_log_trampoline(int level, const char *message, void *use
   }
 }
 
+/* Asynchronous registration (prov.i's dispatcher) for the asyncio client:
+ * start_async(sink) below instead of the int64 register_async. */
+#define PROV_SWIG_ASYNC
+%ignore ProvClient::register_async;
+
 %include "prov.i"
+
+%{
+/* The dispatcher's deliveries: `context` is a sink object (a strong
+ * reference taken by start_async, released after its completion) with the
+ * methods progress(state, detail, retry_after_ms), log(level, message) and
+ * complete(completion). Called with the GIL taken here; an exception is
+ * reported as unraisable (the sink catches its own). */
+static void prov_python_sink_call(int64_t context, const char *method, PyObject *arguments) {
+  PyObject *sink = (PyObject *)(intptr_t)context;
+  PyObject *bound = arguments ? PyObject_GetAttrString(sink, method) : NULL;
+  PyObject *outcome = bound ? PyObject_CallObject(bound, arguments) : NULL;
+  Py_XDECREF(bound);
+  Py_XDECREF(arguments);
+  if (outcome == NULL) {
+    PyErr_WriteUnraisable(sink);
+  } else {
+    Py_DECREF(outcome);
+  }
+}
+
+static void prov_binding_deliver_progress(int64_t context, int state, const char *detail,
+                                          uint32_t retry_after_ms) {
+  PyGILState_STATE gil;
+  if (!Py_IsInitialized()) return;
+  gil = PyGILState_Ensure();
+  prov_python_sink_call(context, "progress",
+                        Py_BuildValue("(iNk)", state, prov_python_text(detail),
+                                      (unsigned long)retry_after_ms));
+  PyGILState_Release(gil);
+}
+
+static void prov_binding_deliver_log(int64_t context, int level, const char *message) {
+  PyGILState_STATE gil;
+  if (!Py_IsInitialized()) return;
+  gil = PyGILState_Ensure();
+  prov_python_sink_call(context, "log", Py_BuildValue("(iN)", level, prov_python_text(message)));
+  PyGILState_Release(gil);
+}
+
+static void prov_binding_deliver_completion(int64_t context, ProvCompletion *completion) {
+  PyGILState_STATE gil;
+  PyObject *wrapped;
+  if (!Py_IsInitialized()) return; /* the interpreter is gone: nobody waits */
+  gil = PyGILState_Ensure();
+  wrapped = SWIG_NewPointerObj(completion, SWIGTYPE_p_ProvCompletion, SWIG_POINTER_OWN);
+  prov_python_sink_call(context, "complete", wrapped ? Py_BuildValue("(N)", wrapped) : NULL);
+  Py_DECREF((PyObject *)(intptr_t)context);
+  PyGILState_Release(gil);
+}
+
+/* The dispatcher's Python thread state goes with its last PyGILState_Release. */
+static void prov_binding_dispatcher_exiting(void) {}
+%}
+
+%extend ProvClient {
+  /* prov_client_register_async for the asyncio client: sink receives the
+   * registration's progress, log lines and completion on the binding's
+   * dispatcher thread (see prov_binding_deliver_* above). Raises when the
+   * registration cannot start (nothing is delivered then). */
+  void start_async(PyObject *sink) {
+    Py_INCREF(sink);
+    prov_binding_register_async($self, (int64_t)(intptr_t)sink);
+    if (prov_binding_pending.status != PROV_OK) Py_DECREF(sink);
+  }
+}
 
 /* ------------------------------------------------------------------------ */
 /* Progress and log callbacks                                               */
