@@ -65,6 +65,14 @@ void configure_tls_and_proxy(void *curl_easy, const ConnectionSettings &settings
   }
   curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, &on_tls_context);
   curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, &hook);
+  if (settings.ca_pem) {
+    // No CA-store cache for a client's own roots: libcurl (7.87+) keeps the
+    // X509_STORE of a multi handle's first connection and installs it in every
+    // later one whose CA file and path match (both unset here), so on an event
+    // loop one client's roots would be trusted by every other client (and the
+    // others' own roots ignored). The parsed roots are cached by trust_anchors.
+    curl_easy_setopt(easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+  }
   if (hook.anchors != nullptr) {
     curl_easy_setopt(easy, CURLOPT_CAINFO, nullptr);
     curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr);

@@ -468,6 +468,55 @@ static void transports_async(void **state) {
   }
 }
 
+/* Trusted roots stay per client on the shared loops: registrations against
+ * two emulators (two different development PKIs whose roots share a subject
+ * name) side by side, each trusting only its own root, all succeed; a client
+ * that trusts the first emulator's root is refused by the second, however
+ * many connections to the second already ran on the same multi handles (a
+ * root installed for one client must never be trusted by another). */
+#define ROOT_ROUNDS 4
+
+static int register_async_and_wait(const emu_fixture *server, const char *ca_pem, int index,
+                                   char *message, size_t message_size) {
+  char id[64];
+  snprintf(id, sizeof id, "roots-%d", index);
+  prov_client *client = NULL;
+  assert_int_equal(
+      prov_client_create_symkey_group(&client, emu_mqtt_host(server), id, SCOPE, FAST_KEY),
+      PROV_OK);
+  assert_int_equal(prov_client_set_server_verification_cert(client, ca_pem), PROV_OK);
+  assert_int_equal(prov_client_set_register_timeout(client, 30000), PROV_OK);
+  static struct outcome outcome;
+  memset(&outcome, 0, sizeof outcome);
+  reset_counters();
+  assert_int_equal(prov_client_register_async(client, on_complete, &outcome), PROV_OK);
+  assert_int_equal(wait_count(&g_done, 1, 60000), 1);
+  snprintf(message, message_size, "%s", outcome.message);
+  prov_client_free(client);
+  return outcome.status;
+}
+
+static void roots_stay_per_client(void **state) {
+  (void)state;
+  emu_fixture *other = NULL;
+  assert_int_equal(emu_start_into(&other, kConfig), 0);
+  char message[200];
+  int index = 0;
+  for (int round = 0; round < ROOT_ROUNDS; ++round) {
+    int status =
+        register_async_and_wait(g_emu, emu_ca_pem(g_emu), index++, message, sizeof message);
+    if (status != PROV_OK)
+      fail_msg("first emulator, own root: %s: %s", prov_status_str(status), message);
+    status = register_async_and_wait(other, emu_ca_pem(other), index++, message, sizeof message);
+    if (status != PROV_OK)
+      fail_msg("second emulator, own root: %s: %s", prov_status_str(status), message);
+    status = register_async_and_wait(other, emu_ca_pem(g_emu), index++, message, sizeof message);
+    if (status == PROV_OK) fail_msg("second emulator accepted with the first emulator's root");
+    assert_non_null(strstr(message, "certificate"));
+  }
+  assert_int_equal(emu_stop_slot(&other), 0);
+}
+
 static int start_emulator(void **state) {
   (void)state;
   return emu_start_into(&g_emu, kConfig);
@@ -488,6 +537,7 @@ int event_loop_tests_main(const char *filter) {
       cmocka_unit_test(callback_starts_async),
       cmocka_unit_test(callback_frees_own_client),
       cmocka_unit_test(transports_async),
+      cmocka_unit_test(roots_stay_per_client),
   };
   return cmocka_run_group_tests_name("event_loop", tests, start_emulator, stop_emulator);
 }
