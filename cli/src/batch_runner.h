@@ -1,5 +1,7 @@
-// `prov register --batch`: registers many devices with a pool of worker
-// threads, one JSON line per device as each finishes.
+// `prov register --batch`: registers many devices with
+// prov_client_register_async (fibers on libprov's event-loop threads, no
+// thread per registration), driven by one coordinating thread, one JSON line
+// per device as each finishes.
 #ifndef PROV_CLI_BATCH_RUNNER_H
 #define PROV_CLI_BATCH_RUNNER_H
 

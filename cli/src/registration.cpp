@@ -114,13 +114,6 @@ void fail(Outcome &outcome, int status, const std::string &step) {
   if (outcome.message.empty()) outcome.message = prov_status_str(status);
 }
 
-// What the --verbose log callback needs: whose line it is, and the secrets
-// to scrub from it.
-struct LogContext {
-  const std::string *registration_id;
-  const std::vector<const std::string *> *secrets;
-};
-
 // --verbose: libprov's log lines on stderr, one per line even when a batch
 // runs many registrations at once. libprov redacts keys, tokens and proxy
 // passwords from them itself; the CLI scrubs them again, as everything else
@@ -129,7 +122,7 @@ void log_to_stderr(int level, const char *message, void *user_data) {
   static std::mutex stderr_lock;
   static const char *const kLevels[] = {"debug", "info", "warning", "error"};
   const char *name = level >= PROV_LOG_DEBUG && level <= PROV_LOG_ERROR ? kLevels[level] : "?";
-  const auto *context = static_cast<const LogContext *>(user_data);
+  const auto *context = static_cast<const RegistrationLogContext *>(user_data);
   std::string line = std::string("prov: ") + name + ": " + *context->registration_id + ": " +
                      (message != nullptr ? message : "") + "\n";
   redact(line, *context->secrets);
@@ -159,7 +152,7 @@ int set_csr(prov_client *client, const std::string &csr) {
 // Applies the options; returns false (with the outcome filled in) when the
 // library rejects one, naming the command-line option it came from.
 bool apply_settings(prov_client *client, const RegistrationSettings &settings, Outcome &outcome,
-                    LogContext &log_context) {
+                    RegistrationLogContext &log_context) {
   const std::optional<bool> verbose = settings.verbose ? std::optional<bool>(true) : std::nullopt;
   // Adapters from a libprov setter to "apply this value".
   auto text = [client](int (*setter)(prov_client *, const char *)) {
@@ -226,75 +219,110 @@ class InFlightEntry {
   bool refused_ = false;
 };
 
-void run_registration(const RegistrationSettings &settings, const std::string &registration_id,
-                      const Credential &credential, InFlightClients *in_flight, Outcome &outcome,
-                      std::vector<const std::string *> &secrets, SecretString &derived_key) {
+}  // namespace
+
+PendingRegistration::PendingRegistration(const RegistrationSettings &settings,
+                                         std::string registration_id, const Credential &credential)
+    : started_(std::chrono::steady_clock::now()) {
+  outcome_.registration_id = std::move(registration_id);
+  proxy_password_ = proxy_url_password(settings.proxy_url);
+  secrets_ = {&credential.key.str(), &credential.pass_phrase.str(), &proxy_password_};
+  log_context_.registration_id = &outcome_.registration_id;
+  log_context_.secrets = &secrets_;
+  prov_last_error_clear();
+  prepare(settings, credential);
+}
+
+PendingRegistration::~PendingRegistration() {
+  prov_client_free(client_);
+}
+
+void PendingRegistration::prepare(const RegistrationSettings &settings,
+                                  const Credential &credential) {
   const char *device_key = credential.key.c_str();
   if (credential.kind == KeyKind::kGroup) {
     char *derived = nullptr;
-    int status = prov_derive_device_key(credential.key.c_str(), registration_id.c_str(), &derived);
+    int status =
+        prov_derive_device_key(credential.key.c_str(), outcome_.registration_id.c_str(), &derived);
     LibraryString derived_owner(derived);  // wiped by prov_string_free
     if (status != PROV_OK) {
-      fail(outcome, status, "derive device key");
+      fail(outcome_, status, "derive device key");
       return;
     }
-    derived_key = SecretString(derived);
-    secrets.push_back(&derived_key.str());
-    device_key = derived_key.c_str();
+    derived_key_ = SecretString(derived);
+    secrets_.push_back(&derived_key_.str());
+    device_key = derived_key_.c_str();
   }
 
-  // Declared before the client: the client may log until it is freed.
-  LogContext log_context{&outcome.registration_id, &secrets};
   prov_client *raw_client = nullptr;
   int status = PROV_OK;
   if (credential.kind == KeyKind::kX509) {
     const char *pass_phrase =
         credential.pass_phrase.empty() ? nullptr : credential.pass_phrase.c_str();
-    status = prov_client_create_x509(&raw_client, settings.host.c_str(), registration_id.c_str(),
-                                     settings.id_scope.c_str(), credential.cert_file.c_str(),
-                                     credential.cert_key_file.c_str(), pass_phrase);
+    status = prov_client_create_x509(&raw_client, settings.host.c_str(),
+                                     outcome_.registration_id.c_str(), settings.id_scope.c_str(),
+                                     credential.cert_file.c_str(), credential.cert_key_file.c_str(),
+                                     pass_phrase);
   } else {
-    status = prov_client_create_symkey(&raw_client, settings.host.c_str(), registration_id.c_str(),
-                                       settings.id_scope.c_str(), device_key);
+    status = prov_client_create_symkey(&raw_client, settings.host.c_str(),
+                                       outcome_.registration_id.c_str(), settings.id_scope.c_str(),
+                                       device_key);
   }
   ClientPtr client(raw_client);
   if (status != PROV_OK) {
-    fail(outcome, status, "create client");
+    fail(outcome_, status, "create client");
     return;
   }
-  if (!apply_settings(client.get(), settings, outcome, log_context)) return;
-
-  InFlightEntry in_flight_entry(in_flight, client.get());
-  if (in_flight_entry.refused()) {
-    outcome.status = PROV_E_CANCELLED;
-    outcome.step = "register";
-    outcome.message = "interrupted before the registration started";
-    return;
-  }
-  prov_result *raw_result = nullptr;
-  status = prov_client_register(client.get(), &raw_result);
-  ResultPtr result(raw_result);
-  if (status != PROV_OK) fail(outcome, status, "register");
-  if (result) outcome.result = copy_result(result.get());
+  if (!apply_settings(client.get(), settings, outcome_, log_context_)) return;
+  client_ = client.release();
 }
 
-}  // namespace
+Outcome PendingRegistration::finish(int status, prov_result *result, const std::string &message) {
+  ResultPtr result_owner(result);
+  // Freed first: the client may log (through log_context_) until then.
+  prov_client_free(client_);
+  client_ = nullptr;
+  if (status != PROV_OK) {
+    outcome_.status = status;
+    outcome_.step = "register";
+    outcome_.message = message.empty() ? prov_status_str(status) : message;
+  }
+  if (result_owner) outcome_.result = copy_result(result_owner.get());
+  return complete();
+}
+
+Outcome PendingRegistration::finish_cancelled_before_start() {
+  prov_client_free(client_);
+  client_ = nullptr;
+  outcome_.status = PROV_E_CANCELLED;
+  outcome_.step = "register";
+  outcome_.message = "interrupted before the registration started";
+  return complete();
+}
+
+Outcome PendingRegistration::complete() {
+  redact_outcome(outcome_, secrets_);
+  outcome_.latency_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+          .count();
+  return std::move(outcome_);
+}
 
 Outcome register_device(const RegistrationSettings &settings, const std::string &registration_id,
                         const Credential &credential, InFlightClients *in_flight) {
-  auto started = std::chrono::steady_clock::now();
-  Outcome outcome;
-  outcome.registration_id = registration_id;
-  std::vector<const std::string *> secrets{&credential.key.str(), &credential.pass_phrase.str()};
-  std::string proxy_password = proxy_url_password(settings.proxy_url);
-  secrets.push_back(&proxy_password);
-  SecretString derived_key;
-  prov_last_error_clear();
-  run_registration(settings, registration_id, credential, in_flight, outcome, secrets, derived_key);
-  redact_outcome(outcome, secrets);
-  outcome.latency_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  return outcome;
+  PendingRegistration pending(settings, registration_id, credential);
+  if (pending.failed()) return pending.finish(PROV_OK, nullptr, "");
+  prov_result *result = nullptr;
+  int status = PROV_OK;
+  std::string message;
+  {
+    // Left before finish() frees the client, so no cancel can reach it then.
+    InFlightEntry in_flight_entry(in_flight, pending.client());
+    if (in_flight_entry.refused()) return pending.finish_cancelled_before_start();
+    status = prov_client_register(pending.client(), &result);
+    if (status != PROV_OK) message = prov_last_error_message();
+  }
+  return pending.finish(status, result, message);
 }
 
 }  // namespace prov_cli

@@ -4,10 +4,13 @@
 #ifndef PROV_CLI_REGISTRATION_H
 #define PROV_CLI_REGISTRATION_H
 
+#include <prov/prov.h>
 #include <stdint.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "secret.h"
 
@@ -76,6 +79,55 @@ struct Outcome {
   std::optional<ResultFields> result;  // present whenever the service answered
   double latency_ms = 0.0;             // wall time of the whole registration
   std::optional<IssuedFiles> issued_files;  // when issued files were requested
+};
+
+// What the --verbose log callback needs: whose line it is, and the secrets
+// to scrub from it.
+struct RegistrationLogContext {
+  const std::string *registration_id = nullptr;
+  const std::vector<const std::string *> *secrets = nullptr;
+};
+
+// One registration from client creation to its Outcome, split in steps so
+// that a batch can run many with prov_client_register_async on libprov's
+// event-loop threads: prepare() creates the client and applies the settings,
+// the caller registers client() (blocking or asynchronously), and finish()
+// frees the client and turns libprov's answer into the Outcome (copied,
+// secrets removed). Everything the client's log callback points to lives in
+// this object, so it must outlive the client (finish() frees it first).
+class PendingRegistration {
+ public:
+  // Never throws for a libprov failure: then failed() is true and finish()
+  // returns that failure (the client was not created or an option was refused).
+  PendingRegistration(const RegistrationSettings &settings, std::string registration_id,
+                      const Credential &credential);
+  ~PendingRegistration();
+  PendingRegistration(const PendingRegistration &) = delete;
+  PendingRegistration &operator=(const PendingRegistration &) = delete;
+
+  bool failed() const { return client_ == nullptr; }
+  prov_client *client() const { return client_; }
+  const std::string &registration_id() const { return outcome_.registration_id; }
+
+  // Frees the client and returns the outcome of the registration, which
+  // ended with `status` (a prov_status) and `result` (taken over; may be
+  // NULL), and `message` (prov_last_error_message() of that thread). With
+  // status PROV_OK and no result, the outcome is "not started" as prepared.
+  Outcome finish(int status, prov_result *result, const std::string &message);
+  // The outcome of a registration that was refused before it started.
+  Outcome finish_cancelled_before_start();
+
+ private:
+  void prepare(const RegistrationSettings &settings, const Credential &credential);
+  Outcome complete();
+
+  Outcome outcome_;
+  std::chrono::steady_clock::time_point started_;
+  std::vector<const std::string *> secrets_;
+  std::string proxy_password_;
+  SecretString derived_key_;
+  RegistrationLogContext log_context_;
+  prov_client *client_ = nullptr;
 };
 
 // Creates a client for `registration_id`, applies `settings`, registers, and

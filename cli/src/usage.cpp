@@ -100,7 +100,7 @@ const char *const kRegisterUsage =
     "                          (optional \"passPhrase\"; else --pass-phrase-file applies).\n"
     "                          Relative certificate paths are relative to the current directory.\n"
     "                          Blank lines and lines starting with # are skipped.\n"
-    "  --concurrency N         registrations in flight at once, one thread each (default 8)\n"
+    "  --concurrency N         registrations in flight at once (default 8); no thread each\n"
     "  --output FILE           write the result lines to FILE (default stdout, also -)\n"
     "  --progress auto|always|never\n"
     "                          progress on stderr: auto = live line on a terminal, a plain line\n"

@@ -410,3 +410,63 @@ def test_live_progress_bar_on_a_terminal(prov_bin, emulator_bin, tmp_path_factor
     assert re.search(r"\[#+-*\] \d/6 done, 0 failed, \d in flight", text)
     assert "6/6 done" in text
     assert "batch summary: 6 devices, 6 assigned, 0 failed, 0 not started" in text
+
+
+def test_500_in_flight_on_a_handful_of_threads(prov_bin, emulator_bin, tmp_path_factory,
+                                               tmp_path):
+    """--concurrency 500 with every device "assigning" for a while, so all 500 are in flight at
+    once: all are assigned, and the prov process never runs more than a handful of threads (the
+    registrations are fibers on libprov's event loops, not a thread each)."""
+    count = 500
+    group_key = make_key("batch-500-group")
+    # Long enough for all 500 to be started and in flight together on a loaded machine.
+    config = group_config(group_key, assignmentDelayMs=8000, retryAfterSeconds=2)
+    emulator = Emulator(emulator_bin, tmp_path_factory.mktemp("emulator-500"), config).start()
+    batch = tmp_path / "five-hundred.csv"
+    batch.write_text("registration_id,group_key\n" +
+                     "".join(f"fleet-{n:03d},{group_key}\n" for n in range(count)))
+    output = tmp_path / "out.jsonl"
+    stderr_path = tmp_path / "stderr.txt"
+    most_threads = 0
+    most_in_flight = 0
+    try:
+        with open(stderr_path, "w") as stderr_file:
+            process = subprocess.Popen(
+                [prov_bin, "register", "--batch", str(batch), *emulator.common_args(),
+                 "--concurrency", str(count), "--output", str(output), "--progress", "never",
+                 "--timeout", "240"], stdout=subprocess.DEVNULL, stderr=stderr_file)
+            deadline = time.monotonic() + 240
+            while process.poll() is None:
+                assert time.monotonic() < deadline, "the batch of 500 did not end in time"
+                with contextlib.suppress(OSError):
+                    with open(f"/proc/{process.pid}/status") as status:
+                        threads = re.search(r"^Threads:\s+(\d+)", status.read(), re.M)
+                    if threads:
+                        most_threads = max(most_threads, int(threads.group(1)))
+                    # Connections open at once: proof that the 500 overlap.
+                    sockets = sum(1 for fd in os.listdir(f"/proc/{process.pid}/fd")
+                                  if os.readlink(f"/proc/{process.pid}/fd/{fd}")
+                                  .startswith("socket:"))
+                    most_in_flight = max(most_in_flight, sockets)
+                time.sleep(0.05)
+            returncode = process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        emulator.stop()
+    stderr = stderr_path.read_text()
+    assert group_key not in stderr
+    assert returncode == 0, stderr
+    lines = parse_lines(output.read_text())
+    assert len(lines) == count
+    assert all(line["status"] == "assigned" for line in lines), \
+        [line for line in lines if line["status"] != "assigned"][:3]
+    assert sorted(line["registrationId"] for line in lines) == \
+        [f"fleet-{n:03d}" for n in range(count)]
+    assert summary_counts(stderr) == (count, count, 0, 0)
+    print(f"most threads {most_threads}, most sockets {most_in_flight}")
+    # All 500 were connected at the same time (one socket each)...
+    assert most_in_flight >= count, most_in_flight
+    # ...on the coordinator, the line writer and libprov's few event-loop threads.
+    assert 0 < most_threads <= 12, most_threads
