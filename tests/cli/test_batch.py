@@ -6,6 +6,7 @@ import math
 import os
 import pty
 import re
+import resource
 import signal
 import subprocess
 import time
@@ -470,3 +471,66 @@ def test_500_in_flight_on_a_handful_of_threads(prov_bin, emulator_bin, tmp_path_
     assert most_in_flight >= count, most_in_flight
     # ...on the coordinator, the line writer and libprov's few event-loop threads.
     assert 0 < most_threads <= 12, most_threads
+
+
+def _limit_open_files(soft, hard):
+    def apply():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return apply
+
+
+def test_concurrency_above_the_hard_open_files_limit_is_refused_clearly(prov_bin, emulator,
+                                                                        tmp_path):
+    batch = tmp_path / "many.csv"
+    batch.write_text("registration_id,group_key\n" +
+                     "".join(f"limit-{n:03d},{GROUP_KEY}\n" for n in range(400)))
+    result = subprocess.run(
+        [prov_bin, "register", "--batch", str(batch), *emulator.common_args(),
+         "--concurrency", "400", "--progress", "never"],
+        capture_output=True, text=True, timeout=60, preexec_fn=_limit_open_files(200, 300))
+    assert result.returncode == 2, result.stderr
+    assert "--concurrency 400 needs about 464 open files" in result.stderr, result.stderr
+    assert "hard limit on open files is 300 (ulimit -Hn)" in result.stderr, result.stderr
+    assert "use --concurrency 236 or less" in result.stderr, result.stderr
+    assert result.stdout == ""
+    assert GROUP_KEY not in result.stderr
+
+
+def test_soft_open_files_limit_is_raised_to_the_hard_limit(prov_bin, emulator_bin,
+                                                           tmp_path_factory, tmp_path):
+    """300 in flight at once under a soft limit of 128: prov raises the soft limit to the hard
+    one (seen in /proc/PID/limits) and every device is assigned."""
+    count = 300
+    group_key = make_key("batch-limit-group")
+    config = group_config(group_key, assignmentDelayMs=3000, retryAfterSeconds=1)
+    emulator = Emulator(emulator_bin, tmp_path_factory.mktemp("emulator-limit"), config).start()
+    batch = tmp_path / "devices.csv"
+    batch.write_text("registration_id,group_key\n" +
+                     "".join(f"raise-{n:03d},{group_key}\n" for n in range(count)))
+    output = tmp_path / "out.jsonl"
+    soft_limits_seen = set()
+    try:
+        process = subprocess.Popen(
+            [prov_bin, "register", "--batch", str(batch), *emulator.common_args(),
+             "--concurrency", str(count), "--output", str(output), "--progress", "never"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            preexec_fn=_limit_open_files(128, 1024))
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{process.pid}/limits") as limits:
+                    match = re.search(r"^Max open files\s+(\d+)", limits.read(), re.M)
+                if match:
+                    soft_limits_seen.add(int(match.group(1)))
+            time.sleep(0.05)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        emulator.stop()
+    assert process.returncode == 0, stderr
+    assert 1024 in soft_limits_seen, soft_limits_seen
+    lines = parse_lines(output.read_text())
+    assert len(lines) == count
+    assert all(line["status"] == "assigned" for line in lines)
