@@ -15,7 +15,6 @@
  * none is missing or counted twice, and the fd count is back to where it
  * started. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +26,7 @@
 #include <unistd.h>
 
 #include "emulator_fixture.h"
+#include "process_stats.h"
 #include "prov/prov.h"
 
 #define SCOPE "0ne00000A0A"
@@ -71,26 +71,8 @@ static emu_fixture *g_emu;
 static FILE *g_csv;
 static unsigned g_seed;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 static long rss_kib(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kib = -1;
-  while (f && fgets(line, sizeof line, f)) {
-    if (strncmp(line, "VmRSS:", 6) == 0) kib = atol(line + 6);
-  }
-  if (f) fclose(f);
-  return kib;
+  return test_proc_status_field("VmRSS");
 }
 
 /* Heap bytes in use (all malloc arenas): unlike RSS, free memory kept by
@@ -98,15 +80,6 @@ static long rss_kib(void) {
 static long heap_in_use_kib(void) {
   struct mallinfo2 info = mallinfo2();
   return (long)(info.uordblks / 1024);
-}
-
-static int open_fds(void) {
-  DIR *dir = opendir("/proc/self/fd");
-  int n = 0;
-  struct dirent *entry;
-  while (dir && (entry = readdir(dir)) != NULL) n += entry->d_name[0] != '.';
-  if (dir) closedir(dir);
-  return n - 1; /* the directory stream's own descriptor */
 }
 
 static void finish(int index, int status) {
@@ -140,7 +113,7 @@ struct canceller_args {
 
 static void *cancel_later(void *arg) {
   struct canceller_args *c = arg;
-  sleep_ms(c->after_ms);
+  test_sleep_ms(c->after_ms);
   prov_client_cancel(c->client);
   return NULL;
 }
@@ -193,8 +166,8 @@ static void *worker(void *arg) {
     if (index >= g_total) return NULL;
     if (g_duration_s > 0) {
       const double due = g_start + index * g_duration_s / g_total;
-      const double wait = due - now_s();
-      if (wait > 0) sleep_ms((long)(wait * 1000));
+      const double wait = due - test_now_s();
+      if (wait > 0) test_sleep_ms((long)(wait * 1000));
     }
     run_one(index);
   }
@@ -206,7 +179,7 @@ static void *chaos(void *arg) {
   while (!atomic_load(&g_stop_sampling)) {
     const char *set = kFaultSets[rand_r(&seed) % FAULT_SETS];
     emu_admin_request(g_emu, "PUT", "/faults", set, NULL);
-    for (int i = 0; i < 20 && !atomic_load(&g_stop_sampling); ++i) sleep_ms(100);
+    for (int i = 0; i < 20 && !atomic_load(&g_stop_sampling); ++i) test_sleep_ms(100);
   }
   emu_admin_request(g_emu, "DELETE", "/faults", NULL, NULL);
   return NULL;
@@ -215,10 +188,10 @@ static void *chaos(void *arg) {
 static void *sampler(void *arg) {
   double start = *(double *)arg;
   while (!atomic_load(&g_stop_sampling)) {
-    fprintf(g_csv, "%.1f,%d,%ld,%d,%ld\n", now_s() - start, atomic_load(&g_done), rss_kib(),
-            open_fds(), heap_in_use_kib());
+    fprintf(g_csv, "%.1f,%d,%ld,%d,%ld\n", test_now_s() - start, atomic_load(&g_done), rss_kib(),
+            test_open_fds(), heap_in_use_kib());
     fflush(g_csv);
-    sleep_ms(1000);
+    test_sleep_ms(1000);
   }
   return NULL;
 }
@@ -273,10 +246,10 @@ int main(int argc, char **argv) {
     planned_cancels += g_regs[i].cancel_after_ms >= 0;
   }
 
-  const int fds_before = open_fds();
+  const int fds_before = test_open_fds();
   const long rss_before = rss_kib();
   const long heap_before = heap_in_use_kib();
-  double start = now_s();
+  double start = test_now_s();
   g_start = start;
   pthread_t sampler_thread, chaos_thread;
   pthread_create(&sampler_thread, NULL, sampler, &start);
@@ -284,13 +257,13 @@ int main(int argc, char **argv) {
   pthread_t *workers = calloc((size_t)g_concurrency, sizeof *workers);
   for (int i = 0; i < g_concurrency; ++i) pthread_create(&workers[i], NULL, worker, NULL);
   for (int i = 0; i < g_concurrency; ++i) pthread_join(workers[i], NULL);
-  const double elapsed = now_s() - start;
+  const double elapsed = test_now_s() - start;
   const long rss_after = rss_kib();
   const long heap_after = heap_in_use_kib();
   atomic_store(&g_stop_sampling, 1);
   pthread_join(sampler_thread, NULL);
   pthread_join(chaos_thread, NULL);
-  const int fds_after = open_fds();
+  const int fds_after = test_open_fds();
 
   /* Accounting. */
   int by_status[STATUS_SLOTS] = {0};

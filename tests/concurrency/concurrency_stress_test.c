@@ -22,6 +22,7 @@
 
 #include "emulator_fixture.h"
 #include "event_loop_test.h"
+#include "process_stats.h"
 #include "prov/prov.h"
 
 #define SCOPE "0ne00000A0A"
@@ -63,11 +64,6 @@ struct slot {
 static struct slot g_slots[CLIENTS];
 static pthread_barrier_t g_all_done; /* workers + canceller: nobody frees before */
 static atomic_int g_busy_seen;
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
 
 static void record(struct slot *s, int status, prov_result *result) {
   pthread_mutex_lock(&s->lock);
@@ -133,7 +129,7 @@ static void *worker(void *arg) {
   for (int k = 0; k < n; ++k) {
     struct slot *s = mine[k];
     if (s->mode == ASYNC_FREED_IN_FLIGHT) {
-      sleep_ms(100 + 37 * (s->index % 7));
+      test_sleep_ms(100 + 37 * (s->index % 7));
       prov_client_free(s->client); /* cancels and joins: the callback has run */
       s->client = NULL;
       if (!atomic_load(&s->finished)) record(s, -1, NULL); /* must not happen */
@@ -158,7 +154,7 @@ static void *canceller(void *arg) {
         prov_client_cancel(s->client);
       }
     }
-    sleep_ms(10);
+    test_sleep_ms(10);
   }
   pthread_barrier_wait(&g_all_done);
   return NULL;
@@ -213,17 +209,7 @@ static void hundred_clients(void **state) {
   assert_true(assigned >= CLIENTS - (CLIENTS + 2) / 3 - CLIENTS / 10);
 }
 
-static int start_emulator(void **state) {
-  (void)state;
-  g_emu = emu_start(kConfig);
-  return g_emu ? 0 : -1;
-}
-
-static int stop_emulator(void **state) {
-  (void)state;
-  emu_stop(g_emu);
-  return 0;
-}
+EMU_GROUP_FIXTURES(start_emulator, stop_emulator, g_emu, kConfig)
 
 int main(int argc, char **argv) {
   /* "event-loop [pattern]": the engine tests of event_loop_test.c instead. */

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "emulator_fixture.h"
+#include "process_stats.h"
 #include "prov/prov.h"
 
 #define SCOPE "0ne00000A0A"
@@ -91,17 +92,6 @@ static void on_complete(int status, prov_result *result, void *user) {
   atomic_fetch_add(&g_done, 1);
 }
 
-static int thread_count(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  int threads = -1;
-  while (f && fgets(line, sizeof line, f)) {
-    if (strncmp(line, "Threads:", 8) == 0) threads = atoi(line + 8);
-  }
-  if (f) fclose(f);
-  return threads;
-}
-
 /* Whether libprov is still mapped into the process. */
 static int libprov_mapped(void) {
   FILE *f = fopen("/proc/self/maps", "r");
@@ -126,21 +116,19 @@ static void register_batch(int round) {
     assert_int_equal(g_api.set_ca(clients[i], emu_ca_pem(g_emu)), PROV_OK);
     assert_int_equal(g_api.register_async(clients[i], on_complete, NULL), PROV_OK);
   }
-  for (int waited = 0; atomic_load(&g_done) < CLIENTS && waited < 30000; waited += 10) {
-    struct timespec ts = {0, 10000000L};
-    nanosleep(&ts, NULL);
-  }
+  for (int waited = 0; atomic_load(&g_done) < CLIENTS && waited < 30000; waited += 10)
+    test_sleep_ms(10);
   assert_int_equal(atomic_load(&g_assigned), CLIENTS);
   for (int i = 0; i < CLIENTS; ++i) g_api.client_free(clients[i]);
 }
 
 static void load_register_unload_twice(void **state) {
   (void)state;
-  const int threads_before = thread_count();
+  const int threads_before = test_thread_count();
   for (int round = 0; round < 2; ++round) {
     load();
     register_batch(round);
-    assert_true(thread_count() > threads_before); /* the event loops run */
+    assert_true(test_thread_count() > threads_before); /* the event loops run */
     assert_int_equal(dlclose(g_api.handle), 0);
     memset(&g_api, 0, sizeof g_api);
     if (libprov_mapped()) {
@@ -150,21 +138,13 @@ static void load_register_unload_twice(void **state) {
     } else {
       /* Unloaded: the static destructor joined every loop thread. */
       fprintf(stderr, "round %d: libprov unloaded; threads %d -> %d\n", round, threads_before,
-              thread_count());
-      assert_int_equal(thread_count(), threads_before);
+              test_thread_count());
+      assert_int_equal(test_thread_count(), threads_before);
     }
   }
 }
 
-static int start_emulator(void **state) {
-  (void)state;
-  return emu_start_into(&g_emu, kConfig);
-}
-
-static int stop_emulator(void **state) {
-  (void)state;
-  return emu_stop_slot(&g_emu);
-}
+EMU_GROUP_FIXTURES(start_emulator, stop_emulator, g_emu, kConfig)
 
 /* Runs after libprov's static destructor (registered before libprov was
  * loaded): every registration left in flight was cancelled and completed. */
@@ -194,8 +174,7 @@ static int exit_in_flight(void) {
     }
     /* Never freed: the process exits with it in flight. */
   }
-  struct timespec settle = {1, 0}; /* connected and waiting for the assignment */
-  nanosleep(&settle, NULL);
+  test_sleep_ms(1000); /* connected and waiting for the assignment */
   if (atomic_load(&g_done) != 0) {
     fprintf(stderr, "a registration ended before exit\n");
     return 2;

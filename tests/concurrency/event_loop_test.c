@@ -14,7 +14,6 @@
  * Built into prov_concurrency_stress_test (selected by its first argument),
  * so the TSan pass that builds that target runs these too. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +30,7 @@
 
 #include "emulator_fixture.h"
 #include "event_loop_test.h"
+#include "process_stats.h"
 #include "prov/prov.h"
 
 #define SCOPE "0ne00000A0A"
@@ -71,14 +71,7 @@ static const char *kConfig =
 static emu_fixture *g_emu;
 
 static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
+  return test_now_s() * 1000.0;
 }
 
 static prov_client *make_client(const char *group_key, const char *prefix, int index) {
@@ -90,29 +83,6 @@ static prov_client *make_client(const char *group_key, const char *prefix, int i
   assert_int_equal(prov_client_set_server_verification_cert(client, emu_ca_pem(g_emu)), PROV_OK);
   assert_int_equal(prov_client_set_register_timeout(client, 120000), PROV_OK);
   return client;
-}
-
-/* /proc/self/status "Threads:". */
-static int thread_count(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  int threads = -1;
-  while (f && fgets(line, sizeof line, f)) {
-    if (strncmp(line, "Threads:", 8) == 0) threads = atoi(line + 8);
-  }
-  if (f) fclose(f);
-  return threads;
-}
-
-static int fd_count(void) {
-  DIR *dir = opendir("/proc/self/fd");
-  int count = 0;
-  struct dirent *entry;
-  while (dir && (entry = readdir(dir)) != NULL) {
-    if (entry->d_name[0] != '.') ++count;
-  }
-  if (dir) closedir(dir);
-  return count - 1; /* the directory's own descriptor */
 }
 
 /* One registration's outcome, signalled to the test thread. */
@@ -159,7 +129,7 @@ static void reset_counters(void) {
 /* Waits until `counter` reaches `target` or `timeout_ms` passes. */
 static int wait_count(atomic_int *counter, int target, long timeout_ms) {
   const double until = now_ms() + (double)timeout_ms;
-  while (atomic_load(counter) < target && now_ms() < until) sleep_ms(10);
+  while (atomic_load(counter) < target && now_ms() < until) test_sleep_ms(10);
   return atomic_load(counter);
 }
 
@@ -197,8 +167,8 @@ static void in_flight_at_scale(void **state) {
   (void)state;
   raise_fd_limit();
   reset_counters();
-  const int threads_before = thread_count();
-  const int fds_before = fd_count();
+  const int threads_before = test_thread_count();
+  const int fds_before = test_open_fds();
   prov_client **clients = calloc(SCALE, sizeof *clients);
   struct outcome *outcomes = calloc(SCALE, sizeof *outcomes);
   assert_non_null(clients);
@@ -214,8 +184,8 @@ static void in_flight_at_scale(void **state) {
   }
   /* Every one connected, registered and told "assigning": all in flight. */
   const int assigning = wait_count(&g_assigning, SCALE, 60000);
-  const int threads_during = thread_count();
-  const int fds_during = fd_count();
+  const int threads_during = test_thread_count();
+  const int fds_during = test_open_fds();
   const int finished_early = atomic_load(&g_done);
   int stacks = 0;
   const long stack_kb = resident_kb_of_mappings(256, &stacks);
@@ -327,8 +297,7 @@ static void callback_frees_other_in_flight(void **state) {
                      PROV_OK);
   }
   for (int i = 0; i < PAIRS; ++i) {
-    const double until = now_ms() + 30000;
-    while (!atomic_load(&pairs[i].finished) && now_ms() < until) sleep_ms(5);
+    wait_count(&pairs[i].finished, 1, 30000);
     assert_true(atomic_load(&pairs[i].finished));
     assert_int_equal(atomic_load(&pairs[i].fast_status), PROV_OK);
     assert_true(atomic_load(&pairs[i].slow_done_when_freed));
@@ -368,8 +337,7 @@ static void callback_runs_sync_registration(void **state) {
                      PROV_OK);
   }
   for (int i = 0; i < COUNT; ++i) {
-    const double until = now_ms() + 30000;
-    while (!atomic_load(&runs[i].finished) && now_ms() < until) sleep_ms(5);
+    wait_count(&runs[i].finished, 1, 30000);
     assert_true(atomic_load(&runs[i].finished));
     assert_int_equal(atomic_load(&runs[i].inner_status), PROV_OK);
     prov_client_free(runs[i].outer);
@@ -424,7 +392,7 @@ static void callback_frees_own_client(void **state) {
     assert_int_equal(prov_client_register_async(client, on_complete_free_self, client), PROV_OK);
   }
   assert_int_equal(wait_count(&g_self_freed, SELF_FREED, 60000), SELF_FREED);
-  sleep_ms(50);
+  test_sleep_ms(50);
   assert_int_equal(atomic_load(&g_self_freed), SELF_FREED);
 }
 
@@ -517,15 +485,7 @@ static void roots_stay_per_client(void **state) {
   assert_int_equal(emu_stop_slot(&other), 0);
 }
 
-static int start_emulator(void **state) {
-  (void)state;
-  return emu_start_into(&g_emu, kConfig);
-}
-
-static int stop_emulator(void **state) {
-  (void)state;
-  return emu_stop_slot(&g_emu);
-}
+EMU_GROUP_FIXTURES(start_emulator, stop_emulator, g_emu, kConfig)
 
 int event_loop_tests_main(const char *filter) {
   if (filter != NULL) cmocka_set_test_filter(filter);

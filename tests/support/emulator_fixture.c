@@ -1,6 +1,7 @@
 /* emulator_fixture.c — see emulator_fixture.h. POSIX only. */
 #define _GNU_SOURCE
 #include "emulator_fixture.h"
+#include "process_stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,12 +48,6 @@ static void sleep_ms(long ms) {
   ts.tv_nsec = (ms % 1000) * 1000000L;
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
-}
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static char *read_file(const char *path) {
@@ -127,8 +122,8 @@ static int spawn_and_wait(emu_fixture *e) {
   }
   e->pid = pid;
 
-  double give_up = now_seconds() + 30.0;
-  while (now_seconds() < give_up) {
+  double give_up = test_now_s() + 30.0;
+  while (test_now_s() < give_up) {
     int status;
     if (waitpid(pid, &status, WNOHANG) == pid) {
       e->pid = 0;
@@ -249,12 +244,12 @@ const char *emu_mqtt_host(const emu_fixture *e) {
 static void stop_process(emu_fixture *e, int sig) {
   if (e->pid <= 0) return;
   kill(e->pid, sig);
-  double give_up = now_seconds() + 10.0;
+  double give_up = test_now_s() + 10.0;
   for (;;) {
     int status;
     pid_t r = waitpid(e->pid, &status, WNOHANG);
     if (r == e->pid || (r < 0 && errno != EINTR)) break;
-    if (now_seconds() > give_up) {
+    if (test_now_s() > give_up) {
       fprintf(stderr, "emu_stop: dps-emulator ignored signal %d for 10 s; killing it\n", sig);
       kill(e->pid, SIGKILL);
       waitpid(e->pid, &status, 0);

@@ -47,6 +47,20 @@ const char *emu_mqtt_host(const emu_fixture *e);
 int emu_start_into(emu_fixture **slot, const char *config_json);
 int emu_stop_slot(emu_fixture **slot);
 
+/* Defines that pair of group fixtures for a suite whose one emulator lives
+ * in the static `slot`, started with `config_json`:
+ *   EMU_GROUP_FIXTURES(start_emulator, stop_emulator, g_emu, kConfig)
+ *   ... cmocka_run_group_tests(tests, start_emulator, stop_emulator); */
+#define EMU_GROUP_FIXTURES(setup_name, teardown_name, slot, config_json) \
+  static int setup_name(void **state) {                                  \
+    (void)state;                                                         \
+    return emu_start_into(&(slot), (config_json));                       \
+  }                                                                      \
+  static int teardown_name(void **state) {                               \
+    (void)state;                                                         \
+    return emu_stop_slot(&(slot));                                       \
+  }
+
 /* Sends SIGTERM, waits for the process (SIGKILL after 10 s), removes the
  * temporary directory and frees the fixture. NULL is a no-op. */
 void emu_stop(emu_fixture *e);

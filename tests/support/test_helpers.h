@@ -1,8 +1,9 @@
 /*
  * test_helpers.h — small helpers shared by the CMocka test suites (e2e, fault
- * matrix, x509, transports): a monotonic clock, time bounds scaled for slow
- * runs, sleeping, a substring assertion, a registration that must end
- * "assigned", and picking the one case a process runs.
+ * matrix, x509, transports, concurrency): time bounds scaled for slow runs, a
+ * substring assertion, a registration that must end "assigned", and picking
+ * the one case a process runs; plus, from process_stats.h, a monotonic clock,
+ * sleeping and the process's thread and descriptor counts.
  *
  * Header-only (static inline), so suites need no extra library. Include it
  * after <cmocka.h>.
@@ -13,17 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "emulator_fixture.h"
+#include "process_stats.h"
 #include "prov/prov.h"
-
-/* Seconds on the monotonic clock. */
-static inline double test_now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Upper time bounds are multiplied by PROV_TEST_TIME_SCALE. The valgrind
  * variants set it high: there a first TLS handshake alone can take seconds
@@ -33,11 +27,6 @@ static inline double test_scaled(double seconds) {
   const char *scale = getenv("PROV_TEST_TIME_SCALE");
   double factor = scale ? atof(scale) : 1.0;
   return seconds * (factor >= 1.0 ? factor : 1.0);
-}
-
-static inline void test_sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
 }
 
 /* Fails the running test unless `text` contains `part`, showing both. */
