@@ -26,36 +26,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * registerAsync on libprov's own thread (prov_client_register_async) with a progress listener,
  * and the DER byte buffers (issued certificates, a caller's CSR), against a real dps-emulator.
  */
-class AsyncAndBytesTest {
-  private static TestEmulator emulator;
-
-  @BeforeAll
-  static void startEmulator() throws Exception {
-    emulator = new TestEmulator();
-  }
-
-  @AfterAll
-  static void stopEmulator() {
-    if (emulator != null) {
-      emulator.close();
-    }
-  }
-
-  private static ProvisioningDeviceClient client(String registrationId, String key) {
-    return ProvisioningDeviceClient.createFromSymmetricKey(
-            emulator.mqttHost, registrationId, TestEmulator.ID_SCOPE, key)
-        .setServerVerificationCert(emulator.caPem)
-        .setRegisterTimeout(Duration.ofSeconds(20));
-  }
-
+class AsyncAndBytesTest extends EmulatorTestBase {
   @Test
   void progressListenerSeesEveryStepInOrderOnLibprovsThread() throws Exception {
     List<RegistrationProgress> seen = new ArrayList<>();

@@ -22,33 +22,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The Java binding against a real dps-emulator. */
-class ProvisioningDeviceClientTest {
+class ProvisioningDeviceClientTest extends EmulatorTestBase {
   private static final Set<String> HUBS = Set.of("hub-1.example.net", "hub-2.example.net");
-  private static TestEmulator emulator;
-
-  @BeforeAll
-  static void startEmulator() throws Exception {
-    emulator = new TestEmulator();
-  }
-
-  @AfterAll
-  static void stopEmulator() {
-    if (emulator != null) {
-      emulator.close();
-    }
-  }
-
-  private static ProvisioningDeviceClient client(String registrationId, String key) {
-    return ProvisioningDeviceClient.createFromSymmetricKey(
-            emulator.mqttHost, registrationId, TestEmulator.ID_SCOPE, key)
-        .setServerVerificationCert(emulator.caPem)
-        .setRegisterTimeout(Duration.ofSeconds(20));
-  }
 
   @Test
   void symmetricKeyRegistration() throws Exception {
