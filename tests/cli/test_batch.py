@@ -420,8 +420,9 @@ def test_500_in_flight_on_a_handful_of_threads(prov_bin, emulator_bin, tmp_path_
     registrations are fibers on libprov's event loops, not a thread each)."""
     count = 500
     group_key = make_key("batch-500-group")
-    # Long enough for all 500 to be started and in flight together on a loaded machine.
-    config = group_config(group_key, assignmentDelayMs=8000, retryAfterSeconds=2)
+    # Long enough for all 500 to be started and in flight together on a loaded machine (the
+    # 500 TLS handshakes take seconds of CPU under the sanitizers).
+    config = group_config(group_key, assignmentDelayMs=20000, retryAfterSeconds=2)
     emulator = Emulator(emulator_bin, tmp_path_factory.mktemp("emulator-500"), config).start()
     batch = tmp_path / "five-hundred.csv"
     batch.write_text("registration_id,group_key\n" +
