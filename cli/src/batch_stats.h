@@ -1,6 +1,7 @@
 // Counters and latencies of a batch run, the progress display and the final
-// summary. BatchStats is shared by the workers (mutex inside); the progress
-// display is driven by the main thread only.
+// summary. BatchStats has a mutex inside (the third Ctrl-C reads it while a
+// line may be half written); the progress display is driven by the
+// coordinating thread only.
 #ifndef PROV_CLI_BATCH_STATS_H
 #define PROV_CLI_BATCH_STATS_H
 
