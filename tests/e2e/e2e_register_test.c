@@ -110,15 +110,7 @@ static const char *kConfig =
 
 static emu_fixture *g_emu;
 
-static int start_emulator(void **state) {
-  (void)state;
-  return emu_start_into(&g_emu, kConfig);
-}
-
-static int stop_emulator(void **state) {
-  (void)state;
-  return emu_stop_slot(&g_emu);
-}
+EMU_GROUP_FIXTURES(start_emulator, stop_emulator, g_emu, kConfig)
 
 /* A client for registration_id at host with the emulator's CA trusted. */
 static prov_client *make_client_at(const char *host, const char *registration_id, const char *key) {

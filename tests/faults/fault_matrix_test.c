@@ -307,15 +307,7 @@ static int count_log_lines(const char *part1, const char *part2, const char *par
   return n;
 }
 
-static int start_emulator(void **state) {
-  (void)state;
-  return emu_start_into(&g_emu, kConfig);
-}
-
-static int stop_emulator(void **state) {
-  (void)state;
-  return emu_stop_slot(&g_emu);
-}
+EMU_GROUP_FIXTURES(start_emulator, stop_emulator, g_emu, kConfig)
 
 /* ---- cells: throttling and service errors ----------------------------------- */
 
