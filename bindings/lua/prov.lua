@@ -199,9 +199,17 @@ local Client = {}
 Client.__index = Client
 Client.__name = "prov.Client"
 
---- Frees the native client (wiping its key) now. Idempotent.
+--- Frees the native client (wiping its key) now. Idempotent. A
+-- registration started by register_async() is cancelled and waited for
+-- first (libprov stops it within 100 ms).
 function Client:close()
   local handle = self._native
+  local operation = self._operation and self._operation[1]
+  self._operation = nil
+  if operation ~= nil then
+    operation:cancel()
+    native.async_wait(operation._native)
+  end
   if handle ~= nil then
     self._native = nil
     handle:close()
@@ -380,6 +388,98 @@ function Client:register()
     return nil, err
   end
   return native_result
+end
+
+-- Asynchronous registration -----------------------------------------------
+
+local Operation = {}
+Operation.__index = Operation
+Operation.__name = "prov.Operation"
+
+function Operation.__tostring(operation)
+  return string.format("prov.Operation(%s)", operation:done() and "done" or "running")
+end
+
+-- Once ended: the outcome, taken once from the native side and kept.
+local function settle(operation)
+  if operation._outcome == nil then
+    local result, err = try(native.async_take, operation._native)
+    if result ~= nil then result = result_table(result) end
+    operation._outcome = { result, err }
+  end
+  return operation._outcome[1], operation._outcome[2]
+end
+
+--- The progress events since the last poll, in order: a list of tables
+-- { state = "connecting"|"connected"|"registering"|"assigning"|"retrying"|
+-- "assigned"|"failed", detail = string, retry_after_ms = integer }. Once the
+-- registration has ended, also its outcome: `events, result` or
+-- `events, nil, err` (every later poll returns the same outcome);
+-- `events` alone while it runs. Never blocks.
+function Operation:poll()
+  local raw, finished = native.async_poll(self._native)
+  local events = {}
+  for index, event in ipairs(raw) do
+    events[index] = { state = PROGRESS_STATES[event.state] or tostring(event.state),
+      detail = event.detail, retry_after_ms = event.retry_after_ms }
+  end
+  if not finished then
+    return events
+  end
+  local result, err = settle(self)
+  return events, result, err
+end
+
+--- Blocks the calling thread (C waiting, no Lua runs) until the
+-- registration ends or `timeout_ms` passes (nil: no limit). Returns the
+-- result, or nil and the error, once ended; false while still running.
+-- Progress events stay queued for poll().
+function Operation:wait(timeout_ms)
+  local limit = timeout_ms
+  if limit ~= nil then
+    limit = math.tointeger(limit)
+    if limit == nil or limit < 0 then
+      error("prov.Operation:wait: timeout_ms must be a non-negative integer or nil", 2)
+    end
+  end
+  if not native.async_wait(self._native, limit) then
+    return false
+  end
+  return settle(self)
+end
+
+--- True once the registration has ended (its outcome is then available).
+function Operation:done()
+  return self._outcome ~= nil or native.async_wait(self._native, 0)
+end
+
+--- Stops the registration: it ends with a PROV_E_CANCELLED error within
+-- about 100 ms. Does nothing once it has ended.
+function Operation:cancel()
+  native.async_cancel(self._native)
+  return true
+end
+
+--- Starts the registration and returns at once with an operation
+-- (poll/wait/cancel/done), or nil and the error (e.g. PROV_E_BUSY while
+-- another registration on this client runs). libprov runs it on its own
+-- threads; no Lua code runs there: progress is queued for op:poll(). The
+-- client stays busy (setters and register fail with PROV_E_BUSY) until
+-- the operation has been seen to end (poll/wait/done). An operation the
+-- garbage collector finds unfinished is cancelled and waited for.
+function Client:register_async()
+  if self._native == nil then
+    return closed_error()
+  end
+  local handle, err = try(native.async_start, self._native)
+  if handle == nil then
+    return nil, err
+  end
+  local operation = setmetatable({ _native = handle, _client = self }, Operation)
+  -- Weak: close() finds a running operation, and an operation dropped by
+  -- the program is still collected (and so cancelled) while the client lives.
+  self._operation = setmetatable({ operation }, { __mode = "v" })
+  return operation
 end
 
 -- Shared by the create functions: checks the option names and types, makes
