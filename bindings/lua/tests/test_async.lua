@@ -162,6 +162,55 @@ test("garbage collection of an unfinished operation cancels it", function()
   collectgarbage("collect")
 end)
 
+test("20 registrations in flight at once, polled in turn", function()
+  local clients, operations = {}, {}
+  for index = 1, 20 do
+    clients[index] = client_for("lua-dev-1")
+    operations[index] = assert(clients[index]:register_async())
+  end
+  local pending, outcomes = 20, {}
+  for _ = 1, 4000 do
+    local running
+    for index, operation in ipairs(operations) do
+      if outcomes[index] == nil then
+        local _, result, err = operation:poll()
+        if result or err then
+          outcomes[index] = result or err
+          pending = pending - 1
+        else
+          running = operation
+        end
+      end
+    end
+    if running == nil then break end
+    running:wait(10)
+  end
+  assert(pending == 0, pending .. " still running")
+  for index = 1, 20 do
+    assert(outcomes[index].status == "assigned", tostring(outcomes[index]))
+    clients[index]:close()
+  end
+end)
+
+test("after an async registration, the blocking one's handlers run again", function()
+  local client <close> = client_for("lua-dev-1")
+  local seen = {}
+  client:on_progress(function(state) seen[#seen + 1] = state end)
+  local lines = 0
+  client:on_log(function() lines = lines + 1 end, "debug")
+  assert(assert(client:register()).status == "assigned")
+  local sync_events = #seen
+  assert(sync_events >= 3 and lines > 0, sync_events)
+  -- async: the handlers are not called (no Lua on libprov's threads) ...
+  local operation = assert(client:register_async())
+  local states, result = poll_to_end(operation)
+  assert(result and #states >= 3 and #seen == sync_events, #seen)
+  -- ... and are called again by the next blocking register()
+  lines = 0
+  assert(assert(client:register()).status == "assigned")
+  assert(#seen >= 2 * sync_events - 1 and seen[#seen] == "assigned" and lines > 0, #seen)
+end)
+
 local function rss_kb()
   for line in io.lines("/proc/self/status") do
     local kb = line:match("^VmRSS:%s*(%d+)")
