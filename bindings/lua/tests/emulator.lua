@@ -28,6 +28,36 @@ local function command_output(command)
   return (output:gsub("%s+$", ""))
 end
 
+-- Shell helpers the test scripts share.
+Emulator.shell_quote = shell_quote
+Emulator.command_output = command_output
+
+-- The Lua tests' runner: test(name, body) runs body (a failed assert ends the
+-- script non-zero), prints "name ... ok"; count() says how many passed.
+function Emulator.test_runner()
+  local passed = 0
+  local function test(name, body)
+    io.write(name, " ... ")
+    io.flush()
+    body()
+    passed = passed + 1
+    print("ok")
+  end
+  return test, function() return passed end
+end
+
+-- A symmetric-key client of the individual enrollment on this emulator,
+-- trusting its root; `overrides` replaces any of the options.
+function Emulator:symkey_client(prov, registration_id, overrides)
+  local options = {
+    provisioning_host = self.mqtt_host, registration_id = registration_id,
+    id_scope = Emulator.ID_SCOPE, symmetric_key = Emulator.DEVICE_KEY,
+    server_verification_cert = self.ca_pem, register_timeout = 20,
+  }
+  for key, value in pairs(overrides or {}) do options[key] = value end
+  return assert(prov.create_symkey(options))
+end
+
 local function alive(pid)
   return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
 end

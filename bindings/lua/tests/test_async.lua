@@ -4,25 +4,12 @@
 local prov = require("prov")
 local Emulator = require("emulator")
 
-local passed = 0
-local function test(name, body)
-  io.write(name, " ... ")
-  io.flush()
-  body()
-  passed = passed + 1
-  print("ok")
-end
+local test, passed = Emulator.test_runner()
 
 local emulator <close> = Emulator.start(Emulator.CONFIG)
 
 local function client_for(registration_id, overrides)
-  local options = {
-    provisioning_host = emulator.mqtt_host, registration_id = registration_id,
-    id_scope = Emulator.ID_SCOPE, symmetric_key = Emulator.DEVICE_KEY,
-    server_verification_cert = emulator.ca_pem, register_timeout = 20,
-  }
-  for key, value in pairs(overrides or {}) do options[key] = value end
-  return assert(prov.create_symkey(options))
+  return emulator:symkey_client(prov, registration_id, overrides)
 end
 
 local function now_ms()
@@ -240,4 +227,4 @@ test("1,000 create/register_async/poll/free cycles: bounded RSS", function()
   assert(growth < 2048, growth)
 end)
 
-print(string.format("all %d Lua async tests passed", passed))
+print(string.format("all %d Lua async tests passed", passed()))

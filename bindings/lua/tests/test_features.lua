@@ -6,25 +6,9 @@
 local prov = require("prov")
 local Emulator = require("emulator")
 
-local passed = 0
-local function test(name, body)
-  io.write(name, " ... ")
-  io.flush()
-  body()
-  passed = passed + 1
-  print("ok")
-end
+local test, passed = Emulator.test_runner()
 
-local function shell_quote(text)
-  return "'" .. text:gsub("'", "'\\''") .. "'"
-end
-
-local function command_output(command)
-  local pipe = assert(io.popen(command))
-  local output = pipe:read("a")
-  pipe:close()
-  return (output:gsub("%s+$", ""))
-end
+local shell_quote, command_output = Emulator.shell_quote, Emulator.command_output
 
 local function read_file(path)
   local file = assert(io.open(path, "rb"))
@@ -322,4 +306,4 @@ test("10,000 clients with every new option and handlers: bounded RSS", function(
 end)
 
 os.execute("rm -rf " .. shell_quote(dir))
-print(string.format("all %d Lua feature tests passed", passed))
+print(string.format("all %d Lua feature tests passed", passed()))

@@ -3,14 +3,7 @@
 local prov = require("prov")
 local Emulator = require("emulator")
 
-local passed = 0
-local function test(name, body)
-  io.write(name, " ... ")
-  io.flush()
-  body()
-  passed = passed + 1
-  print("ok")
-end
+local test, passed = Emulator.test_runner()
 
 local function contains(list, value)
   for _, item in ipairs(list) do
@@ -22,13 +15,7 @@ end
 local emulator <close> = Emulator.start(Emulator.CONFIG)
 
 local function client_for(registration_id, overrides)
-  local options = {
-    provisioning_host = emulator.mqtt_host, registration_id = registration_id,
-    id_scope = Emulator.ID_SCOPE, symmetric_key = Emulator.DEVICE_KEY,
-    server_verification_cert = emulator.ca_pem, register_timeout = 20,
-  }
-  for key, value in pairs(overrides or {}) do options[key] = value end
-  return assert(prov.create_symkey(options))
+  return emulator:symkey_client(prov, registration_id, overrides)
 end
 
 test("symmetric-key registration", function()
@@ -212,4 +199,4 @@ test("10,000 failed calls and derived keys: bounded RSS", function()
   assert(growth < MAX_GROWTH_KB, growth)
 end)
 
-print(string.format("all %d Lua binding tests passed", passed))
+print(string.format("all %d Lua binding tests passed", passed()))
