@@ -8,7 +8,6 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 // clang-format on
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -18,6 +17,7 @@
 #include <sstream>
 
 #include "auth/crypto.h"
+#include "core/ascii.h"
 #include "core/error.h"
 
 namespace prov::auth {
@@ -128,17 +128,6 @@ std::optional<int64_t> asn1_time_to_unix(const WOLFSSL_ASN1_TIME *time) {
     return std::nullopt;
   }
   return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
-}
-
-bool iequals(const std::string &a, const std::string &b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::string describe_wolf_error(int code) {
@@ -368,7 +357,7 @@ void X509Identity::check_for(const std::string &registration_id, int64_t now_s) 
     fail("device certificate '" + leaf.subject + "' in " + cert_origin_ +
          " has no subject CN; DPS requires CN = registration id \"" + registration_id + "\"");
   }
-  if (!iequals(leaf.common_name, registration_id)) {
+  if (!core::ascii_iequals(leaf.common_name, registration_id)) {
     fail("device certificate '" + leaf.subject + "' in " + cert_origin_ + " has subject CN \"" +
          leaf.common_name + "\", but the registration id is \"" + registration_id +
          "\"; DPS requires them to be equal");

@@ -1,28 +1,15 @@
 #include "core/issuance.h"
 
-#include <cctype>
 
 #include "auth/crypto.h"
 #include "auth/csr.h"
 #include "auth/x509_identity.h"
+#include "core/ascii.h"
 #include "core/error.h"
 #include "transport/mqtt_transport.h"
 
 namespace prov::core {
-namespace {
-
-bool equals_ignoring_ascii_case(const std::string &a, const std::string &b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 PreparedCsr prepare_csr(const Options &options, const std::string &registration_id) {
   PreparedCsr prepared;
@@ -41,7 +28,7 @@ PreparedCsr prepare_csr(const Options &options, const std::string &registration_
   } else {
     // The service treats registration ids case-insensitively, the CSR's CN
     // included (dps-protocol.md section 6), and so does the emulator.
-    if (!equals_ignoring_ascii_case(options.csr_common_name, registration_id)) {
+    if (!ascii_iequals(options.csr_common_name, registration_id)) {
       throw Error(PROV_E_CERTIFICATE,
                   "the CSR set with prov_client_set_csr_pem/_der has subject CN \"" +
                       options.csr_common_name + "\", but the registration id is \"" +

@@ -1,5 +1,7 @@
 #include "transport/dps_topic.h"
 
+#include "core/ascii.h"
+
 namespace prov::transport {
 
 namespace {
@@ -13,17 +15,6 @@ std::optional<int64_t> parse_decimal(std::string_view text, size_t max_digits) {
     value = value * 10 + (c - '0');
   }
   return value;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -68,7 +59,7 @@ TopicParse parse_response_topic(std::string_view topic) {
       }
       have_rid = true;
       parsed.rid = std::string(value);
-    } else if (iequals(key, "retry-after")) {
+    } else if (core::ascii_iequals(key, "retry-after")) {
       // Integer seconds; anything else is ignored rather than guessed at.
       if (auto seconds = parse_decimal(value, 9)) parsed.retry_after_s = *seconds;
     }
