@@ -18,43 +18,18 @@
 #include "core/observer.h"
 #include "core/registration_flow.h"
 #include "core/retry_policy.h"
+#include "internal_checks.h"
 
 namespace {
 
 using prov::core::Error;
 using prov::core::Millis;
 
-int g_failures = 0;
-
 std::string joined(const std::vector<std::string> &items) {
   std::string out;
   for (const auto &item : items) out += item + " ";
   return out;
 }
-
-#define CHECK(cond)                                                                 \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                                 \
-    }                                                                               \
-  } while (0)
-
-template <typename Fn>
-void check_throws(Fn fn, prov_status status, const std::string &part, int line) {
-  try {
-    fn();
-    std::fprintf(stderr, "line %d: nothing thrown\n", line);
-    ++g_failures;
-  } catch (const Error &e) {
-    if (e.status() != status || std::string(e.what()).find(part) == std::string::npos) {
-      std::fprintf(stderr, "line %d: got %d \"%s\", expected %d with \"%s\"\n", line, e.status(),
-                   e.what(), status, part.c_str());
-      ++g_failures;
-    }
-  }
-}
-#define CHECK_THROWS(expr, status, part) check_throws([&] { (void)(expr); }, status, part, __LINE__)
 
 void test_retry_policy() {
   using prov::core::RetryPolicy;

@@ -22,38 +22,12 @@
 #include "core/retry_policy.h"
 #include "core/validate.h"
 #include "core/wait.h"
+#include "internal_checks.h"
 #include "json/json.h"
 #include "transport/dps_topic.h"
 #include "transport/mqtt_transport.h"
 
 namespace {
-
-int g_failures = 0;
-
-#define CHECK(cond)                                                                 \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                                 \
-    }                                                                               \
-  } while (0)
-
-// Runs fn, which must throw core::Error with `status` and a message containing `part`.
-void check_throws(const std::function<void()> &fn, prov_status status, const std::string &part,
-                  int line) {
-  try {
-    fn();
-    std::fprintf(stderr, "line %d: expected an Error(%d), nothing thrown\n", line, status);
-    ++g_failures;
-  } catch (const prov::core::Error &e) {
-    if (e.status() != status || std::string(e.what()).find(part) == std::string::npos) {
-      std::fprintf(stderr, "line %d: got Error(%d, \"%s\"), expected (%d, ...\"%s\"...)\n", line,
-                   e.status(), e.what(), status, part.c_str());
-      ++g_failures;
-    }
-  }
-}
-#define CHECK_THROWS(expr, status, part) check_throws([&] { expr; }, status, part, __LINE__)
 
 using prov::transport::parse_response_topic;
 

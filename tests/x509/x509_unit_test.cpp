@@ -16,36 +16,10 @@
 #include "core/issuance.h"
 #include "core/options.h"
 #include "core/result.h"
+#include "internal_checks.h"
 #include "json/json.h"
 
 namespace {
-
-int g_failures = 0;
-
-#define CHECK(cond)                                                                 \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                                 \
-    }                                                                               \
-  } while (0)
-
-// fn must throw core::Error with `status` and a message containing `part`.
-void check_throws(const std::function<void()> &fn, prov_status status, const std::string &part,
-                  int line) {
-  try {
-    fn();
-    std::fprintf(stderr, "line %d: expected Error(%d), nothing thrown\n", line, status);
-    ++g_failures;
-  } catch (const prov::core::Error &error) {
-    if (error.status() != status || std::string(error.what()).find(part) == std::string::npos) {
-      std::fprintf(stderr, "line %d: got Error(%d, \"%s\"), expected (%d, \"...%s...\")\n", line,
-                   error.status(), error.what(), status, part.c_str());
-      ++g_failures;
-    }
-  }
-}
-#define CHECK_THROWS(expr, status, part) check_throws([&] { expr; }, status, part, __LINE__)
 
 using prov::auth::CsrKeyType;
 
