@@ -46,6 +46,16 @@ function Emulator.test_runner()
   return test, function() return passed end
 end
 
+-- This process's resident memory in KB (/proc/self/status VmRSS), for the
+-- create/free stress tests.
+function Emulator.rss_kb()
+  for line in io.lines("/proc/self/status") do
+    local kb = line:match("^VmRSS:%s*(%d+)")
+    if kb then return tonumber(kb) end
+  end
+  error("no VmRSS")
+end
+
 -- A symmetric-key client of the individual enrollment on this emulator,
 -- trusting its root; `overrides` replaces any of the options.
 function Emulator:symkey_client(prov, registration_id, overrides)

@@ -198,13 +198,7 @@ test("after an async registration, the blocking one's handlers run again", funct
   assert(#seen >= 2 * sync_events - 1 and seen[#seen] == "assigned" and lines > 0, #seen)
 end)
 
-local function rss_kb()
-  for line in io.lines("/proc/self/status") do
-    local kb = line:match("^VmRSS:%s*(%d+)")
-    if kb then return tonumber(kb) end
-  end
-  error("no VmRSS")
-end
+local rss_kb = Emulator.rss_kb
 
 test("1,000 create/register_async/poll/free cycles: bounded RSS", function()
   local function cycle()

@@ -275,13 +275,7 @@ test("handlers run inside a coroutine", function()
   assert(result.status == "assigned" and seen >= 3, seen)
 end)
 
-local function rss_kb()
-  for line in io.lines("/proc/self/status") do
-    local kb = line:match("^VmRSS:%s*(%d+)")
-    if kb then return tonumber(kb) end
-  end
-  error("no VmRSS")
-end
+local rss_kb = Emulator.rss_kb
 
 test("10,000 clients with every new option and handlers: bounded RSS", function()
   local function cycle()
