@@ -20,6 +20,13 @@ WRONG_KEY = make_key("batch-wrong")
 SLOW_GROUP_KEY = make_key("batch-slow-group")
 
 
+def write_group_batch(path, prefix, count, group_key, width=3):
+    """A CSV batch of `count` devices "<prefix>-<n>" (n zero-padded to `width`) of one group."""
+    path.write_text("registration_id,group_key\n" +
+                    "".join(f"{prefix}-{n:0{width}d},{group_key}\n" for n in range(count)))
+    return path
+
+
 def group_config(group_key, **extra):
     config = {
         "idScope": ID_SCOPE,
@@ -184,9 +191,7 @@ def slow_batch(emulator_bin, tmp_path_factory, tmp_path, count):
     """A slow emulator (each device is 'assigning' for 1.5 s) and a batch file for it."""
     config = group_config(SLOW_GROUP_KEY, assignmentDelayMs=1500, retryAfterSeconds=1)
     emulator = Emulator(emulator_bin, tmp_path_factory.mktemp("slow-emulator"), config).start()
-    batch = tmp_path / "slow.csv"
-    batch.write_text("registration_id,group_key\n" +
-                     "".join(f"slow-dev-{n:02d},{SLOW_GROUP_KEY}\n" for n in range(count)))
+    batch = write_group_batch(tmp_path / "slow.csv", "slow-dev", count, SLOW_GROUP_KEY, width=2)
     return emulator, batch
 
 
@@ -310,9 +315,7 @@ def test_third_sigint_quits_when_the_output_is_stuck(prov_bin, emulator, tmp_pat
     Ctrl-C) nor cancelling (second) can end the run; the third quits at once, and what reached
     the pipe is whole lines."""
     count = 400  # far more result lines than a pipe holds
-    batch = tmp_path / "many.csv"
-    batch.write_text("registration_id,group_key\n" +
-                     "".join(f"stuck-{n:03d},{GROUP_KEY}\n" for n in range(count)))
+    batch = write_group_batch(tmp_path / "many.csv", "stuck", count, GROUP_KEY)
     stderr_path = tmp_path / "stderr.txt"
     read_end, write_end = os.pipe()
     try:
@@ -424,9 +427,7 @@ def test_500_in_flight_on_a_handful_of_threads(prov_bin, emulator_bin, tmp_path_
     # 500 TLS handshakes take seconds of CPU under the sanitizers).
     config = group_config(group_key, assignmentDelayMs=20000, retryAfterSeconds=2)
     emulator = Emulator(emulator_bin, tmp_path_factory.mktemp("emulator-500"), config).start()
-    batch = tmp_path / "five-hundred.csv"
-    batch.write_text("registration_id,group_key\n" +
-                     "".join(f"fleet-{n:03d},{group_key}\n" for n in range(count)))
+    batch = write_group_batch(tmp_path / "five-hundred.csv", "fleet", count, group_key)
     output = tmp_path / "out.jsonl"
     stderr_path = tmp_path / "stderr.txt"
     most_threads = 0
@@ -482,9 +483,7 @@ def _limit_open_files(soft, hard):
 
 def test_concurrency_above_the_hard_open_files_limit_is_refused_clearly(prov_bin, emulator,
                                                                         tmp_path):
-    batch = tmp_path / "many.csv"
-    batch.write_text("registration_id,group_key\n" +
-                     "".join(f"limit-{n:03d},{GROUP_KEY}\n" for n in range(400)))
+    batch = write_group_batch(tmp_path / "many.csv", "limit", 400, GROUP_KEY)
     result = subprocess.run(
         [prov_bin, "register", "--batch", str(batch), *emulator.common_args(),
          "--concurrency", "400", "--progress", "never"],
@@ -505,9 +504,7 @@ def test_soft_open_files_limit_is_raised_to_the_hard_limit(prov_bin, emulator_bi
     group_key = make_key("batch-limit-group")
     config = group_config(group_key, assignmentDelayMs=3000, retryAfterSeconds=1)
     emulator = Emulator(emulator_bin, tmp_path_factory.mktemp("emulator-limit"), config).start()
-    batch = tmp_path / "devices.csv"
-    batch.write_text("registration_id,group_key\n" +
-                     "".join(f"raise-{n:03d},{group_key}\n" for n in range(count)))
+    batch = write_group_batch(tmp_path / "devices.csv", "raise", count, group_key)
     output = tmp_path / "out.jsonl"
     soft_limits_seen = set()
     try:
